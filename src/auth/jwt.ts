@@ -1,0 +1,61 @@
+import jwt from 'jsonwebtoken';
+import { UnauthenticatedError } from '../errors.js';
+
+/** Access tokens and refresh tokens are HS256 JWTs told apart by their `typ` claim. */
+const ISSUER = 'vexil';
+
+export interface AccessClaims {
+  sub: string;
+  org: string;
+}
+
+export interface RefreshClaims extends AccessClaims {
+  jti: string;
+  fam: string;
+}
+
+export function signAccessToken(claims: AccessClaims, secret: string, ttlMinutes: number) {
+  const expiresAt = Math.floor(Date.now() / 1000) + ttlMinutes * 60;
+  const token = jwt.sign({ ...claims, typ: 'access', exp: expiresAt }, secret, { algorithm: 'HS256', issuer: ISSUER });
+  return { token, expiresAt };
+}
+
+export function signRefreshToken(claims: RefreshClaims, secret: string, ttlHours: number) {
+  const expiresAt = Math.floor(Date.now() / 1000) + ttlHours * 3600;
+  const { jti, ...rest } = claims;
+  const token = jwt.sign({ ...rest, typ: 'refresh', exp: expiresAt }, secret, {
+    algorithm: 'HS256',
+    issuer: ISSUER,
+    jwtid: jti,
+  });
+  return { token, expiresAt };
+}
+
+function verify(token: string, secret: string, typ: 'access' | 'refresh'): jwt.JwtPayload {
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'], issuer: ISSUER });
+  } catch {
+    throw new UnauthenticatedError(typ === 'access' ? 'invalid or expired access token' : 'invalid refresh token');
+  }
+  if (typeof payload === 'string' || payload.typ !== typ || typeof payload.sub !== 'string' || typeof payload.org !== 'string') {
+    throw new UnauthenticatedError(typ === 'access' ? 'invalid or expired access token' : 'invalid refresh token');
+  }
+  return payload;
+}
+
+export function verifyAccessToken(token: string, secret: string): AccessClaims {
+  const p = verify(token, secret, 'access');
+  return { sub: p.sub as string, org: p.org as string };
+}
+
+export function verifyRefreshToken(token: string, secret: string): RefreshClaims {
+  const p = verify(token, secret, 'refresh');
+  if (typeof p.jti !== 'string' || typeof p.fam !== 'string') throw new UnauthenticatedError('invalid refresh token');
+  return { sub: p.sub as string, org: p.org as string, jti: p.jti, fam: p.fam };
+}
+
+/** A compact JWT looks like three base64url segments; used to tell JWTs from vx_ tokens. */
+export function looksLikeJwt(value: string): boolean {
+  return /^[\w-]+\.[\w-]+\.[\w-]*$/.test(value);
+}

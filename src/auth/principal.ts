@@ -1,0 +1,32 @@
+import type { Permission, Role } from './permissions.js';
+
+/**
+ * Who is calling a management door. Resolved once per request, before any resolver runs;
+ * authorization is then a set lookup.
+ */
+export interface ManagementPrincipal {
+  kind: 'member' | 'personal-token' | 'service-token' | 'on-behalf';
+  organizationId: string;
+  /** The member acting (null for a service token acting on its own). */
+  userId: string | null;
+  /** The access token used, when one was. */
+  tokenId: string | null;
+  role: Role | null;
+  permissions: ReadonlySet<Permission>;
+  /** When set, write permissions only apply to these environments (least privilege). */
+  environmentIds: ReadonlySet<string> | null;
+}
+
+export type Principal = ManagementPrincipal | null;
+
+export function hasPermission(principal: Principal, permission: Permission, environmentId?: string): boolean {
+  if (!principal || !principal.permissions.has(permission)) return false;
+  if (environmentId && principal.environmentIds && !principal.environmentIds.has(environmentId)) return false;
+  return true;
+}
+
+export function intersect(a: ReadonlySet<Permission>, b: ReadonlySet<Permission>): Set<Permission> {
+  const out = new Set<Permission>();
+  for (const p of a) if (b.has(p)) out.add(p);
+  return out;
+}

@@ -1,0 +1,100 @@
+/**
+ * Configuration comes only from environment variables, validated once at start.
+ * `loadConfig` is pure: main.ts hands it `process.env`, tests hand it a literal.
+ */
+export const DEFAULT_JWT_SECRET = 'dev-secret-change-in-production';
+
+export interface Config {
+  nodeEnv: string;
+  host: string;
+  port: number;
+  /** Unset: start an embedded PostgreSQL under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  redisUrl: string | undefined;
+  jwtSecret: string;
+  tokenTtlMinutes: number;
+  refreshTtlHours: number;
+  logLevel: string;
+  authRateLimitPerMinute: number;
+  managementRateLimitPerMinute: number;
+  evaluationRateLimitPerMinute: number;
+  requireHttps: boolean;
+  /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (comma separated). */
+  trustProxy: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env): Config {
+  const nodeEnv = env.NODE_ENV?.trim() || 'development';
+  const jwtSecret = env.JWT_SECRET || DEFAULT_JWT_SECRET;
+  if (nodeEnv === 'production' && jwtSecret === DEFAULT_JWT_SECRET) {
+    throw new ConfigError('JWT_SECRET', 'must be set to a strong secret when NODE_ENV=production');
+  }
+  if (jwtSecret.length < 16) throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
+
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  return {
+    nodeEnv,
+    host: env.HOST?.trim() || '0.0.0.0',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    databaseUrl,
+    dataDir: env.DATA_DIR?.trim() || '.data',
+    embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+    redisUrl,
+    jwtSecret,
+    tokenTtlMinutes: integer(env, 'TOKEN_TTL_MINUTES', 60, 1, 60 * 24 * 30),
+    refreshTtlHours: integer(env, 'REFRESH_TTL_HOURS', 168, 1, 24 * 365),
+    logLevel,
+    authRateLimitPerMinute: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
+    managementRateLimitPerMinute: integer(env, 'MANAGEMENT_RATE_LIMIT', 100, 1, 1_000_000),
+    evaluationRateLimitPerMinute: integer(env, 'EVALUATION_RATE_LIMIT', 1000, 1, 100_000_000),
+    requireHttps: boolean(env, 'REQUIRE_HTTPS', false),
+    trustProxy: (env.TRUST_PROXY ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}

@@ -1,0 +1,60 @@
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
+import type { Permission } from '../auth/permissions.js';
+import { hasPermission } from '../auth/principal.js';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * The one place management authorization is decided: every query, mutation and sensitive field
+ * names the scopes it needs; the scopes are lookups in the principal's permission set.
+ */
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  AuthScopes: {
+    authenticated: boolean;
+    permission: Permission;
+    /** A permission that, for environment-narrowed tokens, must also cover this environment. */
+    environmentPermission: { permission: Permission; environmentId: string };
+  };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    cacheKey: (value) => JSON.stringify(value),
+    authScopes: (ctx) => ({
+      authenticated: !!ctx.principal,
+      permission: (permission) => hasPermission(ctx.principal, permission),
+      environmentPermission: ({ permission, environmentId }) => hasPermission(ctx.principal, permission, environmentId),
+    }),
+    unauthorizedError: (_parent, ctx) =>
+      ctx.principal
+        ? new GraphQLError('insufficient permissions', { extensions: { code: 'FORBIDDEN' } })
+        : new GraphQLError('authentication required', { extensions: { code: 'UNAUTHENTICATED' } }),
+  },
+});
+
+builder.scalarType('DateTime', {
+  description: 'An ISO-8601 timestamp in UTC.',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : String(value)),
+  parseValue: (value) => {
+    const date = new Date(String(value));
+    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO-8601 timestamp');
+    return date;
+  },
+});
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+});
+
+builder.queryType({});
+builder.mutationType({});

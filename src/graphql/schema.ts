@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+// Each module adds its types, queries and mutations to the builder when imported.
+import '../modules/accounts/schema.js';
+import '../modules/projects/schema.js';
+import '../modules/members/schema.js';
+
+export const schema = builder.toSchema();
+
+/** The SDL integrators read in schema/schema.graphql. */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

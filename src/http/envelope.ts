@@ -1,0 +1,85 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../errors.js';
+
+/**
+ * The REST conventions of the API reference, for every route: request ids, the error envelope
+ * `{"error", "request_id"}`, strict bodies, 415 for non-JSON bodies, Cache-Control.
+ */
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>) {
+  return reply
+    .status(status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({ error: message, request_id: reply.request.id, ...extra });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Cache-Control for this route; management and auth routes default to `private, no-cache`. */
+    cacheControl?: string;
+  }
+}
+
+/** Turns an Ajv error list into one sentence that names the field. */
+function describeValidation(error: FastifyError): string {
+  const first = error.validation?.[0];
+  if (!first) return error.message;
+  const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const params = first.params as Record<string, unknown>;
+  switch (first.keyword) {
+    case 'additionalProperties':
+      return `unknown field "${path ? `${path}.` : ''}${String(params.additionalProperty)}"`;
+    case 'required':
+      return `field "${path ? `${path}.` : ''}${String(params.missingProperty)}" is required`;
+    default:
+      return path ? `field "${path}" ${first.message}` : `body ${first.message}`;
+  }
+}
+
+function statusOf(error: FastifyError): { status: number; message: string } {
+  if (error.validation) return { status: 400, message: describeValidation(error) };
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: 'Content-Type must be application/json' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, message: 'request body is not valid JSON' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: 'request body is too large' };
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, message: error.message };
+  }
+  return { status: 500, message: 'internal server error' };
+}
+
+export function installEnvelope(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) {
+      reply.header('cache-control', req.routeOptions.config?.cacheControl ?? 'private, no-cache');
+    }
+    return payload;
+  });
+
+  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof DomainError) {
+      return sendError(reply, error.status, error.message, error.details ? { details: error.details } : undefined);
+    }
+    const { status, message } = statusOf(error);
+    if (status >= 500) req.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, status, message);
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`));
+}

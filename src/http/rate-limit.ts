@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimitedError } from '../errors.js';
+
+/**
+ * Fixed-window rate limits (rate-limiter-flexible). With Redis the counters are shared by every
+ * node; without it they live in this process. Every limited route answers the
+ * X-RateLimit-Limit / -Remaining / -Reset (Unix timestamp) headers of the API reference.
+ */
+export interface RateLimit {
+  readonly limit: number;
+  check(key: string, reply: FastifyReply): Promise<void>;
+}
+
+export function createRateLimit(options: {
+  name: string;
+  perMinute: number;
+  redis?: Redis;
+}): RateLimit {
+  const common = { keyPrefix: `vexil:rl:${options.name}`, points: options.perMinute, duration: 60 };
+  const limiter: RateLimiterAbstract = options.redis
+    ? new RateLimiterRedis({ ...common, storeClient: options.redis, useRedisPackage: false })
+    : new RateLimiterMemory(common);
+  const limit = options.perMinute;
+
+  function setHeaders(reply: FastifyReply, res: RateLimiterRes) {
+    reply.header('x-ratelimit-limit', limit);
+    reply.header('x-ratelimit-remaining', Math.max(0, limit - res.consumedPoints));
+    reply.header('x-ratelimit-reset', Math.ceil((Date.now() + res.msBeforeNext) / 1000));
+  }
+
+  return {
+    limit,
+    async check(key, reply) {
+      try {
+        setHeaders(reply, await limiter.consume(key));
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res;
+        setHeaders(reply, res);
+        reply.header('retry-after', Math.ceil(res.msBeforeNext / 1000));
+        throw new RateLimitedError();
+      }
+    },
+  };
+}
+
+/** A preHandler that limits by the key `keyOf` derives from the request. */
+export function rateLimitBy(rateLimit: RateLimit, keyOf: (req: FastifyRequest) => string) {
+  return async (req: FastifyRequest, reply: FastifyReply) => rateLimit.check(keyOf(req), reply);
+}

@@ -1,0 +1,96 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { Role } from '../../auth/permissions.js';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  passwordHash: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  slug: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Membership {
+  id: string;
+  organization: Organization;
+  user: User;
+  role: Role;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One row per issued refresh token; a family is one login's chain of rotations. */
+export interface RefreshToken {
+  id: string;
+  familyId: string;
+  user: User;
+  organization: Organization;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+}
+
+const timestamps = {
+  createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
+  updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+} as const;
+
+export const UserSchema = new EntitySchema<User>({
+  name: 'User',
+  tableName: 'users',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    email: { type: 'string', length: 320, unique: true },
+    name: { type: 'string', length: 200 },
+    passwordHash: { type: 'string', nullable: true, columnType: 'text', hidden: true },
+    ...timestamps,
+  },
+});
+
+export const OrganizationSchema = new EntitySchema<Organization>({
+  name: 'Organization',
+  tableName: 'organizations',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    name: { type: 'string', length: 200 },
+    slug: { type: 'string', length: 100, unique: true },
+    ...timestamps,
+  },
+});
+
+export const MembershipSchema = new EntitySchema<Membership>({
+  name: 'Membership',
+  tableName: 'memberships',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    organization: { kind: 'm:1', entity: () => OrganizationSchema, deleteRule: 'cascade' },
+    user: { kind: 'm:1', entity: () => UserSchema, deleteRule: 'cascade', index: true },
+    role: { type: 'string', length: 20 },
+    ...timestamps,
+  },
+  uniques: [{ properties: ['organization', 'user'] }],
+});
+
+export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
+  name: 'RefreshToken',
+  tableName: 'refresh_tokens',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    familyId: { type: 'uuid', index: true },
+    user: { kind: 'm:1', entity: () => UserSchema, deleteRule: 'cascade' },
+    organization: { kind: 'm:1', entity: () => OrganizationSchema, deleteRule: 'cascade' },
+    expiresAt: { type: 'Date', columnType: 'timestamptz' },
+    usedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    revokedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
+  },
+});

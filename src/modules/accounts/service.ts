@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { signAccessToken, signRefreshToken, verifyRefreshToken } from '../../auth/jwt.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
+import { ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
+import type { ManagementPrincipal } from '../../auth/principal.js';
+import { ConflictError, UnauthenticatedError, ValidationError } from '../../errors.js';
+import { recordAudit } from '../audit/service.js';
+import { addProject } from '../projects/service.js';
+import { assertName, slugify } from '../slug.js';
+import {
+  MembershipSchema,
+  OrganizationSchema,
+  RefreshTokenSchema,
+  UserSchema,
+  type Membership,
+  type Organization,
+  type User,
+} from './entity.js';
+
+export interface SessionSettings {
+  jwtSecret: string;
+  tokenTtlMinutes: number;
+  refreshTtlHours: number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Unix seconds at which the access token expires. */
+  expiresAt: number;
+}
+
+// Pragmatic address check (RFC 5322 is not what people type): one @, a dotted domain, no spaces.
+const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@.]{2,}$/;
+
+export function normaliseEmail(email: string): string {
+  const normalised = email.trim().normalize('NFC').toLowerCase();
+  if (normalised.length > 320 || !EMAIL.test(normalised)) throw new ValidationError('email is not a valid address');
+  return normalised;
+}
+
+function assertPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new ValidationError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new ValidationError(`password must be at most ${MAX_PASSWORD_LENGTH} characters`);
+  }
+}
+
+export function memberPrincipal(membership: Membership): ManagementPrincipal {
+  return {
+    kind: 'member',
+    organizationId: membership.organization.id,
+    userId: membership.user.id,
+    tokenId: null,
+    role: membership.role,
+    permissions: ROLE_PERMISSIONS[membership.role],
+    environmentIds: null,
+  };
+}
+
+export async function findMembership(em: EntityManager, userId: string, organizationId: string): Promise<Membership | null> {
+  return em.findOne(MembershipSchema, { user: userId, organization: organizationId }, { populate: ['user', 'organization'] });
+}
+
+/** Issues an access token and the first refresh token of a new family (or the next of `familyId`). */
+export async function issueSession(
+  em: EntityManager,
+  settings: SessionSettings,
+  user: User,
+  organization: Organization,
+  familyId: string = randomUUID(),
+): Promise<TokenPair> {
+  const jti = randomUUID();
+  const access = signAccessToken({ sub: user.id, org: organization.id }, settings.jwtSecret, settings.tokenTtlMinutes);
+  const refresh = signRefreshToken(
+    { sub: user.id, org: organization.id, jti, fam: familyId },
+    settings.jwtSecret,
+    settings.refreshTtlHours,
+  );
+  em.create(RefreshTokenSchema, {
+    id: jti,
+    familyId,
+    user,
+    organization,
+    expiresAt: new Date(refresh.expiresAt * 1000),
+    usedAt: null,
+    revokedAt: null,
+    createdAt: new Date(),
+  });
+  await em.flush();
+  return { accessToken: access.token, refreshToken: refresh.token, expiresAt: access.expiresAt };
+}
+
+async function uniqueOrganizationSlug(em: EntityManager, name: string): Promise<string> {
+  const base = slugify(name);
+  const taken = new Set(
+    (await em.find(OrganizationSchema, { slug: { $like: `${base}%` } }, { fields: ['slug'] })).map((o) => o.slug),
+  );
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name: string;
+  orgName: string;
+}
+
+/**
+ * One transaction: the user, the organization (owner membership), its Default project and the
+ * project's dev, staging and production environments.
+ */
+export async function register(em: EntityManager, settings: SessionSettings, input: RegisterInput) {
+  const email = normaliseEmail(input.email);
+  assertPassword(input.password);
+  const name = assertName(input.name, 'name');
+  const orgName = assertName(input.orgName, 'org_name');
+  const passwordHash = await hashPassword(input.password);
+
+  try {
+    return await em.transactional(async (tx) => {
+      if (await tx.count(UserSchema, { email })) throw new ConflictError('email is already registered');
+      const now = new Date();
+      const user = tx.create(UserSchema, { id: randomUUID(), email, name, passwordHash, createdAt: now, updatedAt: now });
+      const organization = tx.create(OrganizationSchema, {
+        id: randomUUID(),
+        name: orgName,
+        slug: await uniqueOrganizationSlug(tx, orgName),
+        createdAt: now,
+        updatedAt: now,
+      });
+      const membership = tx.create(MembershipSchema, { id: randomUUID(), organization, user, role: 'owner' as Role, createdAt: now, updatedAt: now });
+      await addProject(tx, organization, { name: 'Default', slug: 'default' });
+      recordAudit(tx, memberPrincipal(membership), { action: 'organization.created', resourceType: 'organization', resourceId: organization.id, details: { name: orgName, slug: organization.slug } });
+      const tokens = await issueSession(tx, settings, user, organization);
+      return { user, organization, tokens };
+    });
+  } catch (e) {
+    // Two registrations racing for one email: the unique index decides.
+    if (e instanceof UniqueConstraintViolationException) throw new ConflictError('email is already registered');
+    throw e;
+  }
+}
+
+/** Same answer and the same work for an unknown email and a wrong password. */
+export async function login(em: EntityManager, settings: SessionSettings, input: { email: string; password: string }) {
+  const fail = () => new UnauthenticatedError('invalid credentials');
+  let email: string | null = null;
+  try {
+    email = normaliseEmail(input.email);
+  } catch {
+    email = null;
+  }
+  const user = email ? await em.findOne(UserSchema, { email }) : null;
+  const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+  if (!user || !user.passwordHash || !ok) throw fail();
+  // A person signs into the organization they joined first; switching is a later feature.
+  const membership = await em.findOne(MembershipSchema, { user }, { orderBy: { createdAt: 'asc' }, populate: ['organization'] });
+  if (!membership) throw fail();
+  const tokens = await em.transactional((tx) => issueSession(tx, settings, user, membership.organization));
+  return { user, organization: membership.organization, tokens };
+}
+
+/**
+ * Refresh tokens rotate: each works once. Presenting one that was already used means it was
+ * copied, so the whole family (every token descended from that login) is revoked.
+ */
+export async function refresh(em: EntityManager, settings: SessionSettings, refreshToken: string): Promise<TokenPair> {
+  const claims = verifyRefreshToken(refreshToken, settings.jwtSecret);
+  const pair = await em.transactional(async (tx) => {
+    // Claim the token atomically so two concurrent refreshes cannot both succeed.
+    const claimed = await tx.execute(
+      'update refresh_tokens set used_at = now() where id = ? and used_at is null and revoked_at is null and expires_at > now() returning id',
+      [claims.jti],
+    );
+    if (claimed.length === 0) return null;
+    const membership = await findMembership(tx, claims.sub, claims.org);
+    if (!membership) return null;
+    return issueSession(tx, settings, membership.user, membership.organization, claims.fam);
+  });
+  if (pair) return pair;
+  const reused = await em.execute('select family_id from refresh_tokens where id = ? and used_at is not null', [claims.jti]);
+  if (reused.length > 0) {
+    await em.execute('update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null', [claims.fam]);
+  }
+  throw new UnauthenticatedError('refresh token is invalid, expired or already used');
+}

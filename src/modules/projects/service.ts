@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import type { ManagementPrincipal } from '../../auth/principal.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { recordAudit } from '../audit/service.js';
+import { pageWindow, toPage, type PageArgs, type Page } from '../pagination.js';
+import { assertKey, assertName, slugify } from '../slug.js';
+import type { Organization } from '../accounts/entity.js';
+import { EnvironmentSchema, ProjectSchema, type Environment, type Project } from './entity.js';
+
+export const DEFAULT_ENVIRONMENTS = [
+  { key: 'dev', name: 'Development', color: '#3b82f6' },
+  { key: 'staging', name: 'Staging', color: '#f59e0b' },
+  { key: 'production', name: 'Production', color: '#ef4444' },
+] as const;
+
+/** Hooks other modules register to act when an environment is born (e.g. its client-side ID). */
+export type EnvironmentCreatedHook = (em: EntityManager, environment: Environment) => void | Promise<void>;
+const environmentCreatedHooks: EnvironmentCreatedHook[] = [];
+export function onEnvironmentCreated(hook: EnvironmentCreatedHook): void {
+  environmentCreatedHooks.push(hook);
+}
+
+async function addEnvironment(
+  em: EntityManager,
+  project: Project,
+  input: { key: string; name: string; color?: string | null },
+  sortOrder: number,
+): Promise<Environment> {
+  const environment = em.create(EnvironmentSchema, {
+    id: randomUUID(),
+    project,
+    key: input.key,
+    name: input.name,
+    color: input.color ?? null,
+    sortOrder,
+    version: 1,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+  for (const hook of environmentCreatedHooks) await hook(em, environment);
+  return environment;
+}
+
+/** Creates a project with its dev, staging and production environments, in the caller's transaction. */
+export async function addProject(
+  em: EntityManager,
+  organization: Organization,
+  input: { name: string; slug: string; description?: string },
+): Promise<Project> {
+  const project = em.create(ProjectSchema, {
+    id: randomUUID(),
+    organization,
+    name: input.name,
+    slug: input.slug,
+    description: input.description ?? '',
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+  let order = 0;
+  for (const env of DEFAULT_ENVIRONMENTS) await addEnvironment(em, project, env, order++);
+  return project;
+}
+
+function assertColor(color: string | null | undefined): void {
+  if (color != null && !/^#[0-9a-fA-F]{6}$/.test(color)) throw new ValidationError('color must be a #rrggbb hex colour');
+}
+
+async function flushUnique<T>(em: EntityManager, what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    await em.flush();
+    return result;
+  } catch (e) {
+    if (e instanceof UniqueConstraintViolationException) throw new ConflictError(`${what} already exists`);
+    throw e;
+  }
+}
+
+export async function listProjects(em: EntityManager, actor: ManagementPrincipal, args: PageArgs): Promise<Page<Project>> {
+  const window = pageWindow(args);
+  const [rows, total] = await em.findAndCount(
+    ProjectSchema,
+    { organization: actor.organizationId },
+    { orderBy: { createdAt: 'asc', id: 'asc' }, ...window },
+  );
+  return toPage(rows, total, window);
+}
+
+export async function getProject(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  by: { id?: string | null; slug?: string | null },
+): Promise<Project> {
+  if (!by.id === !by.slug) throw new ValidationError('give exactly one of id or slug');
+  const project = await em.findOne(ProjectSchema, {
+    organization: actor.organizationId,
+    ...(by.id ? { id: by.id } : { slug: by.slug! }),
+  });
+  if (!project) throw new NotFoundError('project');
+  return project;
+}
+
+export async function createProject(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  input: { name: string; slug?: string | null; description?: string | null },
+): Promise<Project> {
+  const name = assertName(input.name, 'name');
+  const slug = assertKey(input.slug ?? slugify(name), 'slug');
+  return em.transactional((tx) =>
+    flushUnique(tx, `a project with slug "${slug}"`, async () => {
+      const organization = tx.getReference<Organization>('Organization', actor.organizationId);
+      const project = await addProject(tx, organization, { name, slug, description: input.description ?? '' });
+      recordAudit(tx, actor, { action: 'project.created', resourceType: 'project', resourceId: project.id, projectId: project.id, details: { name, slug } });
+      return project;
+    }),
+  );
+}
+
+export async function updateProject(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+  input: { name?: string | null; description?: string | null },
+): Promise<Project> {
+  return em.transactional(async (tx) => {
+    const project = await getProject(tx, actor, { id });
+    if (input.name != null) project.name = assertName(input.name, 'name');
+    if (input.description != null) project.description = input.description;
+    recordAudit(tx, actor, { action: 'project.updated', resourceType: 'project', resourceId: id, projectId: id, details: { ...input } });
+    return project;
+  });
+}
+
+export async function deleteProject(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Project> {
+  return em.transactional(async (tx) => {
+    const project = await getProject(tx, actor, { id });
+    recordAudit(tx, actor, { action: 'project.deleted', resourceType: 'project', resourceId: id, projectId: id, details: { slug: project.slug } });
+    tx.remove(project);
+    return project;
+  });
+}
+
+export async function listEnvironments(em: EntityManager, project: Project): Promise<Environment[]> {
+  return em.find(EnvironmentSchema, { project }, { orderBy: { sortOrder: 'asc', createdAt: 'asc' } });
+}
+
+export async function getEnvironment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Environment> {
+  const environment = await em.findOne(
+    EnvironmentSchema,
+    { id, project: { organization: actor.organizationId } },
+    { populate: ['project'] },
+  );
+  if (!environment) throw new NotFoundError('environment');
+  return environment;
+}
+
+export async function createEnvironment(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  projectId: string,
+  input: { key: string; name: string; color?: string | null },
+): Promise<Environment> {
+  const key = assertKey(input.key, 'key');
+  const name = assertName(input.name, 'name');
+  assertColor(input.color);
+  return em.transactional((tx) =>
+    flushUnique(tx, `an environment with key "${key}" in this project`, async () => {
+      const project = await getProject(tx, actor, { id: projectId });
+      const last = await tx.findOne(EnvironmentSchema, { project }, { orderBy: { sortOrder: 'desc' } });
+      const environment = await addEnvironment(tx, project, { key, name, color: input.color }, (last?.sortOrder ?? -1) + 1);
+      recordAudit(tx, actor, { action: 'environment.created', resourceType: 'environment', resourceId: environment.id, projectId, environmentId: environment.id, details: { key, name } });
+      return environment;
+    }),
+  );
+}
+
+export async function updateEnvironment(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+  input: { name?: string | null; color?: string | null; sortOrder?: number | null },
+): Promise<Environment> {
+  assertColor(input.color);
+  if (input.sortOrder != null && (!Number.isInteger(input.sortOrder) || input.sortOrder < 0)) {
+    throw new ValidationError('sortOrder must be a non-negative integer');
+  }
+  return em.transactional(async (tx) => {
+    const environment = await getEnvironment(tx, actor, id);
+    if (input.name != null) environment.name = assertName(input.name, 'name');
+    if (input.color !== undefined) environment.color = input.color;
+    if (input.sortOrder != null) environment.sortOrder = input.sortOrder;
+    recordAudit(tx, actor, { action: 'environment.updated', resourceType: 'environment', resourceId: id, projectId: environment.project.id, environmentId: id, details: { ...input } });
+    return environment;
+  });
+}
+
+export async function deleteEnvironment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Environment> {
+  return em.transactional(async (tx) => {
+    const environment = await getEnvironment(tx, actor, id);
+    recordAudit(tx, actor, { action: 'environment.deleted', resourceType: 'environment', resourceId: id, projectId: environment.project.id, environmentId: id, details: { key: environment.key } });
+    tx.remove(environment);
+    return environment;
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * Once per run: find a PostgreSQL (DATABASE_URL's server, else an embedded one in a temp dir),
+ * build a migrated template database, and hand both to the test files. Each file then clones
+ * the template into a database of its own (test/helpers/server.ts).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
+import { createOrm, migrate } from '../src/db/orm.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    pgTemplate: string;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export default async function setup(project: TestProject) {
+  let adminUrl = process.env.DATABASE_URL;
+  let cleanup = async () => {};
+  if (!adminUrl) {
+    const dir = await mkdtemp(join(tmpdir(), 'vexil-test-pg-'));
+    const db = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      database: 'vexil_admin',
+      runningAsRoot: process.getuid?.() === 0,
+    });
+    adminUrl = db.url;
+    cleanup = async () => {
+      await db.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const template = `vexil_tpl_${process.pid}`;
+  await dropDatabase(adminUrl, template);
+  await ensureDatabase(adminUrl, template);
+  const orm = await createOrm(withDatabase(adminUrl, template), { migrations: { silent: true } });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgTemplate', template);
+
+  return async () => {
+    await dropDatabase(adminUrl, template);
+    await cleanup();
+  };
+}
