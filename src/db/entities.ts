@@ -1,6 +1,8 @@
 import { MembershipSchema, OrganizationSchema, RefreshTokenSchema, UserSchema } from '../modules/accounts/entity.js';
 import { AuditEntrySchema } from '../modules/audit/entity.js';
 import { EnvironmentSchema, ProjectSchema } from '../modules/projects/entity.js';
+import { SdkKeySchema } from '../modules/keys/entity.js';
+import { AccessTokenSchema } from '../modules/tokens/entity.js';
 
 /** Every entity of the model; the migration script diffs the database against these. */
 export const entities = [
@@ -11,4 +13,6 @@ export const entities = [
   ProjectSchema,
   EnvironmentSchema,
   AuditEntrySchema,
+  SdkKeySchema,
+  AccessTokenSchema,
 ];

@@ -14,6 +14,11 @@ export interface Organization {
   id: string;
   name: string;
   slug: string;
+  /**
+   * The SSO signing secret, encrypted with a key derived from JWT_SECRET: HS256 verification
+   * needs the secret itself, so unlike tokens it cannot be kept as a hash.
+   */
+  ssoSecretEncrypted: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -63,6 +68,7 @@ export const OrganizationSchema = new EntitySchema<Organization>({
     id: { type: 'uuid', primary: true },
     name: { type: 'string', length: 200 },
     slug: { type: 'string', length: 100, unique: true },
+    ssoSecretEncrypted: { type: 'text', nullable: true, hidden: true },
     ...timestamps,
   },
 });

@@ -130,6 +130,7 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
         id: randomUUID(),
         name: orgName,
         slug: await uniqueOrganizationSlug(tx, orgName),
+        ssoSecretEncrypted: null,
         createdAt: now,
         updatedAt: now,
       });

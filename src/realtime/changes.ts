@@ -1,0 +1,65 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * The first step of the change pipeline (ARCHITECTURE.md): inside the mutation's own transaction,
+ * bump the version of every environment whose evaluation changed and `pg_notify` a small payload.
+ * PostgreSQL delivers the notification only if the transaction commits, so no listener ever
+ * hears of a change that was rolled back.
+ */
+export const CHANGE_CHANNEL = 'vexil_changes';
+
+export type ChangeKind =
+  | 'flag.created'
+  | 'flag.updated'
+  | 'flag.state'
+  | 'flag.archived'
+  | 'flag.restored'
+  | 'flag.deleted'
+  | 'flag.killed'
+  | 'flag.promoted'
+  | 'segment.created'
+  | 'segment.updated'
+  | 'segment.deleted'
+  | 'sdkkey.created'
+  | 'sdkkey.revoked'
+  | 'environment.created'
+  | 'environment.updated'
+  | 'environment.deleted';
+
+export interface ChangePayload {
+  /** Environment id → its version after this change. */
+  environments: Record<string, number>;
+  kind: ChangeKind;
+  flagKeys?: string[];
+  segmentKeys?: string[];
+  /** The member (or token) that made the change, for dashboards. */
+  actor?: { userId: string | null; tokenId: string | null };
+}
+
+// NOTIFY payloads are limited to 8000 bytes; listeners reload the whole environment anyway,
+// so long key lists are cut and marked rather than failing the transaction.
+const MAX_KEYS = 100;
+
+/** Bumps the versions and announces the change; call it inside the mutation's transaction. */
+export async function announceChange(
+  em: EntityManager,
+  change: Omit<ChangePayload, 'environments'> & { environmentIds: string[] },
+): Promise<Record<string, number>> {
+  const environments: Record<string, number> = {};
+  if (change.environmentIds.length > 0) {
+    const rows: { id: string; version: number }[] = await em.execute(
+      'update environments set version = version + 1, updated_at = now() where id = any(?::uuid[]) returning id, version',
+      [change.environmentIds],
+    );
+    for (const row of rows) environments[row.id] = Number(row.version);
+  }
+  const payload: ChangePayload = {
+    environments,
+    kind: change.kind,
+    ...(change.flagKeys ? { flagKeys: change.flagKeys.slice(0, MAX_KEYS) } : {}),
+    ...(change.segmentKeys ? { segmentKeys: change.segmentKeys.slice(0, MAX_KEYS) } : {}),
+    ...(change.actor ? { actor: change.actor } : {}),
+  };
+  await em.execute('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(payload)]);
+  return environments;
+}
