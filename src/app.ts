@@ -1,20 +1,30 @@
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { registerGraphQL } from './graphql/yoga.js';
 import { installEnvelope, requestId, sendError } from './http/envelope.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
+import { SdkKeyCache } from './modules/keys/cache.js';
+import { registerSdkRoutes } from './modules/sdk/routes.js';
+import { ChangeBus } from './realtime/bus.js';
+import { SnapshotStore } from './realtime/snapshots.js';
+import { loadAllEnvironmentData, loadEnvironmentData } from './modules/flags/snapshot-source.js';
 
 export interface AppDeps {
   config: Config;
   orm: Orm;
+  /** Tests pass a controllable clock (key grace periods) instead of sleeping. */
+  clock?: Clock;
+  /** Where logs go (tests capture them to prove no secret is ever logged). */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** Builds the whole HTTP surface from its parts; main.ts and the tests both call this. */
-export async function buildApp({ config, orm }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, orm, clock = systemClock, logStream }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -23,6 +33,7 @@ export async function buildApp({ config, orm }: AppDeps): Promise<FastifyInstanc
         paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers["api-key"]', 'req.headers.cookie'],
         censor: '[redacted]',
       },
+      ...(logStream ? { stream: logStream } : {}),
     },
     genReqId: requestId,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
@@ -30,20 +41,64 @@ export async function buildApp({ config, orm }: AppDeps): Promise<FastifyInstanc
     bodyLimit: 1024 * 1024,
   });
 
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: 2 }) : undefined;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  const bus = new ChangeBus(String(orm.config.get('clientUrl')), {
+    info: (m) => app.log.info(m),
+    warn: (m) => app.log.warn(m),
+  });
+  const keyCache = new SdkKeyCache(() => orm.em.fork(), clock);
+  const snapshots = new SnapshotStore({
+    all: () => loadAllEnvironmentData(orm.em.fork()),
+    one: (environmentId) => loadEnvironmentData(orm.em.fork(), environmentId),
+  });
+
+  // Every node hears every change: key revocations and new environments reach this node's cache.
+  bus.on('change', (change) => {
+    const keys = change.kind.startsWith('sdkkey.') || change.kind.startsWith('environment.');
+    for (const environmentId of Object.keys(change.environments)) {
+      if (keys) keyCache.reloadEnvironment(environmentId).catch((err: Error) => app.log.warn(`key cache reload failed: ${err.message}`));
+      if (!change.kind.startsWith('sdkkey.')) {
+        snapshots.reload(environmentId, change).catch((err: Error) => app.log.warn(`snapshot reload failed: ${err.message}`));
+      }
+    }
+  });
+  bus.on('resync', () => {
+    keyCache.loadAll().catch((err: Error) => app.log.warn(`key cache resync failed: ${err.message}`));
+    snapshots.loadAll().catch((err: Error) => app.log.warn(`snapshot resync failed: ${err.message}`));
+  });
+  await bus.start();
+  await Promise.all([keyCache.loadAll(), snapshots.loadAll()]);
+  const lastUsedTimer = setInterval(() => void keyCache.flushLastUsed().catch(() => undefined), 10_000);
+  lastUsedTimer.unref();
+
   app.addHook('onClose', async () => {
+    clearInterval(lastUsedTimer);
+    await keyCache.flushLastUsed().catch(() => undefined);
+    await bus.stop();
     await redis?.quit().catch(() => undefined);
   });
 
   installEnvelope(app);
+  if (config.requireHttps) {
+    // Behind a proxy listed in TRUST_PROXY, req.protocol honours X-Forwarded-Proto; otherwise
+    // it is the socket's own protocol, so a forged header from anyone else changes nothing.
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.protocol !== 'https' && req.url !== '/healthz' && req.url !== '/readyz') {
+        return sendError(reply, 403, 'HTTPS is required');
+      }
+    });
+  }
   await app.register(compress, { global: true, threshold: 0, encodings: ['gzip', 'deflate'] });
 
   const settings = { jwtSecret: config.jwtSecret, tokenTtlMinutes: config.tokenTtlMinutes, refreshTtlHours: config.refreshTtlHours };
-  const authLimit = createRateLimit({ name: 'auth', perMinute: config.authRateLimitPerMinute, redis });
-  const managementLimit = createRateLimit({ name: 'mgmt', perMinute: config.managementRateLimitPerMinute, redis });
+  const prefix = config.rateLimitPrefix;
+  const authLimit = createRateLimit({ name: 'auth', prefix, perMinute: config.authRateLimitPerMinute, redis });
+  const managementLimit = createRateLimit({ name: 'mgmt', prefix, perMinute: config.managementRateLimitPerMinute, redis });
+  const evaluationLimit = createRateLimit({ name: 'eval', prefix, perMinute: config.evaluationRateLimitPerMinute, redis });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
+    if (!bus.connected) return sendError(reply, 503, 'change bus (LISTEN connection) is down');
     try {
       await orm.em.getConnection().execute('select 1');
       return { status: 'ready' };
@@ -53,6 +108,18 @@ export async function buildApp({ config, orm }: AppDeps): Promise<FastifyInstanc
   });
 
   registerAuthRoutes(app, { orm, settings, authLimit });
-  registerGraphQL(app, { orm, settings, managementLimit, anonymousLimit: authLimit });
+  registerSdkRoutes(app, { keyCache, snapshots, evaluationLimit });
+  registerGraphQL(app, { orm, settings, clock, managementLimit, anonymousLimit: authLimit, refreshKeys: (id) => keyCache.reloadEnvironment(id) });
+  app.decorate('changeBus', bus);
+  app.decorate('keyCache', keyCache);
+  app.decorate('snapshots', snapshots);
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    changeBus: ChangeBus;
+    keyCache: SdkKeyCache;
+    snapshots: SnapshotStore;
+  }
 }

@@ -21,6 +21,8 @@ export interface Config {
   managementRateLimitPerMinute: number;
   evaluationRateLimitPerMinute: number;
   requireHttps: boolean;
+  /** Prefix of rate-limit counter keys (lets several deployments share one Redis). */
+  rateLimitPrefix: string;
   /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (comma separated). */
   trustProxy: string[];
 }
@@ -92,6 +94,7 @@ export function loadConfig(env: Env): Config {
     managementRateLimitPerMinute: integer(env, 'MANAGEMENT_RATE_LIMIT', 100, 1, 1_000_000),
     evaluationRateLimitPerMinute: integer(env, 'EVALUATION_RATE_LIMIT', 1000, 1, 100_000_000),
     requireHttps: boolean(env, 'REQUIRE_HTTPS', false),
+    rateLimitPrefix: env.RATE_LIMIT_PREFIX?.trim() || 'vexil',
     trustProxy: (env.TRUST_PROXY ?? '')
       .split(',')
       .map((s) => s.trim())

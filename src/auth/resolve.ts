@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthenticatedError } from '../errors.js';
 import { findMembership, memberPrincipal } from '../modules/accounts/service.js';
-import { looksLikeJwt, verifyAccessToken } from './jwt.js';
+import { onBehalfPrincipal } from '../modules/sso/service.js';
+import { tokenPrincipal } from '../modules/tokens/service.js';
+import { verifyAccessToken } from './jwt.js';
 import type { Principal } from './principal.js';
 
 export interface CredentialHeaders {
@@ -18,19 +20,24 @@ function bearer(header: string | undefined): string | null {
 }
 
 /**
- * Resolves the management principal of a request, before any resolver runs. No credential →
- * null (anonymous); a credential that does not check out → UnauthenticatedError. The member's
- * role is read on every request, so a demotion or removal takes effect at once.
+ * Resolves the management principal of a request, before any resolver runs:
+ * - `API-KEY: vx_pat_…|vx_sat_…` alone → the access token;
+ * - `API-KEY` + `Authorization: Bearer <SSO JWT>` → the token acting on behalf of that member;
+ * - `Authorization: Bearer vx_…` → the access token;
+ * - `Authorization: Bearer <access JWT>` → the signed-in member.
+ * No credential → null (anonymous). A credential that does not check out → 401 (or 403 for an
+ * inactive token). Roles are read on every request, so demotions take effect at once.
  */
-export async function resolvePrincipal(
-  em: EntityManager,
-  headers: CredentialHeaders,
-  jwtSecret: string,
-): Promise<Principal> {
-  const token = bearer(headers.authorization);
-  if (!token) return null;
-  if (!looksLikeJwt(token)) throw new UnauthenticatedError('API key is invalid');
-  const claims = verifyAccessToken(token, jwtSecret);
+export async function resolvePrincipal(em: EntityManager, headers: CredentialHeaders, jwtSecret: string): Promise<Principal> {
+  const apiKey = typeof headers['api-key'] === 'string' && headers['api-key'] ? headers['api-key'].trim() : null;
+  const auth = bearer(headers.authorization);
+  if (apiKey) {
+    const token = await tokenPrincipal(em, apiKey);
+    return auth ? onBehalfPrincipal(em, token, auth, jwtSecret) : token;
+  }
+  if (!auth) return null;
+  if (auth.startsWith('vx_')) return tokenPrincipal(em, auth);
+  const claims = verifyAccessToken(auth, jwtSecret);
   const membership = await findMembership(em, claims.sub, claims.org);
   if (!membership) throw new UnauthenticatedError('the member no longer belongs to this organization');
   return memberPrincipal(membership);

@@ -1,6 +1,8 @@
 import { MembershipSchema, OrganizationSchema, RefreshTokenSchema, UserSchema } from '../modules/accounts/entity.js';
 import { AuditEntrySchema } from '../modules/audit/entity.js';
 import { EnvironmentSchema, ProjectSchema } from '../modules/projects/entity.js';
+import { FlagSchema, FlagStateSchema } from '../modules/flags/entity.js';
+import { SegmentSchema } from '../modules/segments/entity.js';
 import { SdkKeySchema } from '../modules/keys/entity.js';
 import { AccessTokenSchema } from '../modules/tokens/entity.js';
 
@@ -15,4 +17,7 @@ export const entities = [
   AuditEntrySchema,
   SdkKeySchema,
   AccessTokenSchema,
+  FlagSchema,
+  FlagStateSchema,
+  SegmentSchema,
 ];

@@ -39,3 +39,4 @@ export async function createOrm(databaseUrl: string, overrides: Partial<Options>
 export async function migrate(orm: Orm): Promise<void> {
   await orm.getMigrator().up();
 }
+

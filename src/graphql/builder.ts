@@ -14,6 +14,8 @@ export const builder = new SchemaBuilder<{
   AuthScopes: {
     authenticated: boolean;
     permission: Permission;
+    /** Any one of these permissions. */
+    anyPermission: readonly Permission[];
     /** A permission that, for environment-narrowed tokens, must also cover this environment. */
     environmentPermission: { permission: Permission; environmentId: string };
   };
@@ -31,6 +33,7 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       authenticated: !!ctx.principal,
       permission: (permission) => hasPermission(ctx.principal, permission),
+      anyPermission: (permissions) => permissions.some((p) => hasPermission(ctx.principal, p)),
       environmentPermission: ({ permission, environmentId }) => hasPermission(ctx.principal, permission, environmentId),
     }),
     unauthorizedError: (_parent, ctx) =>

@@ -4,6 +4,12 @@ import { builder } from './builder.js';
 import '../modules/accounts/schema.js';
 import '../modules/projects/schema.js';
 import '../modules/members/schema.js';
+import '../modules/flags/schema.js';
+import '../modules/segments/schema.js';
+import '../modules/keys/schema.js';
+import '../modules/tokens/schema.js';
+import '../modules/sso/schema.js';
+import '../modules/audit/schema.js';
 
 export const schema = builder.toSchema();
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
+import type { Clock } from '../clock.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
 import { resolvePrincipal } from '../auth/resolve.js';
@@ -34,6 +35,8 @@ export function toGraphQLError(error: unknown, message: string, isDev?: boolean)
 export interface GraphQLRouteOptions {
   orm: Orm;
   settings: SessionSettings;
+  clock: Clock;
+  refreshKeys(environmentId: string): Promise<void>;
   managementLimit: RateLimit;
   anonymousLimit: RateLimit;
 }
@@ -73,7 +76,7 @@ export function registerGraphQL(app: FastifyInstance, options: GraphQLRouteOptio
         if (principal) await options.managementLimit.check(principal.tokenId ?? principal.userId ?? 'anonymous', reply);
         else await options.anonymousLimit.check(req.ip, reply);
       }
-      const ctx: GraphQLContext = { em, principal, settings: options.settings, requestId: req.id };
+      const ctx: GraphQLContext = { em, principal, settings: options.settings, clock: options.clock, refreshKeys: options.refreshKeys, requestId: req.id };
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply, ctx });
       response.headers.forEach((value, key) => void reply.header(key, value));
       reply.status(response.status);

@@ -15,10 +15,11 @@ export interface RateLimit {
 
 export function createRateLimit(options: {
   name: string;
+  prefix?: string;
   perMinute: number;
   redis?: Redis;
 }): RateLimit {
-  const common = { keyPrefix: `vexil:rl:${options.name}`, points: options.perMinute, duration: 60 };
+  const common = { keyPrefix: `${options.prefix ?? 'vexil'}:rl:${options.name}`, points: options.perMinute, duration: 60 };
   const limiter: RateLimiterAbstract = options.redis
     ? new RateLimiterRedis({ ...common, storeClient: options.redis, useRedisPackage: false })
     : new RateLimiterMemory(common);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidArray } from '../db/sql.js';
 
 /**
  * The first step of the change pipeline (ARCHITECTURE.md): inside the mutation's own transaction,
@@ -21,6 +22,7 @@ export type ChangeKind =
   | 'segment.updated'
   | 'segment.deleted'
   | 'sdkkey.created'
+  | 'sdkkey.updated'
   | 'sdkkey.revoked'
   | 'environment.created'
   | 'environment.updated'
@@ -43,13 +45,19 @@ const MAX_KEYS = 100;
 /** Bumps the versions and announces the change; call it inside the mutation's transaction. */
 export async function announceChange(
   em: EntityManager,
-  change: Omit<ChangePayload, 'environments'> & { environmentIds: string[] },
+  change: Omit<ChangePayload, 'environments'> & {
+    environmentIds: string[];
+    /** False for changes that alter no evaluation (SDK keys): announced, but the version stays. */
+    bumpVersion?: boolean;
+  },
 ): Promise<Record<string, number>> {
   const environments: Record<string, number> = {};
   if (change.environmentIds.length > 0) {
     const rows: { id: string; version: number }[] = await em.execute(
-      'update environments set version = version + 1, updated_at = now() where id = any(?::uuid[]) returning id, version',
-      [change.environmentIds],
+      change.bumpVersion === false
+        ? 'select id, version from environments where id = any(?::uuid[])'
+        : 'update environments set version = version + 1, updated_at = now() where id = any(?::uuid[]) returning id, version',
+      [uuidArray(change.environmentIds)],
     );
     for (const row of rows) environments[row.id] = Number(row.version);
   }

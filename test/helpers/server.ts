@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../src/db/embedded.js';
 import { createOrm, type Orm } from '../../src/db/orm.js';
@@ -28,12 +29,12 @@ export async function givenDatabase(): Promise<string> {
 /** A real Vexil server on a random port, over its own database. */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; clock?: Clock; logStream?: NodeJS.WritableStream } = {},
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? (await givenDatabase());
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', ...env });
   const orm = await createOrm(databaseUrl);
-  const app = await buildApp({ config, orm });
+  const app = await buildApp({ config, orm, clock: options.clock, logStream: options.logStream });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   let closed = false;

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Orm } from '../../db/orm.js';
 import { rateLimitBy, type RateLimit } from '../../http/rate-limit.js';
 import type { Organization, User } from './entity.js';
+import { exchangeSsoToken } from '../sso/service.js';
 import { login, refresh, register, type SessionSettings, type TokenPair } from './service.js';
 
 /** The REST auth routes of the API reference (featuresignals-authentication), field for field. */
@@ -13,6 +14,7 @@ const RegisterBody = Type.Object(
 );
 const LoginBody = Type.Object({ email: Type.String(), password: Type.String() }, strict);
 const RefreshBody = Type.Object({ refresh_token: Type.String() }, strict);
+const SsoBody = Type.Object({ token: Type.String() }, strict);
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const userJson = (u: User) => ({ id: u.id, email: u.email, name: u.name, created_at: iso(u.createdAt), updated_at: iso(u.updatedAt) });
@@ -41,5 +43,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: { orm: Orm; setti
   app.post('/v1/auth/refresh', { schema: { body: RefreshBody }, preHandler: perIp }, async (req) => {
     const { refresh_token } = req.body as { refresh_token: string };
     return tokensJson(await refresh(deps.orm.em.fork(), deps.settings, refresh_token));
+  });
+
+  // Single sign-on: an HS256 JWT signed with the organization's SSO secret, carrying `org`
+  // (id or slug) and `email` or `sub`, for the member's session. New emails join as viewers.
+  app.post('/v1/auth/sso', { schema: { body: SsoBody }, preHandler: perIp }, async (req) => {
+    const { token } = req.body as { token: string };
+    const { user, organization, tokens } = await exchangeSsoToken(deps.orm.em.fork(), deps.settings, token);
+    return { user: userJson(user), organization: orgJson(organization), tokens: tokensJson(tokens) };
   });
 }

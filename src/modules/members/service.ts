@@ -6,6 +6,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { MembershipSchema, RefreshTokenSchema, UserSchema, type Membership } from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
+import { deactivatePersonalTokens } from '../tokens/service.js';
 import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
 
 function assertRole(role: string): Role {
@@ -95,6 +96,7 @@ export async function removeMember(em: EntityManager, actor: ManagementPrincipal
       { user: userId, organization: actor.organizationId, revokedAt: null },
       { revokedAt: new Date() },
     );
+    await deactivatePersonalTokens(tx, actor.organizationId, userId);
     recordAudit(tx, actor, { action: 'member.removed', resourceType: 'member', resourceId: userId, details: { role: membership.role } });
     tx.remove(membership);
     return membership;

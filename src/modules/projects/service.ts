@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import { pageWindow, toPage, type PageArgs, type Page } from '../pagination.js';
 import { assertKey, assertName, slugify } from '../slug.js';
@@ -113,6 +114,9 @@ export async function createProject(
       const organization = tx.getReference<Organization>('Organization', actor.organizationId);
       const project = await addProject(tx, organization, { name, slug, description: input.description ?? '' });
       recordAudit(tx, actor, { action: 'project.created', resourceType: 'project', resourceId: project.id, projectId: project.id, details: { name, slug } });
+      await tx.flush();
+      const environments = await tx.find(EnvironmentSchema, { project });
+      await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.created', actor: { userId: actor.userId, tokenId: actor.tokenId } });
       return project;
     }),
   );
@@ -137,6 +141,8 @@ export async function deleteProject(em: EntityManager, actor: ManagementPrincipa
   return em.transactional(async (tx) => {
     const project = await getProject(tx, actor, { id });
     recordAudit(tx, actor, { action: 'project.deleted', resourceType: 'project', resourceId: id, projectId: id, details: { slug: project.slug } });
+    const environments = await tx.find(EnvironmentSchema, { project });
+    await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.deleted', actor: { userId: actor.userId, tokenId: actor.tokenId } });
     tx.remove(project);
     return project;
   });
@@ -171,6 +177,8 @@ export async function createEnvironment(
       const last = await tx.findOne(EnvironmentSchema, { project }, { orderBy: { sortOrder: 'desc' } });
       const environment = await addEnvironment(tx, project, { key, name, color: input.color }, (last?.sortOrder ?? -1) + 1);
       recordAudit(tx, actor, { action: 'environment.created', resourceType: 'environment', resourceId: environment.id, projectId, environmentId: environment.id, details: { key, name } });
+      await tx.flush();
+      await announceChange(tx, { environmentIds: [environment.id], kind: 'environment.created', actor: { userId: actor.userId, tokenId: actor.tokenId } });
       return environment;
     }),
   );
@@ -200,6 +208,7 @@ export async function deleteEnvironment(em: EntityManager, actor: ManagementPrin
   return em.transactional(async (tx) => {
     const environment = await getEnvironment(tx, actor, id);
     recordAudit(tx, actor, { action: 'environment.deleted', resourceType: 'environment', resourceId: id, projectId: environment.project.id, environmentId: id, details: { key: environment.key } });
+    await announceChange(tx, { environmentIds: [id], kind: 'environment.deleted', actor: { userId: actor.userId, tokenId: actor.tokenId } });
     tx.remove(environment);
     return environment;
   });

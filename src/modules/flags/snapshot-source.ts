@@ -1,0 +1,109 @@
+import { IsolationLevel, type EntityManager } from '@mikro-orm/postgresql';
+import type { EnvironmentData, FlagConfig, FlagKind, Prerequisite, Rule, Segment, SegmentRule, Serve, Target, Variation } from '../../evaluation/index.js';
+
+/**
+ * What the snapshots are built from: every live (non-archived) flag of an environment with its
+ * state there, the project's segments, and the environment's version, read in one consistent
+ * view (REPEATABLE READ) in four queries however many environments there are.
+ */
+
+interface EnvironmentRow {
+  id: string;
+  project_id: string;
+  version: number;
+}
+interface FlagRow {
+  environment_id: string;
+  key: string;
+  kind: FlagKind;
+  variations: Variation[];
+  client_side_available: boolean;
+  tags: string[];
+  temporary: boolean;
+  salt: string | null;
+  on: boolean;
+  off_variation: number;
+  targets: Target[];
+  rules: Rule[];
+  fallthrough: Serve;
+  prerequisites: Prerequisite[];
+  version: number;
+}
+interface SegmentRow {
+  project_id: string;
+  key: string;
+  included: string[];
+  excluded: string[];
+  rules: SegmentRule[];
+}
+
+function flagConfig(row: FlagRow): FlagConfig {
+  return {
+    definition: {
+      key: row.key,
+      kind: row.kind,
+      variations: row.variations,
+      clientSideAvailable: row.client_side_available,
+      tags: row.tags,
+      temporary: row.temporary,
+      ...(row.salt !== null ? { salt: row.salt } : {}),
+    },
+    state: {
+      on: row.on,
+      offVariation: row.off_variation,
+      targets: row.targets,
+      rules: row.rules,
+      fallthrough: row.fallthrough,
+      prerequisites: row.prerequisites,
+      version: Number(row.version),
+    },
+  };
+}
+
+async function load(em: EntityManager, environmentId: string | null): Promise<Map<string, EnvironmentData>> {
+  return em.transactional(
+    async (tx) => {
+      const one = environmentId !== null;
+      const environments: EnvironmentRow[] = await tx.execute(
+        `select id, project_id, version from environments ${one ? 'where id = ?' : ''}`,
+        one ? [environmentId] : [],
+      );
+      const result = new Map<string, EnvironmentData>();
+      if (environments.length === 0) return result;
+      const flags: FlagRow[] = await tx.execute(
+        `select s.environment_id, f.key, f.kind, f.variations, f.client_side_available, f.tags, f.temporary, f.salt,
+                s.on, s.off_variation, s.targets, s.rules, s.fallthrough, s.prerequisites, s.version
+         from flag_states s join flags f on f.id = s.flag_id
+         where f.archived_at is null ${one ? 'and s.environment_id = ?' : ''}
+         order by f.key`,
+        one ? [environmentId] : [],
+      );
+      const segments: SegmentRow[] = await tx.execute(
+        `select project_id, key, included, excluded, rules from segments ${one ? 'where project_id = ?' : ''} order by key`,
+        one ? [environments[0]!.project_id] : [],
+      );
+      const segmentsByProject = new Map<string, Segment[]>();
+      for (const row of segments) {
+        const list = segmentsByProject.get(row.project_id) ?? [];
+        list.push({ key: row.key, included: row.included, excluded: row.excluded, rules: row.rules });
+        segmentsByProject.set(row.project_id, list);
+      }
+      for (const env of environments) {
+        result.set(env.id, { version: Number(env.version), flags: [], segments: segmentsByProject.get(env.project_id) ?? [] });
+      }
+      for (const row of flags) result.get(row.environment_id)?.flags.push(flagConfig(row));
+      return result;
+    },
+    { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+  );
+}
+
+/** One environment's evaluation data, or null when the environment does not exist. */
+export async function loadEnvironmentData(em: EntityManager, environmentId: string): Promise<EnvironmentData | null> {
+  return (await load(em, environmentId)).get(environmentId) ?? null;
+}
+
+/** Every environment's evaluation data, keyed by environment id (for a node's cold start or a reconnect). */
+export async function loadAllEnvironmentData(em: EntityManager): Promise<Map<string, EnvironmentData>> {
+  return load(em, null);
+}

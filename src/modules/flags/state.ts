@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { FlushMode, LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import type { ManagementPrincipal } from '../../auth/principal.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { validateFlagState, type FlagEnvState, type Prerequisite, type Problem, type Rule, type Serve, type Target } from '../../evaluation/index.js';
+import { announceChange } from '../../realtime/changes.js';
+import { recordAudit } from '../audit/service.js';
+import { EnvironmentSchema, type Environment } from '../projects/entity.js';
+import { listEnvironments, onEnvironmentCreated } from '../projects/service.js';
+import { FlagSchema, FlagStateSchema, type Flag, type FlagState } from './entity.js';
+import { changeActor, findFlag, getFlag } from './service.js';
+import { assertValid, defaultState, definitionOf, envStateOf, lockEnvironments, stateValidationContext } from './validation.js';
+
+/** A rule as a client sends it: the id is kept when given and generated when omitted. */
+export type RuleChange = Omit<Rule, 'id'> & { id?: string | null };
+
+/** The parts of a flag's state to replace; omitted parts stay as they are. */
+export interface FlagStateChanges {
+  on?: boolean | null;
+  offVariation?: number | null;
+  targets?: Target[] | null;
+  rules?: RuleChange[] | null;
+  fallthrough?: Serve | null;
+  prerequisites?: Prerequisite[] | null;
+}
+
+// A new environment starts with every existing flag of its project in its default (off) state.
+// The query must not flush: for a brand-new project nothing is stored yet, and nothing needs to be.
+onEnvironmentCreated(async (em, environment) => {
+  const flags = await em.find(FlagSchema, { project: environment.project }, { flushMode: FlushMode.COMMIT });
+  for (const flag of flags) {
+    em.create(FlagStateSchema, { id: randomUUID(), flag, environment, ...defaultState(flag), version: 1, updatedAt: new Date() });
+  }
+});
+
+export async function listFlagStates(em: EntityManager, flag: Flag): Promise<FlagState[]> {
+  return em.find(FlagStateSchema, { flag }, { populate: ['environment'], orderBy: { environment: { sortOrder: 'asc', createdAt: 'asc' } } });
+}
+
+export async function getFlagState(em: EntityManager, flag: Flag, environmentKey: string): Promise<FlagState> {
+  const state = await em.findOne(FlagStateSchema, { flag, environment: { key: environmentKey } }, { populate: ['environment'] });
+  if (!state) throw new NotFoundError(`environment "${environmentKey}"`);
+  return state;
+}
+
+async function environmentOf(em: EntityManager, flag: Flag, environmentId: string): Promise<Environment> {
+  const environment = await em.findOne(EnvironmentSchema, { id: environmentId, project: flag.project });
+  if (!environment) throw new NotFoundError('environment');
+  return environment;
+}
+
+/** Locks the flag's state rows in these environments for the rest of the transaction. */
+async function lockStates(em: EntityManager, flag: Flag, environmentIds: string[]): Promise<FlagState[]> {
+  return em.find(
+    FlagStateSchema,
+    { flag, environment: { $in: environmentIds } },
+    { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+  );
+}
+
+function assertLive(flag: Flag): void {
+  if (flag.archivedAt !== null) throw new ConflictError(`flag "${flag.key}" is archived; restore it before changing its targeting`);
+}
+
+function applyState(state: FlagState, next: Omit<FlagEnvState, 'version'>): void {
+  state.on = next.on;
+  state.offVariation = next.offVariation;
+  state.targets = next.targets;
+  state.rules = next.rules;
+  state.fallthrough = next.fallthrough;
+  state.prerequisites = next.prerequisites;
+  state.version += 1;
+}
+
+const withRuleIds = (rules: RuleChange[]): Rule[] => rules.map((r) => ({ ...r, id: r.id ?? randomUUID() }));
+
+/**
+ * Replaces parts of a flag's targeting in one environment. `expectedVersion` is the version the
+ * caller read: when someone else changed the state since, nothing is written and CONFLICT says so.
+ */
+export async function updateFlagState(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  by: { flagId?: string | null; projectId?: string | null; flagKey?: string | null },
+  environmentId: string,
+  expectedVersion: number,
+  changes: FlagStateChanges,
+): Promise<FlagState> {
+  return em.transactional(async (tx) => {
+    const flag = await findFlag(tx, actor, by);
+    assertLive(flag);
+    const environment = await environmentOf(tx, flag, environmentId);
+    await lockEnvironments(tx, [environment.id]);
+    const [state] = await lockStates(tx, flag, [environment.id]);
+    if (!state) throw new NotFoundError('flag state');
+    if (state.version !== expectedVersion) {
+      throw new ConflictError(`the flag's state in "${environment.key}" is at version ${state.version}, not ${expectedVersion}: reload and retry`, {
+        currentVersion: state.version,
+      });
+    }
+    const before = envStateOf(state);
+    const next: FlagEnvState = {
+      on: changes.on ?? state.on,
+      offVariation: changes.offVariation ?? state.offVariation,
+      targets: changes.targets ?? state.targets,
+      rules: changes.rules ? withRuleIds(changes.rules) : state.rules,
+      fallthrough: changes.fallthrough ?? state.fallthrough,
+      prerequisites: changes.prerequisites ?? state.prerequisites,
+      version: state.version + 1,
+    };
+    const context = await stateValidationContext(tx, flag.project.id, environment.id);
+    assertValid(validateFlagState(definitionOf(flag), next, context));
+    applyState(state, next);
+    recordAudit(tx, actor, {
+      action: 'flag.state.updated',
+      resourceType: 'flag',
+      resourceId: flag.id,
+      projectId: flag.project.id,
+      environmentId: environment.id,
+      details: { key: flag.key, environmentKey: environment.key, before, after: envStateOf(state) },
+    });
+    await announceChange(tx, { environmentIds: [environment.id], kind: 'flag.state', flagKeys: [flag.key], actor: changeActor(actor) });
+    return state;
+  });
+}
+
+/**
+ * The kill switch: turns the flag off in one environment, or in every environment of its
+ * project, at once. Allowed on archived flags too: in an emergency nobody should have to restore first.
+ */
+export async function killFlag(em: EntityManager, actor: ManagementPrincipal, flagId: string, environmentId?: string | null): Promise<FlagState[]> {
+  return em.transactional(async (tx) => {
+    const flag = await getFlag(tx, actor, flagId);
+    const environments = environmentId ? [await environmentOf(tx, flag, environmentId)] : await listEnvironments(tx, flag.project);
+    await lockEnvironments(tx, environments.map((e) => e.id));
+    const states = await lockStates(tx, flag, environments.map((e) => e.id));
+    const killed = states.filter((s) => s.on);
+    for (const state of killed) applyState(state, { ...envStateOf(state), on: false });
+    const killedIn = environments.filter((e) => killed.some((s) => s.environment.id === e.id));
+    recordAudit(tx, actor, {
+      action: 'flag.killed',
+      resourceType: 'flag',
+      resourceId: flag.id,
+      projectId: flag.project.id,
+      environmentId: environmentId ?? null,
+      details: { key: flag.key, environmentKeys: killedIn.map((e) => e.key) },
+    });
+    if (killedIn.length > 0) {
+      await announceChange(tx, { environmentIds: killedIn.map((e) => e.id), kind: 'flag.killed', flagKeys: [flag.key], actor: changeActor(actor) });
+    }
+    return environments.map((e) => states.find((s) => s.environment.id === e.id)).filter((s): s is FlagState => s !== undefined);
+  });
+}
+
+/**
+ * Copies a flag's targeting from one environment to others, all or nothing: each copy must be
+ * valid in its target environment (prerequisites live there, no cycle with that environment's
+ * prerequisites), else nothing is written.
+ */
+export async function promoteFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  flagId: string,
+  fromEnvironmentId: string,
+  toEnvironmentIds: string[],
+): Promise<FlagState[]> {
+  const targets = [...new Set(toEnvironmentIds)];
+  if (targets.length === 0) throw new ValidationError('toEnvironmentIds must name at least one environment');
+  if (targets.includes(fromEnvironmentId)) throw new ValidationError('cannot promote an environment onto itself');
+  return em.transactional(async (tx) => {
+    const flag = await getFlag(tx, actor, flagId);
+    assertLive(flag);
+    const from = await environmentOf(tx, flag, fromEnvironmentId);
+    const environments = [];
+    for (const id of targets) environments.push(await environmentOf(tx, flag, id));
+    await lockEnvironments(tx, targets);
+    const source = await tx.findOne(FlagStateSchema, { flag, environment: from });
+    if (!source) throw new NotFoundError('flag state');
+    const copy = structuredClone(envStateOf(source));
+    const states = await lockStates(tx, flag, targets);
+    const problems: Problem[] = [];
+    for (const environment of environments) {
+      const state = states.find((s) => s.environment.id === environment.id);
+      if (!state) throw new NotFoundError('flag state');
+      const context = await stateValidationContext(tx, flag.project.id, environment.id);
+      for (const p of validateFlagState(definitionOf(flag), { ...copy, version: state.version + 1 }, context)) {
+        problems.push({ path: `environments.${environment.key}.${p.path}`, message: p.message });
+      }
+    }
+    assertValid(problems);
+    for (const state of states) applyState(state, structuredClone(copy));
+    recordAudit(tx, actor, {
+      action: 'flag.promoted',
+      resourceType: 'flag',
+      resourceId: flag.id,
+      projectId: flag.project.id,
+      environmentId: from.id,
+      details: { key: flag.key, from: from.key, to: environments.map((e) => e.key), state: copy },
+    });
+    await announceChange(tx, { environmentIds: targets, kind: 'flag.promoted', flagKeys: [flag.key], actor: changeActor(actor) });
+    return environments.map((e) => states.find((s) => s.environment.id === e.id)!);
+  });
+}

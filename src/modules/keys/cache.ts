@@ -1,0 +1,128 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { hashKey, parseKey } from '../../auth/keys.js';
+import { uuidArray } from '../../db/sql.js';
+import type { Clock } from '../../clock.js';
+import type { SdkKeyKind } from './entity.js';
+
+/**
+ * SDK key → environment, answered from memory. Loaded whole at start, refreshed per environment
+ * by the change bus (revocations, new keys, origin edits) and reloaded whole after a bus
+ * reconnect. A well-formed key that is not in memory (created on another node a moment ago) is
+ * looked up once and remembered, negatively too, so garbage keys never reach the database twice.
+ */
+export interface CachedSdkKey {
+  id: string;
+  environmentId: string;
+  kind: SdkKeyKind;
+  /** Epoch ms after which the key answers 401 (end of a revocation grace), or null. */
+  expiresAt: number | null;
+  /** Client-side ID only: allowed browser origins; `allowAnyOrigin` when the list holds `*`. */
+  origins: ReadonlySet<string>;
+  allowAnyOrigin: boolean;
+}
+
+interface Row {
+  id: string;
+  environment_id: string;
+  kind: SdkKeyKind;
+  key_hash: string;
+  expires_at: Date | null;
+  authorized_origins: string[] | string;
+}
+
+const NEGATIVE_TTL_MS = 30_000;
+const NEGATIVE_MAX = 10_000;
+const LAST_USED_EVERY_MS = 60_000;
+
+function toCached(row: Row): CachedSdkKey {
+  const origins: string[] = typeof row.authorized_origins === 'string' ? JSON.parse(row.authorized_origins) : row.authorized_origins ?? [];
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    kind: row.kind,
+    expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
+    origins: new Set(origins.filter((o) => o !== '*')),
+    allowAnyOrigin: origins.includes('*'),
+  };
+}
+
+const SELECT = 'select id, environment_id, kind, key_hash, expires_at, authorized_origins from sdk_keys';
+
+export class SdkKeyCache {
+  private byHash = new Map<string, CachedSdkKey>();
+  private unknown = new Map<string, number>();
+  private lastUsedWritten = new Map<string, number>();
+  private pendingLastUsed = new Set<string>();
+
+  constructor(
+    private readonly em: () => EntityManager,
+    private readonly clock: Clock,
+  ) {}
+
+  async loadAll(): Promise<void> {
+    const rows: Row[] = await this.em().execute(`${SELECT} where expires_at is null or expires_at > now()`);
+    const next = new Map<string, CachedSdkKey>();
+    for (const row of rows) next.set(row.key_hash, toCached(row));
+    this.byHash = next;
+    this.unknown.clear();
+  }
+
+  async reloadEnvironment(environmentId: string): Promise<void> {
+    const rows: Row[] = await this.em().execute(`${SELECT} where environment_id = ?`, [environmentId]);
+    for (const [hash, key] of this.byHash) if (key.environmentId === environmentId) this.byHash.delete(hash);
+    for (const row of rows) {
+      this.byHash.set(row.key_hash, toCached(row));
+      this.unknown.delete(row.key_hash);
+    }
+  }
+
+  forgetEnvironment(environmentId: string): void {
+    for (const [hash, key] of this.byHash) if (key.environmentId === environmentId) this.byHash.delete(hash);
+  }
+
+  /**
+   * The key if it is valid now. Synchronous when the answer is in memory (the hot path);
+   * a promise only for a well-formed key this node has never seen.
+   */
+  resolve(value: string): CachedSdkKey | null | Promise<CachedSdkKey | null> {
+    const hash = hashKey(value);
+    const hit = this.byHash.get(hash);
+    if (hit) return this.usable(hit);
+    if (!parseKey(value)) return null;
+    const until = this.unknown.get(hash);
+    if (until !== undefined && until > this.clock.now()) return null;
+    return this.lookup(hash);
+  }
+
+  private usable(key: CachedSdkKey): CachedSdkKey | null {
+    const now = this.clock.now();
+    if (key.expiresAt !== null && key.expiresAt <= now) return null;
+    const written = this.lastUsedWritten.get(key.id) ?? 0;
+    if (now - written >= LAST_USED_EVERY_MS) {
+      this.lastUsedWritten.set(key.id, now);
+      this.pendingLastUsed.add(key.id);
+    }
+    return key;
+  }
+
+  private async lookup(hash: string): Promise<CachedSdkKey | null> {
+    const rows: Row[] = await this.em().execute(`${SELECT} where key_hash = ?`, [hash]);
+    const row = rows[0];
+    if (!row) {
+      if (this.unknown.size >= NEGATIVE_MAX) this.unknown.clear();
+      this.unknown.set(hash, this.clock.now() + NEGATIVE_TTL_MS);
+      return null;
+    }
+    const key = toCached(row);
+    this.byHash.set(hash, key);
+    return this.usable(key);
+  }
+
+  /** Writes last-used times, at most once a minute per key, off the request path. */
+  async flushLastUsed(): Promise<void> {
+    if (this.pendingLastUsed.size === 0) return;
+    const ids = [...this.pendingLastUsed];
+    this.pendingLastUsed.clear();
+    await this.em().execute('update sdk_keys set last_used_at = now() where id = any(?::uuid[])', [uuidArray(ids)]);
+  }
+}

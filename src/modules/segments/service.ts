@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import type { ManagementPrincipal } from '../../auth/principal.js';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import { validateSegment, type Clause } from '../../evaluation/index.js';
+import { announceChange, type ChangeKind } from '../../realtime/changes.js';
+import { recordAudit } from '../audit/service.js';
+import { assertValid, lockEnvironments } from '../flags/validation.js';
+import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
+import type { Project } from '../projects/entity.js';
+import { getProject, listEnvironments } from '../projects/service.js';
+import { assertKey, assertName } from '../slug.js';
+import { SegmentSchema, type Segment } from './entity.js';
+
+/** A segment rule as a client sends it: the id is kept when given and generated when omitted. */
+export interface SegmentRuleChange {
+  id?: string | null;
+  clauses: Clause[];
+}
+
+export interface CreateSegmentInput {
+  key: string;
+  name?: string | null;
+  description?: string | null;
+  included?: string[] | null;
+  excluded?: string[] | null;
+  rules?: SegmentRuleChange[] | null;
+}
+
+export type UpdateSegmentInput = Omit<CreateSegmentInput, 'key'>;
+
+const withRuleIds = (rules: SegmentRuleChange[]) => rules.map((r) => ({ ...r, id: r.id ?? randomUUID() }));
+
+function assertValidSegment(segment: Segment): void {
+  assertValid(validateSegment({ key: segment.key, included: segment.included, excluded: segment.excluded, rules: segment.rules }));
+}
+
+/** Segments are shared by every environment of their project, so each change reaches all of them. */
+async function announceSegmentChange(em: EntityManager, actor: ManagementPrincipal, project: Project, kind: ChangeKind, key: string) {
+  const environments = await listEnvironments(em, project);
+  await announceChange(em, {
+    environmentIds: environments.map((e) => e.id),
+    kind,
+    segmentKeys: [key],
+    actor: { userId: actor.userId, tokenId: actor.tokenId },
+  });
+}
+
+export async function listSegments(em: EntityManager, project: Project, args: PageArgs): Promise<Page<Segment>> {
+  const window = pageWindow(args);
+  const [rows, total] = await em.findAndCount(SegmentSchema, { project }, { orderBy: { key: 'asc' }, ...window });
+  return toPage(rows, total, window);
+}
+
+export async function getSegmentByKey(em: EntityManager, project: Project, key: string): Promise<Segment> {
+  const segment = await em.findOne(SegmentSchema, { project, key });
+  if (!segment) throw new NotFoundError(`segment "${key}"`);
+  return segment;
+}
+
+export async function getSegment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Segment> {
+  const segment = await em.findOne(SegmentSchema, { id, project: { organization: actor.organizationId } }, { populate: ['project'] });
+  if (!segment) throw new NotFoundError('segment');
+  return segment;
+}
+
+export async function createSegment(em: EntityManager, actor: ManagementPrincipal, projectId: string, input: CreateSegmentInput): Promise<Segment> {
+  const key = assertKey(input.key, 'key');
+  const name = assertName(input.name ?? key, 'name');
+  return em.transactional(async (tx) => {
+    const project = await getProject(tx, actor, { id: projectId });
+    const now = new Date();
+    const segment = tx.create(SegmentSchema, {
+      id: randomUUID(),
+      project,
+      key,
+      name,
+      description: input.description ?? '',
+      included: input.included ?? [],
+      excluded: input.excluded ?? [],
+      rules: withRuleIds(input.rules ?? []),
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
+    assertValidSegment(segment);
+    try {
+      await tx.flush();
+    } catch (e) {
+      if (e instanceof UniqueConstraintViolationException) throw new ConflictError(`a segment with key "${key}" already exists in this project`);
+      throw e;
+    }
+    recordAudit(tx, actor, { action: 'segment.created', resourceType: 'segment', resourceId: segment.id, projectId: project.id, details: { key } });
+    await announceSegmentChange(tx, actor, project, 'segment.created', key);
+    return segment;
+  });
+}
+
+export async function updateSegment(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+  input: UpdateSegmentInput,
+  expectedVersion?: number | null,
+): Promise<Segment> {
+  return em.transactional(async (tx) => {
+    const segment = await getSegment(tx, actor, id);
+    if (expectedVersion != null && segment.version !== expectedVersion) {
+      throw new ConflictError(`segment "${segment.key}" is at version ${segment.version}, not ${expectedVersion}: reload and retry`, {
+        currentVersion: segment.version,
+      });
+    }
+    if (input.name != null) segment.name = assertName(input.name, 'name');
+    if (input.description != null) segment.description = input.description;
+    if (input.included != null) segment.included = input.included;
+    if (input.excluded != null) segment.excluded = input.excluded;
+    if (input.rules != null) segment.rules = withRuleIds(input.rules);
+    assertValidSegment(segment);
+    segment.version += 1;
+    recordAudit(tx, actor, { action: 'segment.updated', resourceType: 'segment', resourceId: id, projectId: segment.project.id, details: { key: segment.key, ...input } });
+    await announceSegmentChange(tx, actor, segment.project, 'segment.updated', segment.key);
+    return segment;
+  });
+}
+
+/** Keys of the flags whose targeting (in any environment) has a segmentMatch clause naming `segment`. */
+export async function flagsUsingSegment(em: EntityManager, segment: Segment): Promise<string[]> {
+  // jsonb containment: some rule has some clause with op segmentMatch whose values include the key.
+  const pattern = JSON.stringify([{ clauses: [{ op: 'segmentMatch', values: [segment.key] }] }]);
+  const rows: { key: string }[] = await em.execute(
+    `select distinct f.key from flag_states s join flags f on f.id = s.flag_id
+     where f.project_id = ? and s.rules @> ?::jsonb order by f.key`,
+    [segment.project.id, pattern],
+  );
+  return rows.map((r) => r.key);
+}
+
+export async function deleteSegment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Segment> {
+  return em.transactional(async (tx) => {
+    const segment = await getSegment(tx, actor, id);
+    await lockEnvironments(tx, (await listEnvironments(tx, segment.project)).map((e) => e.id));
+    const flags = await flagsUsingSegment(tx, segment);
+    if (flags.length > 0) {
+      throw new ConflictError(`segment "${segment.key}" is used by flag${flags.length > 1 ? 's' : ''} ${flags.map((k) => `"${k}"`).join(', ')}; remove it from their rules first`, { flags });
+    }
+    recordAudit(tx, actor, { action: 'segment.deleted', resourceType: 'segment', resourceId: id, projectId: segment.project.id, details: { key: segment.key } });
+    await announceSegmentChange(tx, actor, segment.project, 'segment.deleted', segment.key);
+    tx.remove(segment);
+    return segment;
+  });
+}
