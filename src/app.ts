@@ -10,8 +10,12 @@ import { createRateLimit } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
 import { SdkKeyCache } from './modules/keys/cache.js';
 import { registerSdkRoutes } from './modules/sdk/routes.js';
+import { SdkMetrics } from './modules/metrics/recorder.js';
 import { ChangeBus } from './realtime/bus.js';
 import { SnapshotStore } from './realtime/snapshots.js';
+import { LiveHub } from './realtime/pubsub.js';
+import { registerSseRoutes } from './realtime/sse.js';
+import { attachGraphQLWebSocket } from './realtime/ws.js';
 import { loadAllEnvironmentData, loadEnvironmentData } from './modules/flags/snapshot-source.js';
 
 export interface AppDeps {
@@ -51,19 +55,36 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     all: () => loadAllEnvironmentData(orm.em.fork()),
     one: (environmentId) => loadEnvironmentData(orm.em.fork(), environmentId),
   });
+  // Live views (GraphQL subscriptions, SSE) hear snapshot updates and key reloads through the hub.
+  const hub = new LiveHub(
+    snapshots,
+    async (environmentId) => {
+      const rows: { project_id: string; key: string }[] = await orm.em.fork().execute('select project_id, key from environments where id = ?', [environmentId]);
+      return rows[0] ? { projectId: rows[0].project_id, key: rows[0].key } : null;
+    },
+    () => clock.now(),
+  );
 
   // Every node hears every change: key revocations and new environments reach this node's cache.
   bus.on('change', (change) => {
     const keys = change.kind.startsWith('sdkkey.') || change.kind.startsWith('environment.');
     for (const environmentId of Object.keys(change.environments)) {
-      if (keys) keyCache.reloadEnvironment(environmentId).catch((err: Error) => app.log.warn(`key cache reload failed: ${err.message}`));
+      if (keys) {
+        keyCache
+          .reloadEnvironment(environmentId)
+          .then(() => hub.keysReloaded(environmentId))
+          .catch((err: Error) => app.log.warn(`key cache reload failed: ${err.message}`));
+      }
       if (!change.kind.startsWith('sdkkey.')) {
         snapshots.reload(environmentId, change).catch((err: Error) => app.log.warn(`snapshot reload failed: ${err.message}`));
       }
     }
   });
   bus.on('resync', () => {
-    keyCache.loadAll().catch((err: Error) => app.log.warn(`key cache resync failed: ${err.message}`));
+    keyCache
+      .loadAll()
+      .then(() => hub.allKeysReloaded())
+      .catch((err: Error) => app.log.warn(`key cache resync failed: ${err.message}`));
     snapshots.loadAll().catch((err: Error) => app.log.warn(`snapshot resync failed: ${err.message}`));
   });
   await bus.start();
@@ -108,11 +129,32 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   });
 
   registerAuthRoutes(app, { orm, settings, authLimit });
-  registerSdkRoutes(app, { keyCache, snapshots, evaluationLimit });
-  registerGraphQL(app, { orm, settings, clock, managementLimit, anonymousLimit: authLimit, refreshKeys: (id) => keyCache.reloadEnvironment(id) });
+  // Evaluation counts and tracked events are written in batches, off the request path.
+  const sdkMetrics = new SdkMetrics(() => orm.em.fork(), clock);
+  const metricsFailed = (err: Error) => app.log.warn(`metrics flush failed: ${err.message}`);
+  const metricsTimer = setInterval(() => void sdkMetrics.flush().catch(metricsFailed), 10_000);
+  metricsTimer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(metricsTimer);
+    await sdkMetrics.flush().catch(metricsFailed);
+  });
+  registerSdkRoutes(app, { keyCache, snapshots, evaluationLimit, metrics: sdkMetrics, clock });
+  app.decorate('sdkMetrics', sdkMetrics);
+  const live = { hub, keyCache, snapshots };
+  const refreshKeys = (id: string) => keyCache.reloadEnvironment(id);
+  const yoga = registerGraphQL(app, { orm, settings, clock, managementLimit, anonymousLimit: authLimit, refreshKeys, live });
+  registerSseRoutes(app, { hub, keyCache, snapshots, evaluationLimit });
+  const ws = attachGraphQLWebSocket(app, { yoga, orm, settings, clock, refreshKeys, live });
+  // Open streams would keep close() waiting forever: WebSocket clients get 1001 (going away, so
+  // graphql-ws clients reconnect elsewhere and resubscribe), SSE streams a `retry:` hint.
+  app.addHook('preClose', async () => {
+    await ws.close();
+    hub.closeAll();
+  });
   app.decorate('changeBus', bus);
   app.decorate('keyCache', keyCache);
   app.decorate('snapshots', snapshots);
+  app.decorate('liveHub', hub);
   return app;
 }
 
@@ -121,5 +163,6 @@ declare module 'fastify' {
     changeBus: ChangeBus;
     keyCache: SdkKeyCache;
     snapshots: SnapshotStore;
+    liveHub: LiveHub;
   }
 }

@@ -3,6 +3,7 @@ import { generateKey, parseKey } from '../src/auth/keys.js';
 import { ManualClock } from '../src/clock.js';
 import { errorCode, graphql, request } from './helpers/client.js';
 import { environmentsOf, givenSdkKey } from './helpers/credentials.js';
+import { environmentVersions } from './helpers/flags.js';
 import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -57,7 +58,7 @@ describe('SDK keys', () => {
     const { value, key } = await givenSdkKey(server.url, org, envs.byKey.staging!.id);
     const res = await clientFlags(envs.byKey.staging!.clientSideId, { 'x-api-key': value });
     expect(res.status).toBe(200);
-    expect(res.body.environment_id).toBe(envs.byKey.staging!.id);
+    expect(res.body).toEqual({ flags: {}, version: (await environmentVersions(server, [envs.byKey.staging!.id]))[envs.byKey.staging!.id] });
     expect(res.headers.get('cache-control')).toBe('no-store');
     const before = await server.sql<{ last_used_at: Date | null }>('select last_used_at from sdk_keys where id = ?', [key.id]);
     expect(before[0]!.last_used_at).toBeNull();

@@ -5,6 +5,7 @@ import { FlagSchema, FlagStateSchema } from '../modules/flags/entity.js';
 import { SegmentSchema } from '../modules/segments/entity.js';
 import { SdkKeySchema } from '../modules/keys/entity.js';
 import { AccessTokenSchema } from '../modules/tokens/entity.js';
+import { EvaluationCountSchema, TrackedEventSchema } from '../modules/metrics/entity.js';
 
 /** Every entity of the model; the migration script diffs the database against these. */
 export const entities = [
@@ -20,4 +21,6 @@ export const entities = [
   FlagSchema,
   FlagStateSchema,
   SegmentSchema,
+  EvaluationCountSchema,
+  TrackedEventSchema,
 ];

@@ -10,6 +10,8 @@ import '../modules/keys/schema.js';
 import '../modules/tokens/schema.js';
 import '../modules/sso/schema.js';
 import '../modules/audit/schema.js';
+// Subscriptions (flagChanged, flagValues) for graphql-ws and GraphQL over SSE.
+import '../realtime/subscriptions.js';
 
 export const schema = builder.toSchema();
 

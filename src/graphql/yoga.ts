@@ -7,10 +7,12 @@ import { DomainError } from '../errors.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import type { SessionSettings } from '../modules/accounts/service.js';
+import type { LiveServices } from '../realtime/subscriptions.js';
 import type { GraphQLContext } from './context.js';
 import { schema } from './schema.js';
 
-type ServerContext = { req: FastifyRequest; reply: FastifyReply; ctx: GraphQLContext };
+/** What yoga's envelop gets per operation; the graphql-ws server (realtime/ws.ts) passes the same `ctx`. */
+export type ServerContext = { req?: FastifyRequest; reply?: FastifyReply; ctx: GraphQLContext };
 
 /** Domain errors keep their message and get their code; anything else is masked and logged. */
 export function toGraphQLError(error: unknown, message: string, isDev?: boolean): Error {
@@ -39,7 +41,11 @@ export interface GraphQLRouteOptions {
   refreshKeys(environmentId: string): Promise<void>;
   managementLimit: RateLimit;
   anonymousLimit: RateLimit;
+  /** For subscriptions (GraphQL over SSE here, graphql-ws in realtime/ws.ts). */
+  live: LiveServices;
 }
+
+const header = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : null);
 
 export function registerGraphQL(app: FastifyInstance, options: GraphQLRouteOptions) {
   const yoga = createYoga<ServerContext, GraphQLContext>({
@@ -76,9 +82,28 @@ export function registerGraphQL(app: FastifyInstance, options: GraphQLRouteOptio
         if (principal) await options.managementLimit.check(principal.tokenId ?? principal.userId ?? 'anonymous', reply);
         else await options.anonymousLimit.check(req.ip, reply);
       }
-      const ctx: GraphQLContext = { em, principal, settings: options.settings, clock: options.clock, refreshKeys: options.refreshKeys, requestId: req.id };
+      const ctx: GraphQLContext = {
+        em,
+        principal,
+        settings: options.settings,
+        clock: options.clock,
+        refreshKeys: options.refreshKeys,
+        requestId: req.id,
+        live: {
+          ...options.live,
+          credentials: { authorization: req.headers.authorization, 'api-key': req.headers['api-key'] },
+          sdkKey: header(req.headers['x-api-key']),
+          origin: header(req.headers.origin),
+        },
+      };
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply, ctx });
       response.headers.forEach((value, key) => void reply.header(key, value));
+      if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+        // A subscription over SSE: streamed as it comes (@fastify/compress leaves event streams
+        // alone). The connection is not reused afterwards, so a shutdown that ends the stream is
+        // not kept waiting for the client to drop an idle keep-alive socket.
+        reply.header('cache-control', 'no-store').header('x-accel-buffering', 'no').header('connection', 'close');
+      }
       reply.status(response.status);
       return reply.send(response.body);
     },

@@ -1,18 +1,115 @@
 import type { FastifyInstance } from 'fastify';
+import { clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js';
+import { sendError } from '../../http/envelope.js';
 import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
-import type { RateLimit } from '../../http/rate-limit.js';
-import type { SnapshotStore } from '../../realtime/snapshots.js';
-import type { SdkKeyCache } from '../keys/cache.js';
+import type { Snapshot } from '../../realtime/snapshots.js';
+import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
+import { bodyContext, queryContext } from './context.js';
+import { registerOfrepRoutes } from './ofrep.js';
+import { evaluationResponse, flagsResponse, restEvaluation, restFlags } from './present.js';
+import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
+import { trackedRows, type TrackEventInput } from './track.js';
 
-/** The SDK doors: SDK-key auth from memory, per-client rate limits, `Cache-Control: no-store`. */
-export function registerSdkRoutes(app: FastifyInstance, deps: { keyCache: SdkKeyCache; snapshots: SnapshotStore; evaluationLimit: RateLimit }) {
+/**
+ * The SDK doors: SDK-key auth from memory, per-client rate limits, `Cache-Control: no-store`,
+ * and no database on the request path (key cache + snapshot + pure engine; counts and events
+ * are flushed in batches by SdkMetrics). Tiny evaluation answers are not compressed: the gzip
+ * stream costs more than the bytes it saves, and SDK clients rarely ask for it.
+ *
+ * Who sees which flags: server keys every flag everywhere. Mobile keys every flag on
+ * /v1/evaluate* and the datafile, only client-side-available flags on /v1/client (the
+ * browser/mobile door). Client-side IDs are refused on /v1/evaluate* and the datafile (public
+ * values must not read server-only flags or their rules) and see client-side flags elsewhere.
+ */
+export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps) {
+  const { keyCache, evaluationLimit, metrics } = deps;
   const noStore = { cacheControl: 'no-store' };
   app.decorateRequest('sdkKey', null);
-  registerSdkPreflight(app, ['/v1/client/:envKey/flags']);
+  registerSdkPreflight(app, ['/v1/client/:envKey/flags', '/v1/track']);
+
+  const serverOrMobile = sdkAuth(keyCache, evaluationLimit, { kinds: ['server', 'mobile'] });
+  // SDK requests and answers are small: no gzip either way.
+  const sdk = { config: noStore, compress: false, decompress: false } as const;
+
+  app.post(
+    '/v1/evaluate',
+    { ...sdk, schema: { body: EvaluateBody, response: { 200: evaluationResponse } }, preHandler: serverOrMobile },
+    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
+      const body = req.body as { flag_key: string; context?: unknown };
+      const result = evaluate(snapshot.compiled, body.flag_key, bodyContext(body.context));
+      metrics.evaluations.recordOne(snapshot.environmentId, result);
+      return restEvaluation(result, true);
+    }),
+  );
+
+  app.post(
+    '/v1/evaluate/bulk',
+    { ...sdk, schema: { body: BulkBody, response: { 200: flagsResponse } }, preHandler: serverOrMobile },
+    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
+      const body = req.body as { flag_keys?: string[]; context?: unknown };
+      const context = bodyContext(body.context);
+      const results = body.flag_keys
+        ? [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context))
+        : evaluateAll(snapshot.compiled, context);
+      metrics.evaluations.record(snapshot.environmentId, results);
+      return { flags: restFlags(results), version: snapshot.version };
+    }),
+  );
 
   app.get(
     '/v1/client/:envKey/flags',
-    { config: noStore, preHandler: sdkAuth(deps.keyCache, deps.evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }) },
-    async (req) => ({ environment_id: req.sdkKey!.environmentId, flags: {} }),
+    {
+      // Browsers and phones on slow networks do benefit from gzip here.
+      config: noStore,
+      schema: { querystring: ClientQuery, response: { 200: flagsResponse } },
+      preHandler: sdkAuth(keyCache, evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }),
+    },
+    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
+      const context = queryContext(req.query as { context?: string; key?: string });
+      const results = evaluateAll(snapshot.compiled, context, req.sdkKey!.kind === 'server' ? undefined : clientSideOnly);
+      metrics.evaluations.record(snapshot.environmentId, results);
+      return { flags: restFlags(results), version: snapshot.version };
+    }),
   );
+
+  // Local-evaluating SDKs download the environment and poll with If-None-Match. The datafile
+  // can be large, so it keeps gzip; its JSON is serialized once per snapshot.
+  const datafiles = new WeakMap<Snapshot, string>();
+  app.get(
+    '/v1/datafile',
+    { config: noStore, preHandler: serverOrMobile },
+    fromSnapshot(deps.snapshots, (req, reply, snapshot) => {
+      reply.header('etag', snapshot.etag);
+      if (etagMatches(req.headers['if-none-match'], snapshot.etag)) return reply.code(304).send();
+      let json = datafiles.get(snapshot);
+      if (json === undefined) {
+        json = JSON.stringify(snapshot.data);
+        datafiles.set(snapshot, json);
+      }
+      return reply.header('content-type', 'application/json; charset=utf-8').send(json);
+    }),
+  );
+
+  app.post(
+    '/v1/track',
+    {
+      ...sdk,
+      schema: { body: TrackBody },
+      preHandler: sdkAuth(keyCache, evaluationLimit, { kinds: ['server', 'mobile', 'client'] }),
+    },
+    async (req, reply) => {
+      const { events } = req.body as { events: TrackEventInput[] };
+      const rows = trackedRows(req.sdkKey!.environmentId, events, deps.clock.now());
+      if (!metrics.events.add(rows)) {
+        reply.header('retry-after', '10');
+        return sendError(reply, 503, 'event buffer is full; retry later');
+      }
+      if (metrics.events.size >= EARLY_FLUSH_EVENTS) metrics.flushSoon((err) => req.log.warn(`event flush failed: ${err.message}`));
+      return reply.code(202).send({ accepted: rows.length });
+    },
+  );
+
+  registerOfrepRoutes(app, deps);
 }
+
+const EARLY_FLUSH_EVENTS = 10_000;

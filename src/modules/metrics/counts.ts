@@ -1,0 +1,122 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../clock.js';
+import type { EvaluationResult } from '../../evaluation/index.js';
+
+/**
+ * Evaluation counts per (environment, flag, variation, minute), kept in memory on the request
+ * path and added to `evaluation_counts` in batches. The current minute's counters are nested
+ * maps of small arrays (index = variation + 1; 0 counts results without a variation), so a count
+ * allocates nothing once a flag has been seen that minute.
+ */
+type MinuteCounts = Map<string, Map<string, number[]>>;
+
+interface Row {
+  environment_id: string;
+  flag_key: string;
+  variation: number;
+  minute: number;
+  count: number;
+}
+
+const BATCH = 1000;
+/** Bounds on what is kept while the database is unreachable; beyond them the oldest counts are dropped. */
+const MAX_PENDING_MINUTES = 60;
+const MAX_RETRY_ROWS = 200_000;
+
+const UPSERT = `insert into evaluation_counts (environment_id, flag_key, variation, minute, count)
+  select r.environment_id, r.flag_key, r.variation, to_timestamp(r.minute * 60), r.count
+  from jsonb_to_recordset(?::jsonb) as r(environment_id uuid, flag_key text, variation int, minute bigint, count bigint)
+  where exists (select 1 from environments e where e.id = r.environment_id)
+  on conflict (environment_id, flag_key, variation, minute) do update set count = evaluation_counts.count + excluded.count`;
+
+export class EvaluationCounter {
+  private minute = -1;
+  private current: MinuteCounts = new Map();
+  private sealed: { minute: number; counts: MinuteCounts }[] = [];
+  private retry: Row[] = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Counts the results served in one response (unknown flags are not: their keys are caller input). */
+  record(environmentId: string, results: readonly EvaluationResult[]): void {
+    const env = this.environment(environmentId);
+    for (const result of results) this.add(env, result);
+  }
+
+  recordOne(environmentId: string, result: EvaluationResult): void {
+    this.add(this.environment(environmentId), result);
+  }
+
+  private environment(environmentId: string): Map<string, number[]> {
+    const minute = Math.floor(this.clock.now() / 60_000);
+    if (minute !== this.minute) this.rotate(minute);
+    let env = this.current.get(environmentId);
+    if (env === undefined) {
+      env = new Map();
+      this.current.set(environmentId, env);
+    }
+    return env;
+  }
+
+  private add(env: Map<string, number[]>, result: EvaluationResult): void {
+    if (result.errorCode === 'FLAG_NOT_FOUND') return;
+    let counts = env.get(result.key);
+    if (counts === undefined) {
+      counts = [];
+      env.set(result.key, counts);
+    }
+    const slot = result.variation === null ? 0 : result.variation + 1;
+    counts[slot] = (counts[slot] ?? 0) + 1;
+  }
+
+  private rotate(minute: number): void {
+    if (this.current.size > 0) this.sealed.push({ minute: this.minute, counts: this.current });
+    if (this.sealed.length > MAX_PENDING_MINUTES) this.sealed.splice(0, this.sealed.length - MAX_PENDING_MINUTES);
+    this.current = new Map();
+    this.minute = minute;
+  }
+
+  private drain(): { minute: number; counts: MinuteCounts }[] {
+    const all = this.sealed;
+    if (this.current.size > 0) all.push({ minute: this.minute, counts: this.current });
+    this.sealed = [];
+    this.current = new Map();
+    return all;
+  }
+
+  /** Adds every count so far to the table; on failure the unwritten counts wait for the next flush. */
+  async flush(em: EntityManager): Promise<void> {
+    // Aggregated by primary key: one upsert statement may not touch a row twice.
+    const byKey = new Map<string, Row>();
+    const add = (row: Row) => {
+      const id = `${row.environment_id}\n${row.flag_key}\n${row.variation}\n${row.minute}`;
+      const seen = byKey.get(id);
+      if (seen) seen.count += row.count;
+      else byKey.set(id, row);
+    };
+    for (const row of this.retry) add(row);
+    this.retry = [];
+    for (const { minute, counts } of this.drain()) {
+      for (const [environmentId, flags] of counts) {
+        for (const [flagKey, slots] of flags) {
+          for (let slot = 0; slot < slots.length; slot++) {
+            const count = slots[slot];
+            if (count) add({ environment_id: environmentId, flag_key: flagKey, variation: slot - 1, minute, count });
+          }
+        }
+      }
+    }
+    const rows = [...byKey.values()];
+    let written = 0;
+    try {
+      while (written < rows.length) {
+        const batch = rows.slice(written, written + BATCH);
+        await em.execute(UPSERT, [JSON.stringify(batch)]);
+        written += batch.length;
+      }
+    } catch (error) {
+      this.retry = rows.slice(written, written + MAX_RETRY_ROWS);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { Environment } from '../projects/entity.js';
+import { EnvironmentSchema } from '../projects/entity.js';
+
+/**
+ * How many times each variation of a flag was served in an environment, per minute. Counted in
+ * memory on the evaluation path and added here in batches (upsert: count = count + new).
+ * `variation` is -1 for evaluations that served no variation (an error without a value).
+ */
+export interface EvaluationCount {
+  environment: Environment;
+  flagKey: string;
+  variation: number;
+  minute: Date;
+  count: number;
+}
+
+export const EvaluationCountSchema = new EntitySchema<EvaluationCount>({
+  name: 'EvaluationCount',
+  tableName: 'evaluation_counts',
+  properties: {
+    environment: { kind: 'm:1', entity: () => EnvironmentSchema, deleteRule: 'cascade', primary: true },
+    flagKey: { type: 'string', length: 100, primary: true },
+    variation: { type: 'integer', primary: true },
+    minute: { type: 'Date', columnType: 'timestamptz', primary: true },
+    count: { type: 'bigint' },
+  },
+});
+
+export type TrackedEventKind = 'impression' | 'custom';
+
+/** An event an SDK reported through `POST /v1/track` (buffered, then inserted in batches). */
+export interface TrackedEvent {
+  id: string;
+  environment: Environment;
+  kind: TrackedEventKind;
+  /** Impressions: the flag and the variation index the subject saw. */
+  flagKey: string | null;
+  variation: number | null;
+  /** Custom events: the event's key (e.g. `checkout-completed`) and optional metric value. */
+  eventKey: string | null;
+  value: number | null;
+  data: Record<string, unknown> | null;
+  contextKey: string;
+  /** When it happened (the SDK's timestamp), else when it was received. */
+  occurredAt: Date;
+  receivedAt: Date;
+}
+
+export const TrackedEventSchema = new EntitySchema<TrackedEvent>({
+  name: 'TrackedEvent',
+  tableName: 'tracked_events',
+  properties: {
+    id: { type: 'bigint', primary: true, autoincrement: true },
+    environment: { kind: 'm:1', entity: () => EnvironmentSchema, deleteRule: 'cascade' },
+    kind: { type: 'string', length: 20 },
+    flagKey: { type: 'string', length: 100, nullable: true },
+    variation: { type: 'integer', nullable: true },
+    eventKey: { type: 'string', length: 200, nullable: true },
+    value: { type: 'double', nullable: true },
+    data: { type: 'json', nullable: true },
+    contextKey: { type: 'string', length: 256 },
+    occurredAt: { type: 'Date', columnType: 'timestamptz' },
+    receivedAt: { type: 'Date', columnType: 'timestamptz' },
+  },
+  indexes: [{ properties: ['environment', 'occurredAt'] }],
+});

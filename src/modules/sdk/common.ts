@@ -1,0 +1,78 @@
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { Clock } from '../../clock.js';
+import { sendError } from '../../http/envelope.js';
+import type { RateLimit } from '../../http/rate-limit.js';
+import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
+import type { SdkKeyCache } from '../keys/cache.js';
+import type { SdkMetrics } from '../metrics/recorder.js';
+
+export interface SdkDeps {
+  keyCache: SdkKeyCache;
+  snapshots: SnapshotStore;
+  evaluationLimit: RateLimit;
+  metrics: SdkMetrics;
+  clock: Clock;
+}
+
+const loads = new WeakMap<SnapshotStore, Map<string, Promise<Snapshot | undefined>>>();
+
+/**
+ * The request key's environment, from the in-memory snapshots. When a valid key's environment
+ * has no snapshot yet (created without a change notification reaching this node), the first
+ * request loads it, once per node, as the key cache does for a key it has not seen; concurrent
+ * requests share that one load. Every later request is answered from memory.
+ */
+export function snapshotOf(snapshots: SnapshotStore, req: FastifyRequest): Snapshot | Promise<Snapshot | undefined> {
+  const environmentId = req.sdkKey!.environmentId;
+  const snapshot = snapshots.get(environmentId);
+  if (snapshot !== undefined) return snapshot;
+  let pending = loads.get(snapshots);
+  if (!pending) loads.set(snapshots, (pending = new Map()));
+  let load = pending.get(environmentId);
+  if (!load) {
+    load = snapshots
+      .reload(environmentId)
+      .then(() => snapshots.get(environmentId))
+      .finally(() => pending.delete(environmentId));
+    pending.set(environmentId, load);
+  }
+  return load;
+}
+
+/** A valid key whose environment could not be loaded (deleted a moment ago). */
+export function environmentUnavailable(reply: FastifyReply) {
+  reply.header('retry-after', '1');
+  return sendError(reply, 503, 'environment is not available; retry shortly');
+}
+
+/** RFC 9110 If-None-Match: `*` or a list of entity tags, compared weakly (a `W/` prefix is ignored). */
+export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (value.trim() === '*') return true;
+  for (const part of value.split(',')) {
+    const tag = part.trim();
+    if (tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+/**
+ * A route handler that answers from the key's snapshot. Synchronous when the snapshot is in
+ * memory (the hot path: no promise for the handler itself); `answer` returns the body to send,
+ * or the reply when it has sent one itself.
+ */
+export function fromSnapshot(
+  snapshots: SnapshotStore,
+  answer: (req: FastifyRequest, reply: FastifyReply, snapshot: Snapshot) => unknown,
+  unavailable: (req: FastifyRequest, reply: FastifyReply) => unknown = (_req, reply) => environmentUnavailable(reply),
+): RouteHandlerMethod {
+  return (req, reply) => {
+    const found = snapshotOf(snapshots, req);
+    if (found instanceof Promise) {
+      return found.then((snapshot) => (snapshot ? answer(req, reply, snapshot) : unavailable(req, reply)));
+    }
+    const body = answer(req, reply, found);
+    return body === reply ? reply : reply.send(body);
+  };
+}

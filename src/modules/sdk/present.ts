@@ -1,0 +1,128 @@
+import type { EvaluationResult } from '../../evaluation/index.js';
+
+/**
+ * Engine results as the SDK doors answer them. Results are frozen and shared, so these build new
+ * objects and never touch the result itself.
+ */
+
+/** One result in the REST shape (snake_case, as the API reference); absent fields are omitted. */
+export interface RestEvaluation {
+  flag_key?: string;
+  value: unknown;
+  variation: number | null;
+  variation_name?: string;
+  reason: string;
+  rule_id?: string;
+  prerequisite_key?: string;
+  error_code?: string;
+  error_message?: string;
+  version: number;
+}
+
+export function restEvaluation(result: EvaluationResult, withKey: boolean): RestEvaluation {
+  const out: RestEvaluation = withKey
+    ? { flag_key: result.key, value: result.value, variation: result.variation, reason: result.reason, version: result.version }
+    : { value: result.value, variation: result.variation, reason: result.reason, version: result.version };
+  if (result.variationName !== undefined) out.variation_name = result.variationName;
+  if (result.ruleId !== undefined) out.rule_id = result.ruleId;
+  if (result.prerequisiteKey !== undefined) out.prerequisite_key = result.prerequisiteKey;
+  if (result.errorCode !== undefined) out.error_code = result.errorCode;
+  if (result.errorMessage !== undefined) out.error_message = result.errorMessage;
+  return out;
+}
+
+/** `{ "<flag key>": evaluation, … }` for the bulk and client routes. */
+export function restFlags(results: readonly EvaluationResult[]): Record<string, RestEvaluation> {
+  const flags: Record<string, RestEvaluation> = {};
+  for (const result of results) flags[result.key] = restEvaluation(result, false);
+  return flags;
+}
+
+const evaluationProperties = {
+  value: {},
+  variation: { type: ['integer', 'null'] },
+  variation_name: { type: 'string' },
+  reason: { type: 'string' },
+  rule_id: { type: 'string' },
+  prerequisite_key: { type: 'string' },
+  error_code: { type: 'string' },
+  error_message: { type: 'string' },
+  version: { type: 'integer' },
+} as const;
+
+/** Response schemas: fast-json-stringify serializes these replies without JSON.stringify's walk. */
+export const evaluationResponse = {
+  type: 'object',
+  properties: { flag_key: { type: 'string' }, ...evaluationProperties },
+  required: ['flag_key', 'value', 'variation', 'reason', 'version'],
+} as const;
+
+export const flagsResponse = {
+  type: 'object',
+  properties: {
+    flags: { type: 'object', additionalProperties: { type: 'object', properties: evaluationProperties } },
+    version: { type: 'integer' },
+  },
+  required: ['flags', 'version'],
+} as const;
+
+/* ---------------------------------------------------------------- OFREP ---------------------- */
+
+/** OFREP `evaluationFailure` codes; the engine's TYPE_MISMATCH cannot arise (OFREP sends no type). */
+type OfrepErrorCode = 'PARSE_ERROR' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL' | 'FLAG_NOT_FOUND';
+
+export interface OfrepSuccess {
+  key: string;
+  value: unknown;
+  reason: string;
+  variant: string;
+  metadata: Record<string, string | number | boolean>;
+}
+
+export interface OfrepFailure {
+  key: string;
+  errorCode: OfrepErrorCode;
+  errorDetails?: string;
+}
+
+function ofrepErrorCode(result: EvaluationResult): OfrepErrorCode {
+  switch (result.errorCode) {
+    case 'FLAG_NOT_FOUND':
+    case 'TARGETING_KEY_MISSING':
+    case 'INVALID_CONTEXT':
+    case 'PARSE_ERROR':
+      return result.errorCode;
+    default:
+      return 'GENERAL';
+  }
+}
+
+/**
+ * A result in OFREP's shape. An ERROR result is a failure even though the engine carries the off
+ * variation's value: OpenFeature callers must get their own default, never our fallback.
+ */
+export function ofrepResult(result: EvaluationResult): OfrepSuccess | OfrepFailure {
+  if (result.reason === 'ERROR') {
+    const failure: OfrepFailure = { key: result.key, errorCode: ofrepErrorCode(result) };
+    if (result.errorMessage !== undefined) failure.errorDetails = result.errorMessage;
+    return failure;
+  }
+  const metadata: Record<string, string | number | boolean> = { version: result.version };
+  if (result.variation !== null) metadata['variationIndex'] = result.variation;
+  if (result.ruleId !== undefined) metadata['ruleId'] = result.ruleId;
+  if (result.prerequisiteKey !== undefined) metadata['prerequisiteKey'] = result.prerequisiteKey;
+  return {
+    key: result.key,
+    value: result.value,
+    reason: result.reason,
+    // OFREP variants are strings: the variation's name, else its index.
+    variant: result.variationName ?? String(result.variation),
+    metadata,
+  };
+}
+
+/** HTTP status of a single-flag OFREP answer: 404 for an unknown flag, 400 for other failures. */
+export function ofrepStatus(answer: OfrepSuccess | OfrepFailure): number {
+  if (!('errorCode' in answer)) return 200;
+  return answer.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400;
+}

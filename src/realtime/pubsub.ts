@@ -1,0 +1,211 @@
+import type { FlagConfig } from '../evaluation/index.js';
+import type { ChangeKind, ChangePayload } from './changes.js';
+import type { Snapshot, SnapshotStore, SnapshotUpdate } from './snapshots.js';
+
+/**
+ * The node-local pubsub behind every live view (ARCHITECTURE.md, step 3): one SnapshotStore
+ * `updated` event becomes one LiveUpdate, dispatched to the streams of that environment (SSE,
+ * flagValues) and of its project (flagChanged). What changed is computed once per update, not
+ * once per subscriber. The hub also tracks every open stream so shutdown can end them all.
+ */
+
+/** How one flag changed in one environment. */
+export interface FlagDelta {
+  key: string;
+  kind: ChangeKind;
+  /** The flag as the environment now evaluates it; null once archived or deleted. */
+  config: FlagConfig | null;
+}
+
+export interface LiveUpdate extends SnapshotUpdate {
+  /** When this node applied the change. */
+  at: Date;
+  /** Flags whose evaluation data changed, plus the flags the change names (a rename, say). */
+  readonly flags: FlagDelta[];
+  /** True when segments changed: every flag may evaluate differently. */
+  readonly segmentsChanged: boolean;
+  /** Per-update memo for work every subscriber would otherwise repeat (principal lookups, encodings). */
+  readonly memo: Map<string, unknown>;
+}
+
+export type EnvironmentEvent = { type: 'update'; update: LiveUpdate } | { type: 'keys' };
+
+export interface ProjectEvent {
+  update: LiveUpdate;
+  environmentKey: string;
+  delta: FlagDelta;
+}
+
+export interface EnvironmentInfo {
+  projectId: string;
+  key: string;
+}
+
+type Listener<T> = (event: T) => void;
+
+function configsByKey(snapshot: Snapshot | undefined): Map<string, FlagConfig> {
+  return new Map((snapshot?.data.flags ?? []).map((f) => [f.definition.key, f]));
+}
+
+function removalKind(change: ChangePayload | null): ChangeKind {
+  return change?.kind === 'flag.deleted' ? 'flag.deleted' : 'flag.archived';
+}
+
+/** The flags an update touched, derived from the snapshots (a reconnect's resync names none). */
+export function flagDeltas(update: SnapshotUpdate): FlagDelta[] {
+  const before = configsByKey(update.previous);
+  const after = configsByKey(update.current);
+  const named = new Set(update.change?.kind.startsWith('flag.') ? (update.change.flagKeys ?? []) : []);
+  // A named flag may be in neither snapshot (an archived flag deleted for good): still a change.
+  const keys = new Set([...before.keys(), ...after.keys(), ...named]);
+  const deltas: FlagDelta[] = [];
+  for (const key of keys) {
+    const was = before.get(key);
+    const now = after.get(key);
+    if (!now) {
+      deltas.push({ key, kind: was ? removalKind(update.change) : (update.change?.kind ?? 'flag.deleted'), config: null });
+      continue;
+    }
+    if (!was) {
+      const kind = update.change?.kind === 'flag.restored' ? 'flag.restored' : 'flag.created';
+      deltas.push({ key, kind, config: now });
+      continue;
+    }
+    if (named.has(key) || JSON.stringify(was) !== JSON.stringify(now)) {
+      deltas.push({ key, kind: update.change?.kind.startsWith('flag.') ? update.change.kind : 'flag.updated', config: now });
+    }
+  }
+  return deltas;
+}
+
+function segmentsDiffer(update: SnapshotUpdate): boolean {
+  return JSON.stringify(update.previous?.data.segments ?? []) !== JSON.stringify(update.current?.data.segments ?? []);
+}
+
+function liveUpdate(update: SnapshotUpdate, at: Date): LiveUpdate {
+  let flags: FlagDelta[] | undefined;
+  let segments: boolean | undefined;
+  return {
+    ...update,
+    at,
+    memo: new Map(),
+    get flags() {
+      return (flags ??= flagDeltas(update));
+    },
+    get segmentsChanged() {
+      return (segments ??= segmentsDiffer(update));
+    },
+  };
+}
+
+export class LiveHub {
+  private byEnvironment = new Map<string, Set<Listener<EnvironmentEvent>>>();
+  private byProject = new Map<string, Set<Listener<ProjectEvent>>>();
+  private environments = new Map<string, Promise<EnvironmentInfo | null>>();
+  private projectQueue: Promise<void> = Promise.resolve();
+  private open = new Set<() => void>();
+  private closing = false;
+
+  constructor(
+    snapshots: SnapshotStore,
+    private readonly lookupEnvironment: (environmentId: string) => Promise<EnvironmentInfo | null>,
+    private readonly now: () => number,
+  ) {
+    snapshots.on('updated', (update: SnapshotUpdate) => this.publish(update));
+  }
+
+  /** True once shutdown began: new streams are refused. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** The number of open streams (SSE, GraphQL subscriptions). */
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  onEnvironment(environmentId: string, listener: Listener<EnvironmentEvent>): () => void {
+    return this.add(this.byEnvironment, environmentId, listener);
+  }
+
+  onProject(projectId: string, listener: Listener<ProjectEvent>): () => void {
+    return this.add(this.byProject, projectId, listener);
+  }
+
+  /** Registers a stream's closer so shutdown can end it; returns the unregister function. */
+  track(close: () => void): () => void {
+    this.open.add(close);
+    return () => this.open.delete(close);
+  }
+
+  /** Ends every open stream (graceful shutdown). */
+  closeAll(): void {
+    this.closing = true;
+    for (const close of [...this.open]) {
+      try {
+        close();
+      } catch {
+        /* a stream that fails to close must not stop the others */
+      }
+    }
+    this.open.clear();
+  }
+
+  /** The SDK keys of an environment were reloaded (a revocation or a grace ending may end streams). */
+  keysReloaded(environmentId: string): void {
+    this.emit(this.byEnvironment.get(environmentId), { type: 'keys' });
+  }
+
+  /** Every key was reloaded (after a LISTEN reconnect). */
+  allKeysReloaded(): void {
+    for (const listeners of [...this.byEnvironment.values()]) this.emit(listeners, { type: 'keys' });
+  }
+
+  /** Project and key of an environment; remembered, since an environment never changes project. */
+  environment(environmentId: string): Promise<EnvironmentInfo | null> {
+    let known = this.environments.get(environmentId);
+    if (!known) {
+      known = this.lookupEnvironment(environmentId).catch(() => null);
+      this.environments.set(environmentId, known);
+      void known.then((info) => {
+        if (!info) this.environments.delete(environmentId);
+      });
+    }
+    return known;
+  }
+
+  private publish(update: SnapshotUpdate): void {
+    const live = liveUpdate(update, new Date(this.now()));
+    this.emit(this.byEnvironment.get(update.environmentId), { type: 'update', update: live });
+    if (this.byProject.size === 0) return;
+    // Project subscribers need the environment's project; chained so events keep their order.
+    this.projectQueue = this.projectQueue.then(async () => {
+      const info = await this.environment(update.environmentId);
+      if (!info) return;
+      const listeners = this.byProject.get(info.projectId);
+      if (!listeners || listeners.size === 0) return;
+      for (const delta of live.flags) this.emit(listeners, { update: live, environmentKey: info.key, delta });
+    });
+  }
+
+  private emit<T>(listeners: Set<Listener<T>> | undefined, event: T): void {
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch {
+        /* one broken stream must not starve the others */
+      }
+    }
+  }
+
+  private add<T>(map: Map<string, Set<Listener<T>>>, id: string, listener: Listener<T>): () => void {
+    let set = map.get(id);
+    if (!set) map.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && map.get(id) === set) map.delete(id);
+    };
+  }
+}

@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { request } from './helpers/client.js';
+import { givenSdkWorld, type SdkWorld } from './helpers/sdk.js';
+import { startServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+let world: SdkWorld;
+
+beforeAll(async () => {
+  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  world = await givenSdkWorld(server);
+});
+
+const track = (body: unknown, key = world.dev.server) => request(server.url, 'POST', '/v1/track', { body, headers: { 'x-api-key': key } });
+
+interface StoredEvent {
+  kind: string;
+  flag_key: string | null;
+  variation: number | null;
+  event_key: string | null;
+  value: number | null;
+  data: unknown;
+  context_key: string;
+  occurred_at: Date;
+}
+const stored = (contextKey: string) =>
+  server.sql<StoredEvent>(
+    'select kind, flag_key, variation, event_key, value, data, context_key, occurred_at from tracked_events where environment_id = ? and context_key = ? order by id',
+    [world.dev.id, contextKey],
+  );
+
+describe('POST /v1/track', () => {
+  it('accepts a batch with 202, stores nothing on the request path, and everything on flush', async () => {
+    const res = await track({
+      events: [
+        { kind: 'impression', flag_key: 'new-checkout', variation: 1, context_key: 'track-1', timestamp: Date.UTC(2026, 0, 2, 3, 4, 5) },
+        { kind: 'custom', key: 'checkout-completed', context_key: 'track-1', value: 42.5, data: { cart: ['a', 'b'] }, timestamp: '2026-01-02T03:04:06.250Z' },
+        { kind: 'custom', key: 'page-view', context_key: 'track-1' },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 3 });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await stored('track-1')).toEqual([]);
+
+    await server.app.sdkMetrics.flush();
+    const rows = await stored('track-1');
+    expect(rows.map(({ occurred_at, ...rest }) => ({ ...rest, occurred_at: new Date(occurred_at).toISOString() })).slice(0, 2)).toEqual([
+      { kind: 'impression', flag_key: 'new-checkout', variation: 1, event_key: null, value: null, data: null, context_key: 'track-1', occurred_at: '2026-01-02T03:04:05.000Z' },
+      { kind: 'custom', flag_key: null, variation: null, event_key: 'checkout-completed', value: 42.5, data: { cart: ['a', 'b'] }, context_key: 'track-1', occurred_at: '2026-01-02T03:04:06.250Z' },
+    ]);
+    expect(rows).toHaveLength(3);
+    // Without a timestamp, the time of receipt.
+    expect(Math.abs(new Date(rows[2]!.occurred_at).getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('accepts mobile keys and client-side IDs too', async () => {
+    const event = (contextKey: string) => ({ events: [{ kind: 'custom', key: 'signup', context_key: contextKey }] });
+    expect((await track(event('track-m'), world.dev.mobile)).status).toBe(202);
+    expect((await track(event('track-c'), world.dev.clientSideId)).status).toBe(202);
+    expect((await request(server.url, 'POST', '/v1/track', { body: event('track-x') })).status).toBe(401);
+    await server.app.sdkMetrics.flush();
+    expect(await stored('track-m')).toHaveLength(1);
+    expect(await stored('track-c')).toHaveLength(1);
+  });
+
+  it('refuses a batch with one bad event whole: nothing of it is stored', async () => {
+    const good = { kind: 'custom', key: 'ok', context_key: 'track-bad' };
+    const cases: [unknown, number, RegExp][] = [
+      [{ events: [good, { kind: 'impression', variation: 0, context_key: 'track-bad' }] }, 400, /"events.1.flag_key" is required for impression events/],
+      [{ events: [good, { kind: 'custom', key: 'x', flag_key: 'f', context_key: 'track-bad' }] }, 400, /"events.1.flag_key" is not allowed on custom events/],
+      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', colour: 'red' }] }, 400, /unknown field "events.1.colour"/],
+      [{ events: [good, { kind: 'click', key: 'x', context_key: 'track-bad' }] }, 400, /events.1.kind/],
+      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: 'yesterday' }] }, 400, /events.1.timestamp/],
+      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: Date.now() + 7 * 86400_000 }] }, 400, /events.1.timestamp/],
+      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', value: 'high' }] }, 400, /events.1.value/],
+      [{ events: [] }, 400, /events/],
+      [{ events: Array.from({ length: 1001 }, () => good) }, 400, /events/],
+      [{ events: [good], extra: true }, 400, /unknown field "extra"/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await track(body);
+      expect(res.status, JSON.stringify(body).slice(0, 200)).toBe(status);
+      expect(res.body.error).toMatch(message);
+    }
+    const malformed = await request(server.url, 'POST', '/v1/track', {
+      rawBody: '{"events": [',
+      headers: { 'x-api-key': world.dev.server, 'content-type': 'application/json' },
+    });
+    expect(malformed.status).toBe(400);
+    await server.app.sdkMetrics.flush();
+    expect(await stored('track-bad')).toEqual([]);
+  });
+
+  it('takes a full batch of 1000 events', async () => {
+    const events = Array.from({ length: 1000 }, (_, i) => ({ kind: 'impression', flag_key: 'f', variation: i % 2, context_key: 'track-many' }));
+    const res = await track({ events });
+    expect(res.body).toEqual({ accepted: 1000 });
+    await server.app.sdkMetrics.flush();
+    const [row] = await server.sql<{ n: string; ones: string }>(
+      'select count(*)::text as n, count(*) filter (where variation = 1)::text as ones from tracked_events where context_key = ?',
+      ['track-many'],
+    );
+    expect(row).toEqual({ n: '1000', ones: '500' });
+  });
+});
