@@ -61,15 +61,18 @@ function statusOf(error: FastifyError): { status: number; message: string } {
 }
 
 export function installEnvelope(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks: they run on every request, SDK hot path included, and an async hook
+  // costs a promise and a microtask turn each.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (!reply.hasHeader('cache-control')) {
       reply.header('cache-control', req.routeOptions.config?.cacheControl ?? 'private, no-cache');
     }
-    return payload;
+    done(null, payload);
   });
 
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {

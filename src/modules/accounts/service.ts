@@ -7,6 +7,8 @@ import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, UnauthenticatedError, ValidationError } from '../../errors.js';
 import { recordAudit } from '../audit/service.js';
 import { addProject } from '../projects/service.js';
+import { EnvironmentSchema } from '../projects/entity.js';
+import { announceChange } from '../../realtime/changes.js';
 import { assertName, slugify } from '../slug.js';
 import {
   MembershipSchema,
@@ -135,9 +137,12 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
         updatedAt: now,
       });
       const membership = tx.create(MembershipSchema, { id: randomUUID(), organization, user, role: 'owner' as Role, createdAt: now, updatedAt: now });
-      await addProject(tx, organization, { name: 'Default', slug: 'default' });
+      const project = await addProject(tx, organization, { name: 'Default', slug: 'default' });
       recordAudit(tx, memberPrincipal(membership), { action: 'organization.created', resourceType: 'organization', resourceId: organization.id, details: { name: orgName, slug: organization.slug } });
       const tokens = await issueSession(tx, settings, user, organization);
+      // Every node builds the new environments' snapshots and key caches before an SDK asks.
+      const environments = await tx.find(EnvironmentSchema, { project });
+      await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.created', actor: { userId: user.id, tokenId: null } });
       return { user, organization, tokens };
     });
   } catch (e) {

@@ -32,6 +32,7 @@ interface Row {
 
 const NEGATIVE_TTL_MS = 30_000;
 const NEGATIVE_MAX = 10_000;
+const HASH_MEMO_MAX = 10_000;
 const LAST_USED_EVERY_MS = 60_000;
 
 function toCached(row: Row): CachedSdkKey {
@@ -50,6 +51,8 @@ const SELECT = 'select id, environment_id, kind, key_hash, expires_at, authorize
 
 export class SdkKeyCache {
   private byHash = new Map<string, CachedSdkKey>();
+  /** Presented value → hash, so the hot path skips SHA-256 for keys it has seen (bounded). */
+  private hashes = new Map<string, string>();
   private unknown = new Map<string, number>();
   private lastUsedWritten = new Map<string, number>();
   private pendingLastUsed = new Set<string>();
@@ -85,7 +88,14 @@ export class SdkKeyCache {
    * a promise only for a well-formed key this node has never seen.
    */
   resolve(value: string): CachedSdkKey | null | Promise<CachedSdkKey | null> {
-    const hash = hashKey(value);
+    let hash = this.hashes.get(value);
+    if (hash === undefined) {
+      hash = hashKey(value);
+      if (this.byHash.has(hash)) {
+        if (this.hashes.size >= HASH_MEMO_MAX) this.hashes.clear();
+        this.hashes.set(value, hash);
+      }
+    }
     const hit = this.byHash.get(hash);
     if (hit) return this.usable(hit);
     if (!parseKey(value)) return null;
