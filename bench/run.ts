@@ -28,3 +28,11 @@ const format = (l: Line) => columns.map((c, i) => (c === 'name' || c === 'ratio'
 console.log(format(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const line of lines) console.log(format(line));
+
+// Live updates: time from a mutation's response to each subscriber's receipt, and memory per
+// idle subscriber (BENCH_SKIP_PROPAGATION=1 leaves it out).
+if (!process.env.BENCH_SKIP_PROPAGATION) {
+  const { benchPropagation, printPropagation } = await import('./propagation.js');
+  console.log('');
+  printPropagation(await benchPropagation());
+}
