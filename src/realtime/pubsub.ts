@@ -43,6 +43,20 @@ export interface EnvironmentInfo {
 
 type Listener<T> = (event: T) => void;
 
+/**
+ * Listeners called per turn of the event loop when one environment event reaches many streams.
+ * Between chunks the loop gets to I/O, so the first subscribers' frames leave while later ones
+ * are still being prepared (a graphql-ws send completes in microtasks after its listener ran).
+ */
+const DISPATCH_CHUNK = 256;
+
+interface Dispatch {
+  set: Set<Listener<EnvironmentEvent>>;
+  listeners: Listener<EnvironmentEvent>[];
+  event: EnvironmentEvent;
+  index: number;
+}
+
 function configsByKey(snapshot: Snapshot | undefined): Map<string, FlagConfig> {
   return new Map((snapshot?.data.flags ?? []).map((f) => [f.definition.key, f]));
 }
@@ -105,6 +119,8 @@ export class LiveHub {
   private projectQueue: Promise<void> = Promise.resolve();
   private open = new Set<() => void>();
   private closing = false;
+  /** Environment events being dispatched in chunks, in order, per environment. */
+  private dispatching = new Map<string, Dispatch[]>();
 
   constructor(
     snapshots: SnapshotStore,
@@ -153,12 +169,12 @@ export class LiveHub {
 
   /** The SDK keys of an environment were reloaded (a revocation or a grace ending may end streams). */
   keysReloaded(environmentId: string): void {
-    this.emit(this.byEnvironment.get(environmentId), { type: 'keys' });
+    this.emitEnvironment(environmentId, { type: 'keys' });
   }
 
   /** Every key was reloaded (after a LISTEN reconnect). */
   allKeysReloaded(): void {
-    for (const listeners of [...this.byEnvironment.values()]) this.emit(listeners, { type: 'keys' });
+    for (const environmentId of [...this.byEnvironment.keys()]) this.emitEnvironment(environmentId, { type: 'keys' });
   }
 
   /** Project and key of an environment; remembered, since an environment never changes project. */
@@ -176,7 +192,7 @@ export class LiveHub {
 
   private publish(update: SnapshotUpdate): void {
     const live = liveUpdate(update, new Date(this.now()));
-    this.emit(this.byEnvironment.get(update.environmentId), { type: 'update', update: live });
+    this.emitEnvironment(update.environmentId, { type: 'update', update: live });
     if (this.byProject.size === 0) return;
     // Project subscribers need the environment's project; chained so events keep their order.
     this.projectQueue = this.projectQueue.then(async () => {
@@ -186,6 +202,48 @@ export class LiveHub {
       if (!listeners || listeners.size === 0) return;
       for (const delta of live.flags) this.emit(listeners, { update: live, environmentKey: info.key, delta });
     });
+  }
+
+  /**
+   * Calls the environment's listeners (those registered now and still registered when their
+   * turn comes) in chunks; a later event of the same environment waits for the earlier one.
+   * Up to one chunk runs synchronously, so a small audience is served as before.
+   */
+  private emitEnvironment(environmentId: string, event: EnvironmentEvent): void {
+    const set = this.byEnvironment.get(environmentId);
+    if (!set || set.size === 0) return;
+    const job: Dispatch = { set, listeners: [...set], event, index: 0 };
+    const queue = this.dispatching.get(environmentId);
+    if (queue) {
+      queue.push(job);
+      return;
+    }
+    const jobs = [job];
+    this.dispatching.set(environmentId, jobs);
+    this.pump(environmentId, jobs);
+  }
+
+  private pump(environmentId: string, jobs: Dispatch[]): void {
+    let budget = DISPATCH_CHUNK;
+    while (jobs.length > 0) {
+      const job = jobs[0]!;
+      while (job.index < job.listeners.length) {
+        if (budget-- === 0) {
+          setImmediate(() => this.pump(environmentId, jobs));
+          return;
+        }
+        const listener = job.listeners[job.index++]!;
+        // A stream closed since the event was published is not called.
+        if (!job.set.has(listener)) continue;
+        try {
+          listener(job.event);
+        } catch {
+          /* one broken stream must not starve the others */
+        }
+      }
+      jobs.shift();
+    }
+    this.dispatching.delete(environmentId);
   }
 
   private emit<T>(listeners: Set<Listener<T>> | undefined, event: T): void {

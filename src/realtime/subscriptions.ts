@@ -34,6 +34,11 @@ export interface LiveRequest extends LiveServices {
   sdkKey: string | null;
   /** The browser origin of the request, checked against a client-side ID's allow-list. */
   origin: string | null;
+  /**
+   * Set by a door that serves `flagValues` without per-event execution (realtime/ws.ts): the
+   * subscribe resolver leaves its source stream here, after every check has passed.
+   */
+  flagValuesSource?: { queue?: FlagValuesQueue };
 }
 
 declare module '../graphql/context.js' {
@@ -51,22 +56,44 @@ declare module '../graphql/context.js' {
 export class LiveQueue<T> implements AsyncIterableIterator<T> {
   private buffer: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | null = null;
+  private peeking: (() => void) | null = null;
   private finished = false;
   private closed = false;
   private cleanups: (() => void)[] = [];
 
   constructor(private readonly prepare?: (item: T) => Promise<T>) {}
 
+  /** Takes items that bypass the buffer (while it is empty): true when it consumed the item. */
+  divert: ((item: T) => boolean) | null = null;
+
   push(item: T): void {
     if (this.finished) return;
+    if (this.divert && this.buffer.length === 0 && this.divert(item)) return;
     this.buffer.push(item);
     this.drain();
+    this.wakePeek();
   }
 
   /** No more items: the stream completes after those already queued. */
   end(): void {
     this.finished = true;
     this.drain();
+    this.wakePeek();
+  }
+
+  /**
+   * The next item without taking it, once there is one; undefined once the stream is over. For
+   * a reader that takes some items itself (`take()`) and leaves the others to `next()`.
+   */
+  peek(): Promise<T | undefined> {
+    if (this.buffer.length > 0) return Promise.resolve(this.buffer[0]);
+    if (this.finished || this.closed) return Promise.resolve(undefined);
+    return new Promise<void>((resolve) => (this.peeking = resolve)).then(() => this.peek());
+  }
+
+  /** Takes the next queued item, if any (after `peek()`). */
+  take(): T | undefined {
+    return this.buffer.shift();
   }
 
   onClose(cleanup: () => void): void {
@@ -96,6 +123,7 @@ export class LiveQueue<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     this.waiting = null;
     waiting?.({ done: true, value: undefined });
+    this.wakePeek();
     return Promise.resolve({ done: true, value: undefined });
   }
 
@@ -105,6 +133,12 @@ export class LiveQueue<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  private wakePeek(): void {
+    const peeking = this.peeking;
+    this.peeking = null;
+    peeking?.();
   }
 
   private drain(): void {
@@ -120,7 +154,7 @@ export class LiveQueue<T> implements AsyncIterableIterator<T> {
 }
 
 /** Marks the end of a stream whose subscriber lost its right to it; resolved into this error. */
-class StreamEnded {
+export class StreamEnded {
   constructor(readonly error: DomainError) {}
 }
 
@@ -362,7 +396,10 @@ builder.subscriptionFields((t) => ({
       // As on /v1/client: a server key sees every flag, mobile keys and client-side IDs client-side ones.
       const filter = key.kind === 'server' ? undefined : clientSideOnly;
 
-      const queue = new LiveQueue<EvaluationResult[] | StreamEnded>();
+      const queue: FlagValuesQueue = new LiveQueue<EvaluationResult[] | StreamEnded>();
+      // Subscribers with the same visibility and context share one evaluation per event (the
+      // update's memo is per environment): a result array is then shared, never mutated.
+      const group = `flagValues:${filter ? 'client' : 'server'}:${JSON.stringify(context)}`;
       let last = evaluateAll(snapshot.compiled, context, filter);
       queue.push(last);
       const ended = () => {
@@ -377,14 +414,16 @@ builder.subscriptionFields((t) => ({
           const current = event.update.current;
           if (!current) return queue.end();
           if (!watch.stillValid()) return;
-          const next = evaluateAll(current.compiled, context, filter);
-          if (!sameValues(last, next)) {
+          let next = event.update.memo.get(group) as EvaluationResult[] | undefined;
+          if (!next) event.update.memo.set(group, (next = evaluateAll(current.compiled, context, filter)));
+          if (next !== last && !sameValues(last, next)) {
             last = next;
             queue.push(next);
           }
         }),
       );
       queue.onClose(live.hub.track(() => queue.end()));
+      if (live.flagValuesSource) live.flagValuesSource.queue = queue;
       return queue;
     },
     resolve: (values) => {
@@ -393,6 +432,9 @@ builder.subscriptionFields((t) => ({
     },
   }),
 }));
+
+/** The source stream of one `flagValues` subscription: value lists, then maybe its end. */
+export type FlagValuesQueue = LiveQueue<EvaluationResult[] | StreamEnded>;
 
 /** Equal as far as a client can tell (results are rebuilt by every compile, so not by identity). */
 export function sameValues(a: readonly EvaluationResult[], b: readonly EvaluationResult[]): boolean {

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import { resolvePrincipal, type CredentialHeaders } from '../auth/resolve.js';
 import type { Clock } from '../clock.js';
@@ -15,7 +15,8 @@ import { DomainError, ForbiddenError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ServerContext } from '../graphql/yoga.js';
 import type { SessionSettings } from '../modules/accounts/service.js';
-import { originAllowed, resolveSdkKey, type LiveServices } from './subscriptions.js';
+import type { EvaluationResult } from '../evaluation/index.js';
+import { originAllowed, resolveSdkKey, type FlagValuesQueue, type LiveRequest, type LiveServices } from './subscriptions.js';
 
 /**
  * GraphQL over WebSocket (`graphql-transport-ws`, the graphql-ws protocol) on /graphql of the
@@ -33,6 +34,169 @@ interface ConnectionAuth {
 }
 
 const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+
+// ---------------------------------------------------------------------------------------------
+// flagValues without per-event execution
+//
+// A `flagValues` subscription selecting only scalar fields of FlagValue (aliases allowed; no
+// fragments, no directives) gets its events projected straight into the result graphql-js would
+// build: same keys, same order, same values. Subscribing still goes through yoga's envelop (auth,
+// validation, the resolver's checks, error masking); only the per-event `execute` is skipped.
+// An event that ends the stream (a key revoked) is executed by envelop as usual: the same error.
+
+type FlagValueField = 'key' | 'value' | 'variation' | 'reason' | 'errorCode' | '__typename';
+const FLAG_VALUE_FIELDS = new Set<string>(['key', 'value', 'variation', 'reason', 'errorCode', '__typename']);
+
+/** Builds `{data: {<alias>: [...]}}` from evaluated values; one per distinct selection. */
+class FlagValuesProjector {
+  /** Results by value list: subscribers that share an evaluation share the projected result. */
+  private readonly done = new WeakMap<readonly EvaluationResult[], ExecutionResult>();
+
+  constructor(
+    private readonly responseKey: string,
+    private readonly fields: readonly (readonly [string, FlagValueField])[],
+  ) {}
+
+  private readonly encoded = new WeakMap<readonly EvaluationResult[], string>();
+
+  /** The projected result as JSON, once per value list. */
+  encode(values: readonly EvaluationResult[]): string {
+    let known = this.encoded.get(values);
+    if (known === undefined) this.encoded.set(values, (known = JSON.stringify(this.project(values))));
+    return known;
+  }
+
+  project(values: readonly EvaluationResult[]): ExecutionResult {
+    const known = this.done.get(values);
+    if (known) return known;
+    const list = new Array<Record<string, unknown>>(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const item: Record<string, unknown> = {};
+      for (const [alias, field] of this.fields) {
+        if (alias in item) continue;
+        item[alias] = field === '__typename' ? 'FlagValue' : field === 'errorCode' ? (v.errorCode ?? null) : field === 'value' ? (v.value ?? null) : v[field];
+      }
+      list[i] = item;
+    }
+    const result: ExecutionResult = { data: { [this.responseKey]: list } };
+    this.done.set(values, result);
+    return result;
+  }
+}
+
+const projectors = new Map<string, FlagValuesProjector>();
+
+/** The projector for a document, or null when it needs the general path. */
+export function flagValuesProjector(document: DocumentNode, operationName: string | null | undefined): FlagValuesProjector | null {
+  if (document.definitions.length !== 1) return null;
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== 'subscription' || operation.directives?.length) return null;
+  const selections = operation.selectionSet.selections;
+  if (selections.length !== 1) return null;
+  const root = selections[0]!;
+  if (root.kind !== Kind.FIELD || root.name.value !== 'flagValues' || root.directives?.length || !root.selectionSet) return null;
+  const fields: [string, FlagValueField][] = [];
+  for (const selection of root.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD || selection.directives?.length || selection.arguments?.length || selection.selectionSet) return null;
+    if (!FLAG_VALUE_FIELDS.has(selection.name.value)) return null;
+    fields.push([selection.alias?.value ?? selection.name.value, selection.name.value as FlagValueField]);
+  }
+  const responseKey = root.alias?.value ?? root.name.value;
+  const signature = JSON.stringify([responseKey, fields]);
+  let projector = projectors.get(signature);
+  if (!projector) {
+    if (projectors.size > 1_000) projectors.clear();
+    projectors.set(signature, (projector = new FlagValuesProjector(responseKey, fields)));
+  }
+  return projector;
+}
+
+/** Where projected results can be sent without graphql-ws: the operation's socket and id. */
+interface DirectSink {
+  socket: WebSocket;
+  id: string;
+}
+
+/** A socket this far behind is closed (its client reconnects and gets fresh values). */
+const MAX_BUFFERED = 1024 * 1024;
+
+/**
+ * The subscription as graphql-ws iterates it: value lists are taken from the source queue and
+ * projected; anything else (the stream's end for a revoked key) is left to envelop's iterator
+ * over the same queue, which executes it exactly as the general path does.
+ *
+ * While graphql-ws waits on `next()` with nothing queued, later value lists are written to the
+ * socket directly, as the same `next` message graphql-ws would send (its JSON built once per
+ * shared evaluation): a send then costs one write instead of a chain of promises and a
+ * serialization per subscriber. Order holds because direct sends happen only while graphql-ws
+ * is idle on this operation, and anything else goes through the queue behind them.
+ */
+class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly source: FlagValuesQueue,
+    private readonly projector: FlagValuesProjector,
+    private readonly executed: AsyncIterator<ExecutionResult>,
+    private readonly sink: DirectSink,
+  ) {
+    this.prefix = `{"id":${JSON.stringify(sink.id)},"type":"next","payload":`;
+  }
+
+  private readonly sendDirect = (item: unknown): boolean => {
+    if (!Array.isArray(item)) return false;
+    const { socket } = this.sink;
+    if (socket.readyState !== socket.OPEN) return true;
+    socket.send(`${this.prefix}${this.projector.encode(item)}}`);
+    if (socket.bufferedAmount > MAX_BUFFERED) socket.close(CloseCode.InternalServerError, 'the client is not reading');
+    return true;
+  };
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    // graphql-ws sent the previous result and waits: later value lists may go out directly.
+    this.source.divert = this.sendDirect;
+    const head = await this.source.peek();
+    this.source.divert = null;
+    if (Array.isArray(head)) {
+      this.source.take();
+      return { done: false, value: this.projector.project(head) };
+    }
+    return this.executed.next();
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.source.divert = null;
+    await Promise.all([this.source.return(), this.executed.return?.()]);
+    return { done: true, value: undefined };
+  }
+
+  throw(): Promise<IteratorResult<ExecutionResult>> {
+    return this.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+interface OperationRoot {
+  execute(args: ExecutionArgs): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+  fast?: { projector: FlagValuesProjector; source: NonNullable<LiveRequest['flagValuesSource']>; sink: DirectSink };
+}
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+
+async function subscribeOperation(args: ExecutionArgs): Promise<unknown> {
+  const root = args.rootValue as OperationRoot;
+  const result = await root.subscribe(args);
+  const queue = root.fast?.source.queue;
+  if (!root.fast || !queue || !isAsyncIterable(result)) return result;
+  const executed = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
+  return new ProjectedFlagValues(queue, root.fast.projector, executed, root.fast.sink);
+}
 
 export interface WebSocketDeps {
   yoga: YogaServerInstance<ServerContext, GraphQLContext>;
@@ -69,7 +233,7 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
   const server = useServer<Record<string, unknown> | undefined, { auth?: ConnectionAuth }>(
     {
       execute: (args: ExecutionArgs) => (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
-      subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
+      subscribe: (args: ExecutionArgs) => subscribeOperation(args) as never,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const credentials: CredentialHeaders = { authorization: text(params['authorization'] ?? params['Authorization']), 'api-key': text(params['api-key']) };
@@ -94,7 +258,7 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
         ctx.extra.auth = { credentials, sdkKey, origin };
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const auth = ctx.extra.auth!;
         const em = deps.orm.em.fork();
         let principal: Principal;
@@ -105,6 +269,7 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
           if (!(e instanceof DomainError)) throw e;
           return [new GraphQLError(e.message, { extensions: { code: e.code } })];
         }
+        const live: LiveRequest = { ...deps.live, ...auth };
         const graphQLContext: GraphQLContext = {
           em,
           principal,
@@ -112,7 +277,7 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
           clock: deps.clock,
           refreshKeys: deps.refreshKeys,
           requestId: randomUUID(),
-          live: { ...deps.live, ...auth },
+          live,
         };
         const { schema, execute, subscribe, contextFactory, parse, validate } = deps.yoga.getEnveloped({ ctx: graphQLContext });
         let document;
@@ -123,13 +288,19 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        const root: OperationRoot = { execute, subscribe };
+        const projector = flagValuesProjector(document, payload.operationName);
+        if (projector) {
+          live.flagValuesSource = {};
+          root.fast = { projector, source: live.flagValuesSource, sink: { socket: ctx.extra.socket, id } };
+        }
         return {
           schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          rootValue: root,
         };
       },
     },

@@ -1,0 +1,139 @@
+import { parse } from 'graphql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './helpers/client.js';
+import { givenSdkKey } from './helpers/credentials.js';
+import { givenFlag as createFlag, givenProject, givenState, type GivenFlag, type GivenProject } from './helpers/flags.js';
+import { givenOrg, type GivenOrg } from './helpers/givens.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { snapshotsCaughtUp } from './helpers/sse.js';
+import { subscribeWs, type LiveSubscription } from './helpers/ws.js';
+import { flagValuesProjector } from '../src/realtime/ws.js';
+
+// flagValues over graphql-ws skips per-event execution when the selection is plain scalar fields
+// (realtime/ws.ts). These tests hold that path to the general one: same wire shape, same values,
+// same end when the key goes.
+
+let server: TestServer;
+let org: GivenOrg;
+let project: GivenProject;
+beforeAll(async () => {
+  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  org = await givenOrg(server.url);
+  project = await givenProject(server, org);
+});
+
+async function givenFlag(...args: Parameters<typeof createFlag>): Promise<GivenFlag> {
+  const flag = await createFlag(...args);
+  await snapshotsCaughtUp(server, Object.values(project.env));
+  return flag;
+}
+
+/** Projected without execution. */
+const FAST = 'subscription($c: JSON!) { flagValues(context: $c) { key value variation reason errorCode } }';
+/** The same fields through a fragment: executed per event. */
+const GENERAL = 'subscription($c: JSON!) { flagValues(context: $c) { ...V } } fragment V on FlagValue { key value variation reason errorCode }';
+/** Aliases, a repeated field and __typename, still projected. */
+const ALIASED = 'subscription Values($c: JSON!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason key k: key } }';
+/** A directive: executed per event. */
+const DIRECTIVE = 'subscription($c: JSON!, $yes: Boolean!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason @include(if: $yes) key } }';
+
+describe('which flagValues selections are projected', () => {
+  const fast = (query: string) => flagValuesProjector(parse(query), undefined) !== null;
+  it('projects plain scalar selections, with aliases', () => {
+    expect(fast(FAST)).toBe(true);
+    expect(fast(ALIASED)).toBe(true);
+    expect(flagValuesProjector(parse(FAST), undefined)).toBe(flagValuesProjector(parse(FAST), undefined));
+  });
+  it('executes anything else', () => {
+    expect(fast(GENERAL)).toBe(false);
+    expect(fast(DIRECTIVE)).toBe(false);
+    expect(fast('subscription($c: JSON!) { flagValues(context: $c) { ... on FlagValue { key } } }')).toBe(false);
+    expect(fast('subscription($c: JSON!) @deprecated { flagValues(context: $c) { key } }')).toBe(false);
+    expect(fast('subscription($c: JSON!) { flagValues(context: $c) @skip(if: false) { key } }')).toBe(false);
+    expect(fast('subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }')).toBe(false);
+    expect(fast('query { __typename }')).toBe(false);
+  });
+});
+
+const byKey = (result: LiveSubscription['results'][number], field: string, key: string, keyField = 'key') =>
+  (result.data[field] as Record<string, unknown>[]).find((v) => v[keyField] === key);
+
+describe('flagValues over graphql-ws, projected and executed', () => {
+  it('sends the same results either way, first and after a change', async () => {
+    const flag = await givenFlag(server, org, project, { kind: 'string', variations: [{ value: 'blue' }, { value: 'green' }] });
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    await snapshotsCaughtUp(server, [project.env['dev']!]);
+    const c = { key: 'alice', country: 'NL' };
+    const subs = {
+      fast: subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c }),
+      general: subscribeWs(server.url, { 'x-api-key': sdkKey }, GENERAL, { c }),
+      aliased: subscribeWs(server.url, { 'x-api-key': sdkKey }, ALIASED, { c }),
+      directive: subscribeWs(server.url, { 'x-api-key': sdkKey }, DIRECTIVE, { c, yes: true }),
+      // Shares alice's evaluation; must still get its own values.
+      bob: subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c: { key: 'bob' } }),
+      alice2: subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c }),
+    };
+    const check = (first: Record<keyof typeof subs, LiveSubscription['results'][number]>) => {
+      for (const r of Object.values(first)) expect(r.errors).toBeUndefined();
+      // Byte for byte what execution builds, field order included.
+      expect(JSON.stringify(first.fast)).toBe(JSON.stringify(first.general));
+      expect(JSON.stringify(first.alice2)).toBe(JSON.stringify(first.general));
+      expect(JSON.stringify(first.aliased)).toBe(JSON.stringify(first.directive));
+      expect(Object.keys(first.aliased.data)).toEqual(['vals']);
+      expect(Object.keys(first.aliased.data.vals[0])).toEqual(['k', 'v', 'variation', '__typename', 'reason', 'key']);
+      expect(first.aliased.data.vals).toEqual(
+        (first.general.data.flagValues as Record<string, unknown>[]).map((v) => ({ k: v['key'], v: v['value'], variation: v['variation'], __typename: 'FlagValue', reason: v['reason'], key: v['key'] })),
+      );
+    };
+    const first = Object.fromEntries(await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()]))) as Record<keyof typeof subs, LiveSubscription['results'][number]>;
+    check(first);
+    expect(byKey(first.fast, 'flagValues', flag.key)).toMatchObject({ reason: 'DISABLED', errorCode: null });
+
+    await givenState(server, org, flag.id, project.env['dev']!, { on: true, targets: [{ variation: 0, values: ['bob'] }], fallthrough: { variation: 1 } });
+    const second = Object.fromEntries(await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()]))) as typeof first;
+    check(second);
+    expect(byKey(second.fast, 'flagValues', flag.key)).toMatchObject({ value: 'green', variation: 1, reason: 'DEFAULT' });
+    expect(byKey(second.aliased, 'vals', flag.key, 'k')).toMatchObject({ v: 'green', variation: 1, reason: 'DEFAULT' });
+    expect(byKey(second.bob, 'flagValues', flag.key)).toMatchObject({ value: 'blue', variation: 0, reason: 'TARGETING_MATCH' });
+
+    // A change that leaves alice's values alone pushes nothing to her subscriptions.
+    await givenState(server, org, flag.id, project.env['dev']!, { targets: [{ variation: 0, values: ['carol'] }] });
+    const bobThird = await subs.bob.next();
+    expect(byKey(bobThird, 'flagValues', flag.key)).toMatchObject({ value: 'green', reason: 'DEFAULT' });
+    for (const name of ['fast', 'general', 'aliased', 'directive', 'alice2'] as const) expect(subs[name].results).toHaveLength(2);
+    await Promise.all(Object.values(subs).map((s) => s.dispose()));
+  });
+
+  it('ends both the same way when the key is revoked', async () => {
+    await givenFlag(server, org, project);
+    const { value: sdkKey, key } = await givenSdkKey(server.url, org, project.env['staging']!);
+    await snapshotsCaughtUp(server, [project.env['staging']!]);
+    const fast = subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c: { key: 'alice' } });
+    const general = subscribeWs(server.url, { 'x-api-key': sdkKey }, GENERAL, { c: { key: 'alice' } });
+    expect((await fast.next()).errors).toBeUndefined();
+    expect((await general.next()).errors).toBeUndefined();
+    const revoked = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: key.id }, org.auth);
+    expect(revoked.errors).toBeUndefined();
+    const [lastFast, lastGeneral] = await Promise.all([fast.next(), general.next()]);
+    expect(lastFast.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(lastFast)).toBe(JSON.stringify(lastGeneral));
+    expect((await fast.ended).how).toBe('complete');
+    expect((await general.ended).how).toBe('complete');
+
+    // And a new subscription with the revoked key is refused at connection_init.
+    const again = subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c: { key: 'alice' } });
+    expect(await again.closeCode).toBe(4401);
+    await Promise.all([fast.dispose(), general.dispose(), again.dispose()]);
+  });
+
+  it('refuses a bad context through the resolver, as executed', async () => {
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    const fast = subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c: { key: 7 } });
+    const general = subscribeWs(server.url, { 'x-api-key': sdkKey }, GENERAL, { c: { key: 7 } });
+    const [a, b] = await Promise.all([fast.next(), general.next()]);
+    expect(a.errors?.[0]?.extensions?.code).toBe('VALIDATION');
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect((await fast.ended).how).toBe((await general.ended).how);
+    await Promise.all([fast.dispose(), general.dispose()]);
+  });
+});
