@@ -4,7 +4,7 @@
 // Run alone: npx tsx bench/http.ts
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/process.js';
 import { pathToFileURL } from 'node:url';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
 
@@ -25,17 +25,6 @@ const CONNECTIONS = 32;
 const FLAG_COUNT = 50;
 const SERVER_CORE = '0';
 const LOAD_CORE = '1';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 interface Proc {
   child: ChildProcess;

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/process.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,17 +31,6 @@ export interface PropagationRow {
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const now = () => Date.now();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** `ulimit -n` raised to the hard limit, pinned to one CPU, then the command (exec keeps the pid). */
 function pinned(cpu: number, args: string[], env: Record<string, string>, stdio: ('pipe' | 'ignore' | 'inherit')[]): ChildProcess {
