@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { timestamps, createdAt } from '../../db/columns.js';
 import type { Role } from '../../auth/permissions.js';
 
 export interface User {
@@ -43,11 +44,6 @@ export interface RefreshToken {
   revokedAt: Date | null;
   createdAt: Date;
 }
-
-const timestamps = {
-  createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-  updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
-} as const;
 
 export const UserSchema = new EntitySchema<User>({
   name: 'User',
@@ -97,6 +93,6 @@ export const RefreshTokenSchema = new EntitySchema<RefreshToken>({
     expiresAt: { type: 'Date', columnType: 'timestamptz' },
     usedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     revokedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
+    createdAt,
   },
 });

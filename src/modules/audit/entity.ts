@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { createdAt } from '../../db/columns.js';
 
 /**
  * An append-only record of every management change. Ids are stored without foreign keys on
@@ -36,6 +37,6 @@ export const AuditEntrySchema = new EntitySchema<AuditEntry>({
     projectId: { type: 'uuid', nullable: true },
     environmentId: { type: 'uuid', nullable: true },
     details: { type: 'json', default: '{}' },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz', index: true },
+    createdAt: { ...createdAt, index: true },
   },
 });

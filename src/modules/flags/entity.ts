@@ -1,5 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type { FlagKind, Prerequisite, Rule, Serve, Target, Variation } from '../../evaluation/index.js';
+import { timestamps, updatedAt } from '../../db/columns.js';
+import type { FlagEnvState, FlagKind, Variation } from '../../evaluation/index.js';
 import type { Environment, Project } from '../projects/entity.js';
 import { EnvironmentSchema, ProjectSchema } from '../projects/entity.js';
 
@@ -24,18 +25,12 @@ export interface Flag {
 }
 
 /** A flag's targeting in one environment (the engine's FlagEnvState). */
-export interface FlagState {
+export interface FlagState extends FlagEnvState {
   id: string;
   flag: Flag;
   environment: Environment;
-  on: boolean;
-  offVariation: number;
-  targets: Target[];
-  rules: Rule[];
-  fallthrough: Serve;
-  prerequisites: Prerequisite[];
-  /** Bumped by every change to this state; writers send the version they read (optimistic concurrency). */
-  version: number;
+  // `version` is bumped by every change to this state; writers send the version they read
+  // (optimistic concurrency).
   updatedAt: Date;
 }
 
@@ -55,8 +50,7 @@ export const FlagSchema = new EntitySchema<Flag>({
     temporary: { type: 'boolean', default: true },
     salt: { type: 'string', length: 100, nullable: true },
     archivedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    ...timestamps,
   },
   uniques: [{ properties: ['project', 'key'] }],
 });
@@ -75,7 +69,7 @@ export const FlagStateSchema = new EntitySchema<FlagState>({
     fallthrough: { type: 'json' },
     prerequisites: { type: 'json' },
     version: { type: 'integer', default: 1 },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    updatedAt,
   },
   uniques: [{ properties: ['flag', 'environment'] }],
 });

@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { createdAt } from '../../db/columns.js';
 import type { Environment } from '../projects/entity.js';
 import { EnvironmentSchema } from '../projects/entity.js';
 
@@ -41,7 +42,7 @@ export const SdkKeySchema = new EntitySchema<SdkKey>({
     masked: { type: 'string', length: 40 },
     publicValue: { type: 'string', length: 64, nullable: true },
     authorizedOrigins: { type: 'json', default: '[]' },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
+    createdAt,
     createdBy: { type: 'uuid', nullable: true },
     lastUsedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     revokedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },

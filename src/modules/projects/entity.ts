@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { timestamps } from '../../db/columns.js';
 import type { Organization } from '../accounts/entity.js';
 import { OrganizationSchema } from '../accounts/entity.js';
 
@@ -34,8 +35,7 @@ export const ProjectSchema = new EntitySchema<Project>({
     name: { type: 'string', length: 200 },
     slug: { type: 'string', length: 100 },
     description: { type: 'text', default: '' },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    ...timestamps,
   },
   uniques: [{ properties: ['organization', 'slug'] }],
 });
@@ -51,8 +51,7 @@ export const EnvironmentSchema = new EntitySchema<Environment>({
     color: { type: 'string', length: 20, nullable: true },
     sortOrder: { type: 'integer' },
     version: { type: 'integer', default: 1 },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    ...timestamps,
   },
   uniques: [{ properties: ['project', 'key'] }],
 });

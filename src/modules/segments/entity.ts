@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { timestamps } from '../../db/columns.js';
 import type { SegmentRule } from '../../evaluation/index.js';
 import type { Project } from '../projects/entity.js';
 import { ProjectSchema } from '../projects/entity.js';
@@ -32,8 +33,7 @@ export const SegmentSchema = new EntitySchema<Segment>({
     excluded: { type: 'json' },
     rules: { type: 'json' },
     version: { type: 'integer', default: 1 },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    ...timestamps,
   },
   uniques: [{ properties: ['project', 'key'] }],
 });

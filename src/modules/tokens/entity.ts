@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { timestamps } from '../../db/columns.js';
 import type { Organization, User } from '../accounts/entity.js';
 import { OrganizationSchema, UserSchema } from '../accounts/entity.js';
 
@@ -41,8 +42,7 @@ export const AccessTokenSchema = new EntitySchema<AccessToken>({
     scopes: { type: 'json' },
     environmentIds: { type: 'json', nullable: true },
     active: { type: 'boolean', default: true },
-    createdAt: { type: 'Date', onCreate: () => new Date(), columnType: 'timestamptz' },
-    updatedAt: { type: 'Date', onCreate: () => new Date(), onUpdate: () => new Date(), columnType: 'timestamptz' },
+    ...timestamps,
     lastUsedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
   },
 });
