@@ -5,7 +5,7 @@ import { givenSdkKey } from './helpers/credentials.js';
 import { givenFlag as createFlag, givenProject, givenState, type GivenFlag, type GivenProject } from './helpers/flags.js';
 import { givenOrg, type GivenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
-import { snapshotsCaughtUp } from './helpers/sse.js';
+import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { subscribeWs, type LiveSubscription } from './helpers/ws.js';
 import { flagValuesProjector } from '../src/realtime/ws.js';
 

@@ -3,6 +3,8 @@
  * as the HTML spec says (fields, comments, blank-line dispatch) and lets tests wait for events
  * with a bounded timeout instead of sleeping.
  */
+import { wakeAll, waitOn, type Waiters } from './waiters.js';
+
 export interface SseEvent {
   id: string | undefined;
   event: string;
@@ -48,10 +50,8 @@ export async function openSse(
   const retries: number[] = [];
   let cursor = 0;
   let ended = false;
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
-  };
+  const waiters: Waiters = new Set();
+  const wake = () => wakeAll(waiters);
 
   if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
     const text = await res.text();
@@ -118,27 +118,11 @@ export async function openSse(
   })();
 
   const waitFor = <T>(take: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const value = take();
-        if (value !== undefined) {
-          done();
-          resolve(value);
-        } else if (ended) {
-          done();
-          reject(new Error(`stream ended while waiting for ${what}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no ${what} within ${timeoutMs} ms (events so far: ${JSON.stringify(events.map((e) => e.event))})`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
+    waitOn(waiters, take, {
+      ended: () => ended,
+      timeoutMs,
+      endedMessage: `stream ended while waiting for ${what}`,
+      timeoutMessage: () => `no ${what} within ${timeoutMs} ms (events so far: ${JSON.stringify(events.map((e) => e.event))})`,
     });
 
   return {
@@ -193,13 +177,4 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_0
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-}
-
-/** Waits until this node's snapshots of `environmentIds` have caught up with the database. */
-export async function snapshotsCaughtUp(
-  server: { app: { snapshots: { get(id: string): { version: number } | undefined } }; sql<T>(q: string, p?: unknown[]): Promise<T[]> },
-  environmentIds: string[],
-): Promise<void> {
-  const rows = await server.sql<{ id: string; version: number }>('select id, version from environments where id = any(?::uuid[])', [`{${environmentIds.join(',')}}`]);
-  await eventually(() => rows.every((r) => server.app.snapshots.get(r.id)?.version === Number(r.version)));
 }

@@ -1,5 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { wakeAll, waitOn, type Waiters } from './waiters.js';
 
 /** A graphql-ws subscription seen from a real client: messages in order, and how it ended. */
 export interface LiveSubscription {
@@ -42,10 +43,8 @@ export function subscribeWs(
   });
   const results: LiveSubscription['results'] = [];
   let cursor = 0;
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
-  };
+  const waiters: Waiters = new Set();
+  const wake = () => wakeAll(waiters);
   let finished = false;
   const ended = new Promise<{ how: 'complete' | 'error'; error?: unknown }>((resolve) => {
     client.subscribe(
@@ -74,26 +73,11 @@ export function subscribeWs(
     closeCode,
     client,
     next: (timeoutMs = 5_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          if (cursor < results.length) {
-            done();
-            resolve(results[cursor++]!);
-          } else if (finished) {
-            done();
-            reject(new Error('subscription ended while waiting for a result'));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`no result within ${timeoutMs} ms (${results.length} so far)`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
+      waitOn(waiters, () => (cursor < results.length ? results[cursor++] : undefined), {
+        ended: () => finished,
+        timeoutMs,
+        endedMessage: 'subscription ended while waiting for a result',
+        timeoutMessage: () => `no result within ${timeoutMs} ms (${results.length} so far)`,
       }),
     dispose: () => client.dispose() as Promise<void>,
   };
