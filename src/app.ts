@@ -116,6 +116,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   const authLimit = createRateLimit({ name: 'auth', prefix, perMinute: config.authRateLimitPerMinute, redis });
   const managementLimit = createRateLimit({ name: 'mgmt', prefix, perMinute: config.managementRateLimitPerMinute, redis });
   const evaluationLimit = createRateLimit({ name: 'eval', prefix, perMinute: config.evaluationRateLimitPerMinute, redis });
+  // WebSocket upgrades are anonymous per-IP requests: the AUTH_RATE_LIMIT budget, counted apart from logins.
+  const upgradeLimit = createRateLimit({ name: 'ws', prefix, perMinute: config.authRateLimitPerMinute, redis });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -144,7 +146,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   const refreshKeys = (id: string) => keyCache.reloadEnvironment(id);
   const yoga = registerGraphQL(app, { orm, settings, clock, managementLimit, anonymousLimit: authLimit, refreshKeys, live });
   registerSseRoutes(app, { hub, keyCache, snapshots, evaluationLimit });
-  const ws = attachGraphQLWebSocket(app, { yoga, orm, settings, clock, refreshKeys, live });
+  const ws = attachGraphQLWebSocket(app, { yoga, orm, settings, clock, refreshKeys, live, upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: upgradeLimit } });
   // Open streams would keep close() waiting forever: WebSocket clients get 1001 (going away, so
   // graphql-ws clients reconnect elsewhere and resubscribe), SSE streams a `retry:` hint.
   app.addHook('preClose', async () => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
 import { bearer, graphql } from './helpers/client.js';
 import { givenAccessToken, givenSdkKey } from './helpers/credentials.js';
 import { givenFlag as createFlag, givenProject, givenState, storedState, environmentVersions, type GivenFlag, type GivenProject } from './helpers/flags.js';
@@ -266,6 +267,35 @@ describe('GraphQL over SSE (yoga)', () => {
     const second = await stream.next();
     expect(second.json.data.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({ value: true });
     stream.close();
+  });
+});
+
+describe('changedAt', () => {
+  it('is when the change was made, by the database\'s clock: the same on every node and subscriber', async () => {
+    // Two nodes on one database, their own clocks far off: changedAt must come from neither.
+    const limits = { AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000' };
+    const a = await startServer(limits, { databaseUrl: server.databaseUrl, clock: new ManualClock(Date.parse('2001-01-01T00:00:00Z')) });
+    const b = await startServer(limits, { databaseUrl: server.databaseUrl, clock: new ManualClock(Date.parse('2002-02-02T00:00:00Z')) });
+    const flag = await createFlag(a, org, project);
+    const dev = project.env['dev']!;
+    await Promise.all([snapshotsCaughtUp(a, [dev]), snapshotsCaughtUp(b, [dev])]);
+    const variables = { p: project.id, flags: [flag.key], envs: ['dev'] };
+    const subs = [a, b, b].map((node) => subscribeWs(node.url, org.auth, FLAG_CHANGED, variables));
+    await eventually(async () => a.app.liveHub.openStreams >= 1 && b.app.liveHub.openStreams >= 2);
+
+    const before = Date.now();
+    await givenState(a, org, flag.id, dev, { on: true });
+    const after = Date.now();
+    const times: string[] = [];
+    for (const sub of subs) {
+      const result = await sub.next();
+      expect(result.errors).toBeUndefined();
+      times.push(result.data.flagChanged.changedAt);
+      await sub.dispose();
+    }
+    expect(new Set(times).size).toBe(1);
+    expect(Date.parse(times[0]!)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(times[0]!)).toBeLessThanOrEqual(after);
   });
 });
 

@@ -85,6 +85,8 @@ describe('two nodes sharing one database', () => {
     const sse = await openSse(`${b.url}/v1/stream/${dev.clientSideId}`, { headers: { 'x-api-key': serverKey } });
     expect((await sse.next()).event).toBe('put');
     const ws = subscribeWs(b.url, org.auth, 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', { p: project.data.project.id });
+    // An upgrade still being checked (rate limit) when the server closes is refused, not opened.
+    await ws.connected;
     await eventually(async () => (await request(b.url, 'GET', '/readyz')).status === 200);
     const started = Date.now();
     const code = await b.stop();

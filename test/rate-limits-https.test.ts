@@ -4,6 +4,7 @@ import { graphql, request } from './helpers/client.js';
 import { environmentsOf, givenAccessToken, givenSdkKey } from './helpers/credentials.js';
 import { givenOrg } from './helpers/givens.js';
 import { givenDatabase, startServer } from './helpers/server.js';
+import { subscribeWs, upgradeWs } from './helpers/ws.js';
 
 const prefix = () => `vexil-test-${randomBytes(4).toString('hex')}`;
 
@@ -76,5 +77,57 @@ describe('REQUIRE_HTTPS', () => {
       headers: { 'x-forwarded-proto': 'https' },
     });
     expect(forged.status).toBe(403);
+  });
+});
+
+describe('WebSocket upgrades on /graphql', () => {
+  it('refuses an upgrade over plain HTTP with 403 and the envelope when REQUIRE_HTTPS is on', async () => {
+    const server = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '127.0.0.1', RATE_LIMIT_PREFIX: prefix() });
+    const plain = await upgradeWs(server.url, { 'x-request-id': 'upgrade-over-http' });
+    expect(plain.status).toBe(403);
+    expect(plain.headers['content-type']).toMatch(/^application\/json/);
+    expect(plain.body).toEqual({ error: 'HTTPS is required', request_id: 'upgrade-over-http' });
+    expect(plain.headers['x-request-id']).toBe('upgrade-over-http');
+    expect(server.app.liveHub.openStreams).toBe(0);
+  });
+
+  it('accepts an upgrade through a trusted proxy that says https, and not from anyone else', async () => {
+    const trusted = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '127.0.0.1', RATE_LIMIT_PREFIX: prefix() });
+    const viaProxy = await upgradeWs(trusted.url, { 'x-forwarded-proto': 'https' });
+    expect(viaProxy.status).toBe(101);
+    // The whole protocol works over it: connection_init, an operation, its result.
+    const sub = subscribeWs(trusted.url, {}, '{ __typename }', {}, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(await sub.next()).toEqual({ data: { __typename: 'Query' } });
+    await sub.dispose();
+
+    const untrusted = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '10.9.8.7', RATE_LIMIT_PREFIX: prefix() });
+    const forged = await upgradeWs(untrusted.url, { 'x-forwarded-proto': 'https' });
+    expect(forged.status).toBe(403);
+    expect(forged.body).toMatchObject({ error: 'HTTPS is required' });
+    expect(forged.body.request_id).toBeTruthy();
+  });
+
+  it('limits upgrades per client IP: 429 with the X-RateLimit headers once the budget is spent', async () => {
+    const server = await startServer({ AUTH_RATE_LIMIT: '3', RATE_LIMIT_PREFIX: prefix() });
+    const results = [await upgradeWs(server.url), await upgradeWs(server.url), await upgradeWs(server.url), await upgradeWs(server.url)];
+    expect(results.map((r) => r.status)).toEqual([101, 101, 101, 429]);
+    expect(results.map((r) => r.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0', '0']);
+    const refused = results[3]!;
+    expect(refused.headers['x-ratelimit-limit']).toBe('3');
+    expect(Number(refused.headers['x-ratelimit-reset'])).toBeGreaterThan(Date.now() / 1000);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.body).toMatchObject({ error: 'rate limit exceeded' });
+    expect(refused.body.request_id).toBe(refused.headers['x-request-id']);
+    // Counted apart from logins, which share the AUTH_RATE_LIMIT budget but not its counter.
+    const login = await request(server.url, 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever1' } });
+    expect(login.status).toBe(401);
+  });
+
+  it('counts the client behind a trusted proxy by X-Forwarded-For', async () => {
+    const server = await startServer({ AUTH_RATE_LIMIT: '1', TRUST_PROXY: '127.0.0.1', RATE_LIMIT_PREFIX: prefix() });
+    const from = (ip: string) => upgradeWs(server.url, { 'x-forwarded-for': ip });
+    expect((await from('198.51.100.1')).status).toBe(101);
+    expect((await from('198.51.100.1')).status).toBe(429);
+    expect((await from('198.51.100.2')).status).toBe(101);
   });
 });

@@ -11,6 +11,14 @@ import { RateLimitedError } from '../errors.js';
 export interface RateLimit {
   readonly limit: number;
   check(key: string, reply: FastifyReply): Promise<void>;
+  /** The same count without a reply (WebSocket upgrades): the verdict and the headers to send. */
+  consume(key: string): Promise<RateLimitVerdict>;
+}
+
+export interface RateLimitVerdict {
+  allowed: boolean;
+  /** X-RateLimit-Limit / -Remaining / -Reset, and Retry-After when refused (lower-case names). */
+  headers: Record<string, string>;
 }
 
 export function createRateLimit(options: {
@@ -42,6 +50,26 @@ export function createRateLimit(options: {
         reply.header('retry-after', Math.ceil(res.msBeforeNext / 1000));
         throw new RateLimitedError();
       }
+    },
+    // Not an async function: the SDK fast lane calls this per request, and while an
+    // AsyncLocalStorage is active (MikroORM enables one) every promise costs a hook call.
+    consume(key) {
+      const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => {
+        const headers: Record<string, string> = {
+          'x-ratelimit-limit': String(limit),
+          'x-ratelimit-remaining': String(Math.max(0, limit - res.consumedPoints)),
+          'x-ratelimit-reset': String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
+        };
+        if (!allowed) headers['retry-after'] = String(Math.ceil(res.msBeforeNext / 1000));
+        return { allowed, headers };
+      };
+      return limiter.consume(key).then(
+        (res) => verdict(res, true),
+        (refused: unknown) => {
+          if (!(refused instanceof RateLimiterRes)) throw refused;
+          return verdict(refused, false);
+        },
+      );
     },
   };
 }

@@ -36,6 +36,11 @@ export interface ChangePayload {
   segmentKeys?: string[];
   /** The member (or token) that made the change, for dashboards. */
   actor?: { userId: string | null; tokenId: string | null };
+  /**
+   * When the change was made: the database's clock as the change is announced (ISO 8601, UTC,
+   * milliseconds), one clock for every node. Set by announceChange; absent from older payloads.
+   */
+  at?: string;
 }
 
 // NOTIFY payloads are limited to 8000 bytes; listeners reload the whole environment anyway,
@@ -68,6 +73,11 @@ export async function announceChange(
     ...(change.segmentKeys ? { segmentKeys: change.segmentKeys.slice(0, MAX_KEYS) } : {}),
     ...(change.actor ? { actor: change.actor } : {}),
   };
-  await em.execute('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(payload)]);
+  // `at` is appended in SQL, as the payload's last field, from the same statement that notifies.
+  const json = JSON.stringify(payload);
+  await em.execute(
+    `select pg_notify(?, ?::text || to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"}')`,
+    [CHANGE_CHANNEL, `${json.slice(0, -1)},"at":"`],
+  );
   return environments;
 }

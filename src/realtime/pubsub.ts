@@ -18,7 +18,7 @@ export interface FlagDelta {
 }
 
 export interface LiveUpdate extends SnapshotUpdate {
-  /** When this node applied the change. */
+  /** When the change was made (the payload's `at`); for a resync, when this node applied it. */
   at: Date;
   /** Flags whose evaluation data changed, plus the flags the change names (a rename, say). */
   readonly flags: FlagDelta[];
@@ -191,7 +191,7 @@ export class LiveHub {
   }
 
   private publish(update: SnapshotUpdate): void {
-    const live = liveUpdate(update, new Date(this.now()));
+    const live = liveUpdate(update, update.change?.at ? new Date(update.change.at) : new Date(this.now()));
     this.emitEnvironment(update.environmentId, { type: 'update', update: live });
     if (this.byProject.size === 0) return;
     // Project subscribers need the environment's project; chained so events keep their order.

@@ -290,7 +290,12 @@ const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implemen
       description: 'Null for changes this node learned of by resynchronising after a lost connection.',
       resolve: (e) => e.update.change?.actor ?? null,
     }),
-    changedAt: t.field({ type: 'DateTime', description: 'When this node applied the change.', resolve: (e) => e.update.at }),
+    changedAt: t.field({
+      type: 'DateTime',
+      description:
+        'When the change was made, by the database\'s clock (the same on every node and every subscriber). For a change this node learned of by resynchronising after a lost connection, when it applied it.',
+      resolve: (e) => e.update.at,
+    }),
   }),
 });
 

@@ -17,6 +17,7 @@ import type { ServerContext } from '../graphql/yoga.js';
 import type { SessionSettings } from '../modules/accounts/service.js';
 import type { EvaluationResult } from '../evaluation/index.js';
 import { originAllowed, resolveSdkKey, type FlagValuesQueue, type LiveRequest, type LiveServices } from './subscriptions.js';
+import { refuseUpgrade, upgradeGate, type UpgradeRules } from './upgrade.js';
 
 /**
  * GraphQL over WebSocket (`graphql-transport-ws`, the graphql-ws protocol) on /graphql of the
@@ -25,6 +26,7 @@ import { originAllowed, resolveSdkKey, type FlagValuesQueue, type LiveRequest, t
  *   {"authorization": "Bearer <access JWT | vx_pat_… | vx_sat_…>"} and/or {"x-api-key": "vx_…"}.
  * A credential that does not check out closes the socket with 4401 (unknown, expired) or 4403
  * (deactivated token, origin not allowed for a client-side ID).
+ * Before that, the upgrade itself obeys REQUIRE_HTTPS and a per-IP rate limit (upgrade.ts).
  */
 
 interface ConnectionAuth {
@@ -205,6 +207,8 @@ export interface WebSocketDeps {
   clock: Clock;
   refreshKeys(environmentId: string): Promise<void>;
   live: LiveServices;
+  /** REQUIRE_HTTPS, TRUST_PROXY and the per-IP limit, checked before an upgrade is accepted. */
+  upgrade: UpgradeRules;
   path?: string;
 }
 
@@ -220,13 +224,37 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
   let closing = false;
 
+  const admit = upgradeGate(deps.upgrade);
+  // The 101 of an admitted upgrade carries its X-RateLimit-* headers, as any limited response does.
+  const admitted = new WeakMap<IncomingMessage, Record<string, string>>();
+  wss.on('headers', (headers, req) => {
+    for (const [name, value] of Object.entries(admitted.get(req) ?? {})) headers.push(`${name}: ${value}`);
+  });
+  const shuttingDown = { status: 503, message: 'the server is shutting down' };
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?')[0];
-    if (pathname !== path || closing) {
-      socket.end(`HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    if (closing) return refuseUpgrade(req, socket, shuttingDown);
+    if (pathname !== path) return refuseUpgrade(req, socket, { status: 404, message: `route ${req.method} ${pathname} not found` });
+    // Node removed its own socket listeners before emitting `upgrade`; until `ws` adds its
+    // own, an error (the client gone while the limit is looked up) must not go unhandled.
+    const lost = () => socket.destroy();
+    socket.on('error', lost);
+    admit(req).then(
+      (verdict) => {
+        socket.off('error', lost);
+        if (socket.destroyed) return;
+        if (verdict.refusal) return refuseUpgrade(req, socket, verdict.refusal);
+        if (closing) return refuseUpgrade(req, socket, shuttingDown);
+        admitted.set(req, verdict.headers);
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      },
+      (err: Error) => {
+        socket.off('error', lost);
+        app.log.error({ err }, 'WebSocket upgrade check failed');
+        refuseUpgrade(req, socket, { status: 500, message: 'internal server error' });
+      },
+    );
   };
   app.server.on('upgrade', onUpgrade);
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { wakeAll, waitOn, type Waiters } from './waiters.js';
@@ -11,6 +13,8 @@ export interface LiveSubscription {
   ended: Promise<{ how: 'complete' | 'error'; error?: unknown }>;
   /** Resolves with the socket's close code once it closes. */
   closeCode: Promise<number>;
+  /** Resolves once the server acknowledged connection_init (the socket is open and accepted). */
+  connected: Promise<void>;
   dispose(): Promise<void>;
   client: Client;
 }
@@ -26,6 +30,8 @@ export function subscribeWs(
 ): LiveSubscription {
   let resolveClose!: (code: number) => void;
   const closeCode = new Promise<number>((r) => (resolveClose = r));
+  let resolveConnected!: () => void;
+  const connected = new Promise<void>((r) => (resolveConnected = r));
   const client = createClient({
     url: wsUrl(baseUrl),
     webSocketImpl: options.headers
@@ -38,7 +44,7 @@ export function subscribeWs(
     connectionParams,
     lazy: false,
     retryAttempts: 0,
-    on: { closed: (event) => resolveClose((event as { code: number }).code) },
+    on: { closed: (event) => resolveClose((event as { code: number }).code), connected: () => resolveConnected() },
     onNonLazyError: () => undefined,
   });
   const results: LiveSubscription['results'] = [];
@@ -71,6 +77,7 @@ export function subscribeWs(
     results,
     ended,
     closeCode,
+    connected,
     client,
     next: (timeoutMs = 5_000) =>
       waitOn(waiters, () => (cursor < results.length ? results[cursor++] : undefined), {
@@ -81,4 +88,36 @@ export function subscribeWs(
       }),
     dispose: () => client.dispose() as Promise<void>,
   };
+}
+
+/**
+ * A bare WebSocket upgrade request to /graphql: the server's answer before any graphql-ws
+ * message. A 101 socket is closed at once; any other answer comes with its (JSON) body.
+ */
+export function upgradeWs(baseUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body?: any }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${baseUrl}/graphql`, {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        'sec-websocket-protocol': 'graphql-transport-ws',
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode!, headers: res.headers });
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

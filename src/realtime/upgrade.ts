@@ -1,0 +1,76 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import proxyAddr from '@fastify/proxy-addr';
+import { RateLimitedError } from '../errors.js';
+import { requestId } from '../http/envelope.js';
+import type { RateLimit } from '../http/rate-limit.js';
+
+/**
+ * The HTTP rules a WebSocket upgrade obeys before `ws` takes the socket. An upgrade never reaches
+ * fastify's routing or hooks, so REQUIRE_HTTPS and a per-IP limit are applied here, with
+ * fastify's trustProxy rule: X-Forwarded-Proto / -For count only when the socket's peer is a
+ * proxy listed in TRUST_PROXY. A refusal is a plain HTTP response with the error envelope.
+ */
+export interface UpgradeRules {
+  requireHttps: boolean;
+  /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (TRUST_PROXY). */
+  trustProxy: readonly string[];
+  /** Upgrades per client IP. */
+  rateLimit: RateLimit;
+}
+
+export interface UpgradeRefusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export type UpgradeVerdict = { refusal: UpgradeRefusal } | { refusal: null; headers: Record<string, string> };
+
+type Trust = (address: string, hop: number) => boolean;
+
+/** The request's protocol as fastify's `req.protocol` sees it with the same trustProxy. */
+function protocolOf(req: IncomingMessage, trusted: Trust): string {
+  const socket = req.socket;
+  const forwarded = req.headers['x-forwarded-proto'];
+  if (typeof forwarded === 'string' && forwarded !== '' && socket.remoteAddress !== undefined && trusted(socket.remoteAddress, 0)) {
+    // The last entry is the one the trusted proxy added.
+    return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
+  }
+  return (socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+}
+
+/** Checks an upgrade against the rules: a refusal, or the rate-limit headers for the 101. */
+export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Promise<UpgradeVerdict> {
+  const trusted: Trust = rules.trustProxy.length > 0 ? proxyAddr.compile([...rules.trustProxy]) : () => false;
+  return async (req) => {
+    if (rules.requireHttps && protocolOf(req, trusted) !== 'https') {
+      return { refusal: { status: 403, message: 'HTTPS is required' } };
+    }
+    // The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies.
+    const ip = proxyAddr(req, trusted) ?? req.socket.remoteAddress ?? 'unknown';
+    const { allowed, headers } = await rules.rateLimit.consume(ip);
+    if (!allowed) return { refusal: { status: 429, message: new RateLimitedError().message, headers } };
+    return { refusal: null, headers };
+  };
+}
+
+/** Answers the upgrade with an HTTP/1.1 error response in the REST envelope, then destroys the socket. */
+export function refuseUpgrade(req: IncomingMessage, socket: Duplex, refusal: UpgradeRefusal): void {
+  if (socket.destroyed) return;
+  const id = requestId(req);
+  const body = JSON.stringify({ error: refusal.message, request_id: id });
+  const headers: Record<string, string | number> = {
+    ...refusal.headers,
+    'x-request-id': id,
+    'cache-control': 'private, no-cache',
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.on('error', () => socket.destroy());
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n${head.join('')}\r\n${body}`);
+}
