@@ -9,6 +9,7 @@ import { installEnvelope, requestId, sendError } from './http/envelope.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
 import { SdkKeyCache } from './modules/keys/cache.js';
+import { SdkLane } from './modules/sdk/lane.js';
 import { registerSdkRoutes } from './modules/sdk/routes.js';
 import { SdkMetrics } from './modules/metrics/recorder.js';
 import { ChangeBus } from './realtime/bus.js';
@@ -17,6 +18,9 @@ import { LiveHub } from './realtime/pubsub.js';
 import { registerSseRoutes } from './realtime/sse.js';
 import { attachGraphQLWebSocket } from './realtime/ws.js';
 import { loadAllEnvironmentData, loadEnvironmentData } from './modules/flags/snapshot-source.js';
+
+const AJV_OPTIONS = { removeAdditional: false, coerceTypes: false, allErrors: false };
+const BODY_LIMIT = 1024 * 1024;
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +33,7 @@ export interface AppDeps {
 
 /** Builds the whole HTTP surface from its parts; main.ts and the tests both call this. */
 export async function buildApp({ config, orm, clock = systemClock, logStream }: AppDeps): Promise<FastifyInstance> {
+  const lane = new SdkLane();
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -41,8 +46,10 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     },
     genReqId: requestId,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: AJV_OPTIONS },
+    bodyLimit: BODY_LIMIT,
+    // The SDK fast lane sees requests first (src/modules/sdk/lane.ts); enabled once routes exist.
+    serverFactory: lane.serverFactory,
   });
 
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
@@ -140,7 +147,20 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     clearInterval(metricsTimer);
     await sdkMetrics.flush().catch(metricsFailed);
   });
-  registerSdkRoutes(app, { keyCache, snapshots, evaluationLimit, metrics: sdkMetrics, clock });
+  const hotRoutes = registerSdkRoutes(app, { keyCache, snapshots, evaluationLimit, metrics: sdkMetrics, clock });
+  lane.enable({
+    routes: hotRoutes,
+    keyCache,
+    snapshots,
+    limit: evaluationLimit,
+    log: app.log,
+    bodyLimit: BODY_LIMIT,
+    requireHttps: config.requireHttps,
+    trustProxy: config.trustProxy,
+    ajvOptions: AJV_OPTIONS,
+  });
+  app.addHook('preClose', async () => lane.close());
+  app.decorate('sdkLane', lane);
   app.decorate('sdkMetrics', sdkMetrics);
   const live = { hub, keyCache, snapshots };
   const refreshKeys = (id: string) => keyCache.reloadEnvironment(id);
@@ -166,5 +186,6 @@ declare module 'fastify' {
     keyCache: SdkKeyCache;
     snapshots: SnapshotStore;
     liveHub: LiveHub;
+    sdkLane: SdkLane;
   }
 }

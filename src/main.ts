@@ -2,6 +2,7 @@
  * Process entry: configuration, the database (embedded when DATABASE_URL is unset), the server,
  * and graceful shutdown. The only module that touches `process`.
  */
+import './runtime.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './app.js';
 import { createOrm, migrate } from './db/orm.js';

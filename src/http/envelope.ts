@@ -13,11 +13,13 @@ export function requestId(req: { headers: Record<string, string | string[] | und
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
+/** The REST error body. */
+export function envelope(requestId: string, message: string, extra?: Record<string, unknown>) {
+  return { error: message, request_id: requestId, ...extra };
+}
+
 export function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>) {
-  return reply
-    .status(status)
-    .header('content-type', 'application/json; charset=utf-8')
-    .send({ error: message, request_id: reply.request.id, ...extra });
+  return reply.status(status).header('content-type', 'application/json; charset=utf-8').send(envelope(reply.request.id, message, extra));
 }
 
 declare module 'fastify' {
@@ -27,10 +29,8 @@ declare module 'fastify' {
   }
 }
 
-/** Turns an Ajv error list into one sentence that names the field. */
-function describeValidation(error: FastifyError): string {
-  const first = error.validation?.[0];
-  if (!first) return error.message;
+/** Turns the first Ajv error into one sentence that names the field. */
+export function validationMessage(first: { instancePath: string; keyword: string; params: unknown; message?: string }): string {
   const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const params = first.params as Record<string, unknown>;
   switch (first.keyword) {
@@ -41,6 +41,11 @@ function describeValidation(error: FastifyError): string {
     default:
       return path ? `field "${path}" ${first.message}` : `body ${first.message}`;
   }
+}
+
+function describeValidation(error: FastifyError): string {
+  const first = error.validation?.[0];
+  return first ? validationMessage(first) : error.message;
 }
 
 function statusOf(error: FastifyError): { status: number; message: string } {

@@ -104,6 +104,13 @@ export class SdkKeyCache {
     return this.lookup(hash);
   }
 
+  /** The key when this node holds it and it is valid now; undefined otherwise (never a lookup). */
+  cached(value: string): CachedSdkKey | undefined {
+    const hash = this.hashes.get(value);
+    const hit = hash === undefined ? undefined : this.byHash.get(hash);
+    return hit === undefined ? undefined : (this.usable(hit) ?? undefined);
+  }
+
   private usable(key: CachedSdkKey): CachedSdkKey | null {
     const now = this.clock.now();
     if (key.expiresAt !== null && key.expiresAt <= now) return null;

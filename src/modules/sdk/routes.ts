@@ -9,6 +9,8 @@ import { registerOfrepRoutes } from './ofrep.js';
 import { evaluationResponse, flagsResponse, restEvaluation, restFlags } from './present.js';
 import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
 import { trackedRows, type TrackEventInput } from './track.js';
+import type { LaneRoute } from './lane.js';
+import type { SdkMetrics } from '../metrics/recorder.js';
 
 /**
  * The SDK doors: SDK-key auth from memory, per-client rate limits, `Cache-Control: no-store`,
@@ -21,7 +23,7 @@ import { trackedRows, type TrackEventInput } from './track.js';
  * browser/mobile door). Client-side IDs are refused on /v1/evaluate* and the datafile (public
  * values must not read server-only flags or their rules) and see client-side flags elsewhere.
  */
-export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps) {
+export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly LaneRoute[] {
   const { keyCache, evaluationLimit, metrics } = deps;
   const noStore = { cacheControl: 'no-store' };
   app.decorateRequest('sdkKey', null);
@@ -31,30 +33,16 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps) {
   // SDK requests and answers are small: no gzip either way.
   const sdk = { config: noStore, compress: false, decompress: false } as const;
 
-  app.post(
-    '/v1/evaluate',
-    { ...sdk, schema: { body: EvaluateBody, response: { 200: evaluationResponse } }, preHandler: serverOrMobile },
-    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
-      const body = req.body as { flag_key: string; context?: unknown };
-      const result = evaluate(snapshot.compiled, body.flag_key, bodyContext(body.context));
-      metrics.evaluations.recordOne(snapshot.environmentId, result);
-      return restEvaluation(result, true);
-    }),
-  );
-
-  app.post(
-    '/v1/evaluate/bulk',
-    { ...sdk, schema: { body: BulkBody, response: { 200: flagsResponse } }, preHandler: serverOrMobile },
-    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
-      const body = req.body as { flag_keys?: string[]; context?: unknown };
-      const context = bodyContext(body.context);
-      const results = body.flag_keys
-        ? [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context))
-        : evaluateAll(snapshot.compiled, context);
-      metrics.evaluations.record(snapshot.environmentId, results);
-      return { flags: restFlags(results), version: snapshot.version };
-    }),
-  );
+  // The two hot routes are defined once; fastify serves them, and so does the fast lane
+  // (lane.ts) for the requests it takes.
+  const hot = hotRoutes(metrics);
+  for (const route of hot) {
+    app.post(
+      route.url,
+      { ...sdk, schema: { body: route.bodySchema, response: { 200: route.responseSchema } }, preHandler: serverOrMobile },
+      fromSnapshot(deps.snapshots, (req, _reply, snapshot) => route.answer(req.body, snapshot)),
+    );
+  }
 
   app.get(
     '/v1/client/:envKey/flags',
@@ -110,6 +98,41 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps) {
   );
 
   registerOfrepRoutes(app, deps);
+  return hot;
 }
 
 const EARLY_FLUSH_EVENTS = 10_000;
+
+/** `POST /v1/evaluate` and `POST /v1/evaluate/bulk`: server and mobile keys. */
+export function hotRoutes(metrics: SdkMetrics) {
+  const kinds = ['server', 'mobile'] as const;
+  return [
+    {
+      url: '/v1/evaluate',
+      kinds,
+      bodySchema: EvaluateBody,
+      responseSchema: evaluationResponse,
+      answer(input: unknown, snapshot: Snapshot) {
+        const body = input as { flag_key: string; context?: unknown };
+        const result = evaluate(snapshot.compiled, body.flag_key, bodyContext(body.context));
+        metrics.evaluations.recordOne(snapshot.environmentId, result);
+        return restEvaluation(result, true);
+      },
+    },
+    {
+      url: '/v1/evaluate/bulk',
+      kinds,
+      bodySchema: BulkBody,
+      responseSchema: flagsResponse,
+      answer(input: unknown, snapshot: Snapshot) {
+        const body = input as { flag_keys?: string[]; context?: unknown };
+        const context = bodyContext(body.context);
+        const results = body.flag_keys
+          ? [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context))
+          : evaluateAll(snapshot.compiled, context);
+        metrics.evaluations.record(snapshot.environmentId, results);
+        return { flags: restFlags(results), version: snapshot.version };
+      },
+    },
+  ] satisfies LaneRoute[];
+}

@@ -1,0 +1,198 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import proxyAddr from '@fastify/proxy-addr';
+import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import secureJson from 'secure-json-parse';
+import { DomainError, RateLimitedError } from '../../errors.js';
+import { envelope, requestId, validationMessage } from '../../http/envelope.js';
+import type { RateLimit, RateLimitVerdict } from '../../http/rate-limit.js';
+import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
+import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
+import type { SdkKeyKind } from '../keys/entity.js';
+
+/**
+ * The SDK fast lane: `POST /v1/evaluate` and `POST /v1/evaluate/bulk` answered straight from the
+ * node:http request, ahead of fastify's router, for the requests that make up nearly all SDK
+ * traffic. Fastify's per-request pipeline (hook runners, request/reply objects, a child logger,
+ * content-type parser, async preHandler) cost more than half of a small evaluation's budget;
+ * this path keeps everything that defines the answer and drops the rest:
+ *
+ * - the same route definitions: body schema compiled by fastify's own Ajv compiler with the
+ *   app's options, response schema by fastify's fast-json-stringify compiler, the same answer
+ *   function (see `LaneRoute`), the same JSON parser with the same prototype-poisoning rules;
+ * - the same SDK-key cache, rate limiter and headers (X-Request-Id, X-RateLimit-*, no-store);
+ * - the same error envelope and messages for what it can refuse after reading a body (bad JSON,
+ *   schema violations, a bad context, the rate limit).
+ *
+ * It only takes a request it can answer without anything else fastify does: an exact path, a
+ * JSON content type, a Content-Length body within the limit, no Content-Encoding/Expect/Origin,
+ * a cached usable key of an accepted kind whose environment snapshot is in memory, HTTPS when
+ * required. Anything else (unknown keys, CORS, chunked bodies, shutdown) goes to fastify, which
+ * answers it as before; both paths are checked against each other in test/sdk-lane.test.ts.
+ */
+export interface LaneRoute {
+  url: string;
+  kinds: readonly SdkKeyKind[];
+  bodySchema: unknown;
+  responseSchema: unknown;
+  /** The 200 body for a validated request; may throw a DomainError (a bad context). */
+  answer(body: unknown, snapshot: Snapshot): unknown;
+}
+
+interface CompiledRoute extends LaneRoute {
+  validate: ((body: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; params: unknown; message?: string }[] | null };
+  serialize(body: unknown): string;
+}
+
+export interface LaneDeps {
+  routes: readonly LaneRoute[];
+  keyCache: SdkKeyCache;
+  snapshots: SnapshotStore;
+  limit: RateLimit;
+  log: FastifyBaseLogger;
+  bodyLimit: number;
+  requireHttps: boolean;
+  trustProxy: string[];
+  ajvOptions: Record<string, unknown>;
+}
+
+const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
+const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
+
+export class SdkLane {
+  private routes = new Map<string, CompiledRoute>();
+  private deps: LaneDeps | undefined;
+  private trusted: (address: string, hop: number) => boolean = () => false;
+  private closing = false;
+  /** Requests this lane answered (tests prove the lane, not fastify, served them). */
+  handled = 0;
+
+  /** Fastify's `serverFactory`: the lane sees each request first and hands on what it does not take. */
+  readonly serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions): Server => {
+    const server = createServer((req, res) => {
+      if (!this.take(req, res)) handler(req, res);
+    });
+    // What fastify sets on a server it creates itself.
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
+    server.requestTimeout = options.requestTimeout ?? 0;
+    server.setTimeout(options.connectionTimeout ?? 0);
+    if (options.maxRequestsPerSocket) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    return server;
+  };
+
+  enable(deps: LaneDeps): void {
+    const validators = AjvCompiler()({}, { customOptions: deps.ajvOptions });
+    const serializers = SerializerSelector()({}, {});
+    for (const route of deps.routes) {
+      this.routes.set(route.url, {
+        ...route,
+        validate: validators({ schema: route.bodySchema, method: 'POST', url: route.url, httpPart: 'body' }) as CompiledRoute['validate'],
+        serialize: serializers({ schema: route.responseSchema, method: 'POST', url: route.url, httpStatus: '200' }) as CompiledRoute['serialize'],
+      });
+    }
+    if (deps.trustProxy.length > 0) this.trusted = proxyAddr.compile(deps.trustProxy);
+    this.deps = deps;
+  }
+
+  /** From here on fastify answers everything (503 + Connection: close while it closes). */
+  close(): void {
+    this.closing = true;
+  }
+
+  private https(req: IncomingMessage): boolean {
+    const forwarded = req.headers['x-forwarded-proto'];
+    const address = req.socket.remoteAddress;
+    if (typeof forwarded === 'string' && address !== undefined && this.trusted(address, 0)) {
+      return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim() === 'https';
+    }
+    return (req.socket as TLSSocket).encrypted === true;
+  }
+
+  private take(req: IncomingMessage, res: ServerResponse): boolean {
+    const deps = this.deps;
+    if (deps === undefined || this.closing || req.method !== 'POST') return false;
+    const route = this.routes.get(req.url ?? '');
+    if (route === undefined) return false;
+    const h = req.headers;
+    const type = h['content-type'];
+    if (type !== 'application/json' && (type === undefined || !JSON_TYPE.test(type))) return false;
+    if (h['content-encoding'] !== undefined || h['expect'] !== undefined || h['origin'] !== undefined || h['transfer-encoding'] !== undefined) return false;
+    const length = Number(h['content-length']);
+    if (!(length > 0 && length <= deps.bodyLimit)) return false;
+    if (deps.requireHttps && !this.https(req)) return false;
+    const presented = h['x-api-key'];
+    if (typeof presented !== 'string' || presented.length === 0) return false;
+    const key = deps.keyCache.cached(presented);
+    if (key === undefined || !route.kinds.includes(key.kind)) return false;
+    const snapshot = deps.snapshots.get(key.environmentId);
+    if (snapshot === undefined) return false;
+
+    this.handled++;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', () => undefined); // a client gone mid-body: nothing to answer
+    req.on('end', () => this.answer(req, res, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    return true;
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, presented: string, key: CachedSdkKey, raw: Buffer) {
+    const headers: Record<string, string | number> = { 'x-request-id': requestId(req) };
+    let body: unknown;
+    try {
+      body = secureJson.parse(raw, undefined, JSON_PARSE);
+    } catch {
+      return this.fail(res, headers, 400, 'request body is not valid JSON');
+    }
+    if (!route.validate(body)) {
+      const first = route.validate.errors?.[0];
+      return this.fail(res, headers, 400, first ? validationMessage(first) : 'request body is invalid');
+    }
+    // The client is the first 12 characters of the key, as on every SDK route.
+    this.deps!.limit.consume(presented.slice(0, 12)).then(
+      (verdict: RateLimitVerdict) => {
+        Object.assign(headers, verdict.headers);
+        if (!verdict.allowed) return this.failWith(res, headers, new RateLimitedError());
+        // The snapshot may have been replaced while the limiter answered (a change landed).
+        const snapshot = this.deps!.snapshots.get(key.environmentId);
+        if (snapshot === undefined) return this.fail(res, headers, 503, 'environment is not available; retry shortly', { 'retry-after': '1' });
+        let payload: string;
+        try {
+          payload = route.serialize(route.answer(body, snapshot));
+        } catch (err) {
+          return this.failWith(res, headers, err);
+        }
+        headers['cache-control'] = 'no-store';
+        headers['content-type'] = 'application/json; charset=utf-8';
+        headers['content-length'] = Buffer.byteLength(payload);
+        res.writeHead(200, headers).end(payload);
+      },
+      (err: unknown) => this.failWith(res, headers, err),
+    );
+  }
+
+  private failWith(res: ServerResponse, headers: Record<string, string | number>, err: unknown) {
+    if (err instanceof DomainError) {
+      return this.fail(res, headers, err.status, err.message, undefined, err.details ? { details: err.details } : undefined);
+    }
+    this.deps!.log.error({ err, reqId: headers['x-request-id'] }, 'unhandled error');
+    return this.fail(res, headers, 500, 'internal server error');
+  }
+
+  private fail(
+    res: ServerResponse,
+    headers: Record<string, string | number>,
+    status: number,
+    message: string,
+    more?: Record<string, string>,
+    extra?: Record<string, unknown>,
+  ) {
+    const payload = JSON.stringify(envelope(String(headers['x-request-id']), message, extra));
+    Object.assign(headers, more);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['cache-control'] = 'no-store';
+    headers['content-length'] = Buffer.byteLength(payload);
+    res.writeHead(status, headers).end(payload);
+  }
+}

@@ -1,0 +1,191 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { startServer, type TestServer } from './helpers/server.js';
+
+/**
+ * The SDK fast lane (src/modules/sdk/lane.ts) answers /v1/evaluate and /v1/evaluate/bulk ahead
+ * of fastify. Every request here goes twice: over real HTTP (where the lane may take it) and
+ * through `app.inject` (fastify's own routing, never the lane), with the same X-Request-Id; the
+ * two answers must be the same, and the lane's counter shows which requests it really took.
+ */
+let server: TestServer;
+let world: SdkWorld;
+
+beforeAll(async () => {
+  server = await startServer({ EVALUATION_RATE_LIMIT: '100000', MANAGEMENT_RATE_LIMIT: '10000' });
+  world = await givenSdkWorld(server);
+  await givenDevFlag(server, world, { key: 'new-checkout' }, {
+    on: true,
+    rules: [{ id: 'us-only', clauses: [{ attribute: 'country', op: 'in', values: ['US'] }], serve: { variation: 0 } }],
+    fallthrough: { variation: 1 },
+  });
+  await givenDevFlag(server, world, { key: 'max-items', kind: 'number', variations: [{ value: 10 }, { value: 25 }] }, { on: true, fallthrough: { variation: 1 } });
+  await snapshotsCaughtUp(server, [world.dev.id]);
+});
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+}
+
+const COMPARED = ['content-type', 'cache-control', 'x-request-id', 'x-ratelimit-limit', 'retry-after', 'content-encoding', 'access-control-allow-origin'];
+
+function pick(get: (name: string) => string | undefined): Answer['headers'] {
+  return Object.fromEntries(COMPARED.map((name) => [name, get(name)]));
+}
+
+async function overHttp(url: string, body: string, headers: Record<string, string>): Promise<Answer> {
+  const res = await fetch(`${server.url}${url}`, { method: 'POST', headers, body });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text), headers: { ...pick((n) => res.headers.get(n) ?? undefined), remaining: res.headers.get('x-ratelimit-remaining') ?? undefined } };
+}
+
+async function throughFastify(url: string, body: string, headers: Record<string, string>): Promise<Answer> {
+  const res = await server.app.inject({ method: 'POST', url, payload: body, headers });
+  const get = (n: string) => {
+    const v = res.headers[n];
+    return v === undefined ? undefined : String(v);
+  };
+  return { status: res.statusCode, body: JSON.parse(res.body), headers: { ...pick(get), remaining: get('x-ratelimit-remaining') } };
+}
+
+let counter = 0;
+
+/** Sends the request both ways; returns the HTTP answer after checking it equals fastify's. */
+async function both(url: string, body: unknown, extra: Record<string, string> = {}, raw?: string) {
+  const headers = { 'content-type': 'application/json', 'x-api-key': world.dev.server, 'x-request-id': `lane-${++counter}`, ...extra };
+  const payload = raw ?? JSON.stringify(body);
+  const before = server.app.sdkLane.handled;
+  const viaHttp = await overHttp(url, payload, headers);
+  const took = server.app.sdkLane.handled - before;
+  const viaFastify = await throughFastify(url, payload, headers);
+  const { remaining: a, ...httpRest } = viaHttp.headers;
+  const { remaining: b, ...fastifyRest } = viaFastify.headers;
+  expect({ ...viaHttp, headers: httpRest }).toEqual({ ...viaFastify, headers: fastifyRest });
+  // Both paths count against the same limit: fastify's answer came one request later.
+  if (a !== undefined || b !== undefined) expect(Number(a) - Number(b)).toBe(1);
+  return { answer: viaHttp, took };
+}
+
+describe('the SDK fast lane', () => {
+  it('takes ordinary evaluations and answers them exactly as the fastify route does', async () => {
+    // The first request of a key it has never seen goes through fastify (which resolves the key).
+    await both('/v1/evaluate', { flag_key: 'max-items' });
+    const single = await both('/v1/evaluate', { flag_key: 'new-checkout', context: { key: 'user-1', country: 'US' } });
+    expect(single.took).toBe(1);
+    expect(single.answer.status).toBe(200);
+    expect(single.answer.body).toEqual({ flag_key: 'new-checkout', value: true, variation: 0, reason: 'TARGETING_MATCH', rule_id: 'us-only', version: expect.any(Number) });
+    expect(single.answer.headers['cache-control']).toBe('no-store');
+    expect(single.answer.headers['x-ratelimit-limit']).toBe('100000');
+
+    const missing = await both('/v1/evaluate', { flag_key: 'no-such-flag', context: { key: 'u' } });
+    expect(missing.took).toBe(1);
+    expect(missing.answer.body).toMatchObject({ flag_key: 'no-such-flag', reason: 'ERROR', error_code: 'FLAG_NOT_FOUND' });
+
+    const bulk = await both('/v1/evaluate/bulk', { context: { key: 'user-2' } });
+    expect(bulk.took).toBe(1);
+    expect(Object.keys((bulk.answer.body as { flags: object }).flags).sort()).toEqual(['max-items', 'new-checkout']);
+    const named = await both('/v1/evaluate/bulk', { flag_keys: ['max-items', 'max-items'], context: { key: 'user-2' } });
+    expect(named.took).toBe(1);
+
+    const mobile = await both('/v1/evaluate', { flag_key: 'max-items' }, { 'x-api-key': world.dev.mobile });
+    expect(mobile.answer.status).toBe(200);
+    const charset = await both('/v1/evaluate', { flag_key: 'max-items' }, { 'content-type': 'application/json; charset=utf-8' });
+    expect(charset.took).toBe(1);
+  });
+
+  it('refuses bad bodies with the same envelope, status and message', async () => {
+    const cases: [string, unknown, string?][] = [
+      ['/v1/evaluate', null, '{"flag_key": '],
+      ['/v1/evaluate', null, '{"flag_key":"x","__proto__":{"admin":true}}'],
+      ['/v1/evaluate', { flag_key: 'max-items', extra: 1 }],
+      ['/v1/evaluate', { context: { key: 'u' } }],
+      ['/v1/evaluate', { flag_key: 42 }],
+      ['/v1/evaluate', { flag_key: '' }],
+      ['/v1/evaluate', { flag_key: 'max-items', context: { key: 7 } }],
+      ['/v1/evaluate', { flag_key: 'max-items', context: [1, 2] }],
+      ['/v1/evaluate', null, '[1,2]'],
+      ['/v1/evaluate/bulk', { flag_keys: 'max-items' }],
+      ['/v1/evaluate/bulk', { flag_keys: [''] }],
+    ];
+    for (const [url, body, raw] of cases) {
+      const { answer, took } = await both(url, body, {}, raw);
+      expect(took, `${url} ${raw ?? JSON.stringify(body)}`).toBe(1);
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ error: expect.any(String), request_id: answer.headers['x-request-id'] });
+    }
+  });
+
+  it('leaves to fastify what it does not handle, with the same answers', async () => {
+    const other = { 'x-api-key': world.dev.server };
+    const cases: { headers: Record<string, string>; url?: string }[] = [
+      { headers: { 'x-api-key': 'vx_srv_notarealkeyatallnotarealkey000000' } },
+      { headers: { 'x-api-key': world.dev.clientSideId } },
+      { headers: { origin: 'https://app.example.com', ...other } },
+      { headers: { 'content-type': 'text/plain' } },
+      { headers: {}, url: '/v1/evaluate?x=1' },
+    ];
+    for (const { headers, url } of cases) {
+      const res = await both(url ?? '/v1/evaluate', { flag_key: 'max-items' }, headers);
+      expect(res.took, JSON.stringify(headers)).toBe(0);
+    }
+    const noKey = await fetch(`${server.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"flag_key":"x"}' });
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ error: 'API key is invalid' });
+  });
+});
+
+describe('the SDK fast lane under its limits', () => {
+  it('answers 429 with the rate-limit headers once the key is over its budget', async () => {
+    const limited = await startServer({ EVALUATION_RATE_LIMIT: '3', MANAGEMENT_RATE_LIMIT: '10000' });
+    const w = await givenSdkWorld(limited);
+    await givenDevFlag(limited, w, { key: 'f' }, { on: true });
+    await snapshotsCaughtUp(limited, [w.dev.id]);
+    const send = () =>
+      fetch(`${limited.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': w.dev.server }, body: '{"flag_key":"f"}' });
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 4; i++) {
+      last = await send();
+      statuses.push(last.status);
+      if (i < 3) await last.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(limited.app.sdkLane.handled).toBeGreaterThanOrEqual(3);
+    expect(last!.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(last!.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(await last!.json()).toMatchObject({ error: 'rate limit exceeded', request_id: last!.headers.get('x-request-id') });
+  });
+
+  it('stands aside for plain HTTP when HTTPS is required, and takes what a trusted proxy forwards over https', async () => {
+    // A second node on the first server's database, behind a proxy at 127.0.0.1.
+    const strict = await startServer(
+      { REQUIRE_HTTPS: 'true', TRUST_PROXY: '127.0.0.1', EVALUATION_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' },
+      { databaseUrl: server.databaseUrl },
+    );
+    const send = (headers: Record<string, string>) =>
+      fetch(`${strict.url}/v1/evaluate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': world.dev.server, ...headers },
+        body: '{"flag_key":"max-items"}',
+      });
+    const plain = await send({});
+    expect(plain.status).toBe(403);
+    expect(await plain.json()).toMatchObject({ error: 'HTTPS is required' });
+    expect(strict.app.sdkLane.handled).toBe(0);
+
+    // The first answer resolves the key through fastify; from then on the lane takes it.
+    for (let i = 0; i < 2; i++) {
+      const res = await send({ 'x-forwarded-proto': 'https' });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ flag_key: 'max-items', value: 25 });
+    }
+    expect(strict.app.sdkLane.handled).toBe(1);
+    const forged = await send({ 'x-forwarded-proto': 'http, https' });
+    expect(forged.status).toBe(200); // the last hop (the trusted proxy) says https
+    const downgraded = await send({ 'x-forwarded-proto': 'https, http' });
+    expect(downgraded.status).toBe(403);
+    expect(strict.app.sdkLane.handled).toBe(2);
+  });
+});
