@@ -4,7 +4,8 @@
 // latency = each subscriber's receipt - the moment the mutation's HTTP response arrived (both
 // clocks are this machine's; a receipt that beats the response counts as 0). Memory = the
 // server's VmRSS (from /proc, no debug hooks) after connecting minus before, divided by N.
-// Targets: p99 < 100 ms at 10,000 subscribers, < 20 KB per idle subscriber.
+// Targets: p99 < 100 ms at 10,000 subscribers, < 20 KB per idle subscriber. Each size is also
+// measured against its floor (bench/write-floor.ts): a bare server writing one frame per socket.
 // Run alone: DATABASE_URL=postgres://… npx tsx bench/propagation.ts  (without DATABASE_URL an
 // embedded PostgreSQL is started in a temp dir).
 
@@ -18,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
+import { measureWriteFloor } from './write-floor.js';
 
 export interface PropagationRow {
   subscribers: number;
@@ -27,6 +29,10 @@ export interface PropagationRow {
   maxMs: number;
   missing: number;
   kbPerSubscriber: number;
+  /** The same-run floor (bench/write-floor.ts): one core writing one frame to each of N sockets. */
+  floorP50Ms: number;
+  floorP99Ms: number;
+  floorUsPerWrite: number;
 }
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -175,6 +181,9 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
       maxMs: latencies[latencies.length - 1] ?? Number.NaN,
       missing: round.missing,
       kbPerSubscriber: (after - before) / subscribers,
+      floorP50Ms: Number.NaN,
+      floorP99Ms: Number.NaN,
+      floorUsPerWrite: Number.NaN,
     };
   } finally {
     clients.child?.kill('SIGTERM');
@@ -207,7 +216,9 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
         await orm.close();
       }
       try {
-        rows.push(await runOne(databaseUrl, size));
+        const row = await runOne(databaseUrl, size);
+        const floor = await measureWriteFloor(size);
+        rows.push({ ...row, floorP50Ms: floor.p50Ms, floorP99Ms: floor.p99Ms, floorUsPerWrite: floor.usPerWrite });
       } finally {
         await dropDatabase(adminUrl, name).catch(() => undefined);
       }
@@ -220,12 +231,16 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
 
 export function printPropagation(rows: PropagationRow[]): void {
   const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-  console.log('| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | p99 < 100 ms @10k | < 20 KB |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|');
+  console.log('| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | floor p50 / p99 ms (µs per write) | p99 ÷ floor p99 | p99 < 100 ms @10k | < 20 KB |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|');
   for (const r of rows) {
     const p99ok = r.subscribers >= 10_000 ? (r.p99Ms < 100 ? 'yes' : 'NO') : '–';
-    console.log(`| ${r.subscribers} | ${r.connected} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.missing} | ${fmt(r.kbPerSubscriber)} | ${p99ok} | ${r.kbPerSubscriber < 20 ? 'yes' : 'NO'} |`);
+    const floor = `${fmt(r.floorP50Ms)} / ${fmt(r.floorP99Ms)} (${fmt(r.floorUsPerWrite)})`;
+    console.log(
+      `| ${r.subscribers} | ${r.connected} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.missing} | ${fmt(r.kbPerSubscriber)} | ${floor} | ${fmt(r.p99Ms / r.floorP99Ms, 2)}× | ${p99ok} | ${r.kbPerSubscriber < 20 ? 'yes' : 'NO'} |`,
+    );
   }
+  console.log('floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same run, same cores.');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -53,30 +53,59 @@ type Wire = (version: number, event: string, data: unknown) => string;
 const frame: Wire = (version, event, data) => `id: ${version}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 interface Stream {
-  write(chunk: string): void;
+  write(chunk: string | Wired): void;
   end(final?: string): void;
 }
 
-/** Configuration-mode encodings, memoized per update: computed once, not once per stream. */
-function configPut(snapshot: Snapshot, memo?: Map<string, unknown>): string {
-  const known = memo?.get('sse:put') as string | undefined;
-  if (known) return known;
-  const body = frame(snapshot.version, 'put', {
-    version: snapshot.version,
-    flags: Object.fromEntries(snapshot.data.flags.map((f) => [f.definition.key, { definition: f.definition, state: f.state }])),
-    segments: snapshot.data.segments,
-  });
-  memo?.set('sse:put', body);
-  return body;
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * SSE text encoded once and written, as is, to every stream that sends it: with 10,000 streams
+ * a change costs 10,000 socket writes, so each one is a single pre-built buffer (HTTP/1.1
+ * chunk framing included) instead of a string encoded, framed and corked per stream.
+ */
+class Wired {
+  private chunked: Buffer | undefined;
+  private plain: Buffer | undefined;
+
+  constructor(readonly text: string) {}
+
+  bytes(chunked: boolean): Buffer {
+    if (!chunked) return (this.plain ??= Buffer.from(this.text, 'utf8'));
+    if (this.chunked === undefined) {
+      const body = Buffer.from(this.text, 'utf8');
+      this.chunked = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]);
+    }
+    return this.chunked;
+  }
 }
 
-function configChanges(update: LiveUpdate): string {
-  const known = update.memo.get('sse:changes') as string | undefined;
+const PING = new Wired(': ping\n\n');
+
+/** Configuration-mode encodings, memoized per snapshot and per update: once, not once per stream. */
+const puts = new WeakMap<Snapshot, Wired>();
+
+function configPut(snapshot: Snapshot): Wired {
+  let known = puts.get(snapshot);
+  if (known) return known;
+  known = new Wired(
+    frame(snapshot.version, 'put', {
+      version: snapshot.version,
+      flags: Object.fromEntries(snapshot.data.flags.map((f) => [f.definition.key, { definition: f.definition, state: f.state }])),
+      segments: snapshot.data.segments,
+    }),
+  );
+  puts.set(snapshot, known);
+  return known;
+}
+
+function configChanges(update: LiveUpdate): Wired {
+  const known = update.memo.get('sse:changes') as Wired | undefined;
   if (known !== undefined) return known;
   const current = update.current!;
-  let out = '';
+  let out: Wired | string = '';
   if (!update.change || update.segmentsChanged) {
-    out = configPut(current, update.memo);
+    out = configPut(current);
   } else {
     const before = new Set((update.previous?.data.flags ?? []).map((f) => f.definition.key));
     for (const delta of update.flags) {
@@ -86,8 +115,9 @@ function configChanges(update: LiveUpdate): string {
         : frame(current.version, 'delete', { key: delta.key, version: current.version });
     }
   }
-  update.memo.set('sse:changes', out);
-  return out;
+  const wired = typeof out === 'string' ? new Wired(out) : out;
+  update.memo.set('sse:changes', wired);
+  return wired;
 }
 
 const valueOf = (r: EvaluationResult) => ({ value: r.value, variation: r.variation, reason: r.reason, ...(r.errorCode ? { errorCode: r.errorCode } : {}) });
@@ -115,7 +145,7 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
   const open = new Set<Stream>();
   // One timer for every stream: an idle subscriber costs its socket and a few closures.
   const heartbeat = setInterval(() => {
-    for (const stream of open) stream.write(': ping\n\n');
+    for (const stream of open) stream.write(PING);
   }, heartbeatMs);
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
@@ -153,17 +183,21 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
     });
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 60_000);
+    // The head goes out now; from here on every event is written straight to the socket, framed
+    // as this response's body (chunked for HTTP/1.1, as is for HTTP/1.0), behind the head.
+    res.flushHeaders();
+    const chunked = res.chunkedEncoding;
+    const socket = req.method === 'GET' ? res.socket : null;
 
     let closed = false;
     const cleanups: (() => void)[] = [];
     const stream: Stream = {
       write(chunk) {
-        if (closed || chunk.length === 0) return;
-        res.write(chunk);
-        // http corks the socket until the next tick, and ticks wait for the microtask queue, which
-        // a change fills with every GraphQL subscriber's execution: send now instead.
-        res.socket?.uncork();
-        if (res.writableLength > MAX_BUFFERED) res.destroy();
+        if (closed) return;
+        const wired = typeof chunk === 'string' ? (chunk.length === 0 ? null : new Wired(chunk)) : chunk;
+        if (wired === null || socket === null || socket.destroyed) return;
+        socket.write(wired.bytes(chunked));
+        if (socket.writableLength > MAX_BUFFERED) res.destroy();
       },
       end(final) {
         if (closed) return;
@@ -190,8 +224,6 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
           ? frame(snapshot.version, 'put', { version: snapshot.version, flags: Object.fromEntries([...values].map(([k, r]) => [k, valueOf(r)])) })
           : configPut(snapshot),
       );
-    } else {
-      res.flushHeaders();
     }
 
     const watch = watchSdkKey(deps.keyCache, presented, key, () => stream.end(': the API key is no longer valid\n\n'));

@@ -27,6 +27,27 @@ export interface LiveServices {
   keyCache: SdkKeyCache;
   snapshots: SnapshotStore;
 }
+/** Small ids for engine results (compiled results are shared objects, so equal outcomes are one object). */
+const resultIds = new WeakMap<EvaluationResult, number>();
+let lastResultId = 0;
+
+/**
+ * The update's one array for these results: contexts that evaluate alike (most do) share it,
+ * so what is built from it (the projected message, its bytes) is built once per update.
+ */
+function sharedValues(memo: Map<string, unknown>, results: EvaluationResult[]): EvaluationResult[] {
+  let signature = 'flagValues:list:';
+  for (const result of results) {
+    let id = resultIds.get(result);
+    if (id === undefined) resultIds.set(result, (id = ++lastResultId));
+    signature += `${id},`;
+  }
+  const known = memo.get(signature) as EvaluationResult[] | undefined;
+  if (known !== undefined) return known;
+  memo.set(signature, results);
+  return results;
+}
+
 export interface LiveRequest extends LiveServices {
   /** The management credential the principal came from; re-resolved on every flagChanged event. */
   credentials: CredentialHeaders;
@@ -420,7 +441,7 @@ builder.subscriptionFields((t) => ({
           if (!current) return queue.end();
           if (!watch.stillValid()) return;
           let next = event.update.memo.get(group) as EvaluationResult[] | undefined;
-          if (!next) event.update.memo.set(group, (next = evaluateAll(current.compiled, context, filter)));
+          if (!next) event.update.memo.set(group, (next = sharedValues(event.update.memo, evaluateAll(current.compiled, context, filter))));
           if (next !== last && !sameValues(last, next)) {
             last = next;
             queue.push(next);

@@ -59,12 +59,18 @@ class FlagValuesProjector {
     private readonly fields: readonly (readonly [string, FlagValueField])[],
   ) {}
 
-  private readonly encoded = new WeakMap<readonly EvaluationResult[], string>();
+  private readonly encoded = new WeakMap<readonly EvaluationResult[], Map<string, Buffer>>();
 
-  /** The projected result as JSON, once per value list. */
-  encode(values: readonly EvaluationResult[]): string {
-    let known = this.encoded.get(values);
-    if (known === undefined) this.encoded.set(values, (known = JSON.stringify(this.project(values))));
+  /**
+   * The whole `next` message for `prefix` (which names the operation id) as bytes, once per
+   * value list and id: subscribers with the same values share one buffer, and the socket
+   * write takes it as is.
+   */
+  message(values: readonly EvaluationResult[], prefix: string): Buffer {
+    let byPrefix = this.encoded.get(values);
+    if (byPrefix === undefined) this.encoded.set(values, (byPrefix = new Map()));
+    let known = byPrefix.get(prefix);
+    if (known === undefined) byPrefix.set(prefix, (known = Buffer.from(`${prefix}${JSON.stringify(this.project(values))}}`, 'utf8')));
     return known;
   }
 
@@ -150,7 +156,7 @@ class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
     if (!Array.isArray(item)) return false;
     const { socket } = this.sink;
     if (socket.readyState !== socket.OPEN) return true;
-    socket.send(`${this.prefix}${this.projector.encode(item)}}`);
+    socket.send(this.projector.message(item, this.prefix), { binary: false });
     if (socket.bufferedAmount > MAX_BUFFERED) socket.close(CloseCode.InternalServerError, 'the client is not reading');
     return true;
   };

@@ -1,0 +1,120 @@
+// The same-run baseline of the propagation bench: how fast can ONE core put one small frame on
+// each of N idle TCP connections at all? A bare node:net server (pinned to the server's core)
+// holds N connections from a client process (pinned to the clients' core); on "go" it writes one
+// pre-built 150-byte buffer to every socket in a plain loop, no framing, no JSON, no pubsub.
+// Latency = each connection's receipt - the moment the loop started, on this machine's clock.
+// Nothing a server does per subscriber can beat this; propagation figures are read against it.
+//
+// Modes: `server <port>` / `client <port> <n>` (spawned by measureWriteFloor).
+
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { freePort } from '../test/helpers/process.js';
+
+export interface FloorRow {
+  connections: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Server time for the write loop alone, per socket. */
+  usPerWrite: number;
+}
+
+const FRAME = Buffer.from(`id: 2\nevent: patch\ndata: ${JSON.stringify({ key: 'bench-flag', version: 2, definition: { key: 'bench-flag', kind: 'boolean' }, state: { on: true } })}\n\n`);
+const ROOT = new URL('..', import.meta.url).pathname;
+
+function pinned(cpu: number, args: string[]) {
+  const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Runs the floor measurement for `n` connections: server on CPU 0, client on CPU 1. */
+export async function measureWriteFloor(n: number): Promise<FloorRow> {
+  const port = await freePort();
+  const self = pathToFileURL(new URL(import.meta.url).pathname).pathname;
+  const server = pinned(0, [process.execPath, '--import', 'tsx', self, 'server', String(port)]);
+  const serverLines = createInterface({ input: server.stdout! });
+  const serverSays: string[] = [];
+  const onServer = new Promise<void>((resolve) => serverLines.once('line', () => resolve()));
+  serverLines.on('line', (l) => serverSays.push(l));
+  await onServer;
+  const client = pinned(1, [process.execPath, '--import', 'tsx', self, 'client', String(port), String(n)]);
+  const clientLines = createInterface({ input: client.stdout! });
+  const next = (lines: ReturnType<typeof createInterface>) => new Promise<string>((resolve) => lines.once('line', resolve));
+  try {
+    const ready = JSON.parse(await next(clientLines)) as { connected: number };
+    if (ready.connected !== n) throw new Error(`write floor: only ${ready.connected} of ${n} connections opened`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Warm-up round, then the measured one.
+    let result: { receipts: number[] } | undefined;
+    let wrote: { started: number; usPerWrite: number } | undefined;
+    for (let round = 0; round < 2; round++) {
+      const receipts = next(clientLines);
+      const done = next(serverLines);
+      server.stdin!.write('go\n');
+      wrote = JSON.parse(await done) as { started: number; usPerWrite: number };
+      result = JSON.parse(await receipts) as { receipts: number[] };
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const latencies = result!.receipts.map((t) => Math.max(0, t - wrote!.started)).sort((a, b) => a - b);
+    return { connections: n, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies[latencies.length - 1]!, usPerWrite: wrote!.usPerWrite };
+  } finally {
+    client.kill('SIGKILL');
+    server.kill('SIGKILL');
+  }
+}
+
+function runServer(port: number) {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+  });
+  server.listen(port, '127.0.0.1', () => console.log('listening'));
+  createInterface({ input: process.stdin }).on('line', () => {
+    const started = Date.now();
+    const t0 = process.hrtime.bigint();
+    for (const socket of sockets) socket.write(FRAME);
+    const us = Number(process.hrtime.bigint() - t0) / 1e3;
+    console.log(JSON.stringify({ started, usPerWrite: us / sockets.length }));
+  });
+}
+
+async function runClient(port: number, n: number) {
+  let receipts: number[] = [];
+  let connected = 0;
+  const BATCH = 250;
+  for (let i = 0; i < n; i += BATCH) {
+    await Promise.all(
+      Array.from({ length: Math.min(BATCH, n - i) }, () => new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          connected++;
+          resolve();
+        });
+        socket.on('error', () => resolve());
+        socket.on('data', () => {
+          receipts.push(Date.now());
+          if (receipts.length === n) {
+            console.log(JSON.stringify({ receipts }));
+            receipts = [];
+          }
+        });
+      })),
+    );
+  }
+  console.log(JSON.stringify({ connected }));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [mode, port, n] = process.argv.slice(2);
+  if (mode === 'server') runServer(Number(port));
+  else if (mode === 'client') void runClient(Number(port), Number(n));
+  else console.log(await measureWriteFloor(Number(mode ?? 10_000)));
+}
