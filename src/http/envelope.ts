@@ -9,7 +9,11 @@ import { DomainError } from '../errors.js';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
-  const incoming = req.headers['x-request-id'];
+  return requestIdFrom(req.headers['x-request-id']);
+}
+
+/** The incoming X-Request-Id when it is acceptable, else a new one. */
+export function requestIdFrom(incoming: unknown): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 

@@ -13,6 +13,8 @@ export interface RateLimit {
   check(key: string, reply: FastifyReply): Promise<void>;
   /** The same count without a reply (WebSocket upgrades): the verdict and the headers to send. */
   consume(key: string): Promise<RateLimitVerdict>;
+  /** `consume` with callbacks (the SDK fast lane). */
+  decide(key: string, done: (verdict: RateLimitVerdict) => void, failed: (error: unknown) => void): void;
 }
 
 export interface RateLimitVerdict {
@@ -39,6 +41,24 @@ export function createRateLimit(options: {
     reply.header('x-ratelimit-reset', Math.ceil((Date.now() + res.msBeforeNext) / 1000));
   }
 
+  const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => {
+    const headers: Record<string, string> = {
+      'x-ratelimit-limit': String(limit),
+      'x-ratelimit-remaining': String(Math.max(0, limit - res.consumedPoints)),
+      'x-ratelimit-reset': String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
+    };
+    if (!allowed) headers['retry-after'] = String(Math.ceil(res.msBeforeNext / 1000));
+    return { allowed, headers };
+  };
+  // Callbacks rather than an async function: the SDK fast lane calls this per request, and
+  // while an AsyncLocalStorage is active (MikroORM enables one) every promise costs hook calls.
+  const decide = (key: string, done: (verdict: RateLimitVerdict) => void, failed: (error: unknown) => void): void => {
+    limiter.consume(key).then(
+      (res) => done(verdict(res, true)),
+      (refused: unknown) => (refused instanceof RateLimiterRes ? done(verdict(refused, false)) : failed(refused)),
+    );
+  };
+
   return {
     limit,
     async check(key, reply) {
@@ -51,26 +71,10 @@ export function createRateLimit(options: {
         throw new RateLimitedError();
       }
     },
-    // Not an async function: the SDK fast lane calls this per request, and while an
-    // AsyncLocalStorage is active (MikroORM enables one) every promise costs a hook call.
     consume(key) {
-      const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => {
-        const headers: Record<string, string> = {
-          'x-ratelimit-limit': String(limit),
-          'x-ratelimit-remaining': String(Math.max(0, limit - res.consumedPoints)),
-          'x-ratelimit-reset': String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
-        };
-        if (!allowed) headers['retry-after'] = String(Math.ceil(res.msBeforeNext / 1000));
-        return { allowed, headers };
-      };
-      return limiter.consume(key).then(
-        (res) => verdict(res, true),
-        (refused: unknown) => {
-          if (!(refused instanceof RateLimiterRes)) throw refused;
-          return verdict(refused, false);
-        },
-      );
+      return new Promise((resolve, reject) => decide(key, resolve, reject));
     },
+    decide,
   };
 }
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { TLSSocket } from 'node:tls';
 import secureJson from 'secure-json-parse';
 import { DomainError, RateLimitedError } from '../../errors.js';
-import { envelope, requestId, validationMessage } from '../../http/envelope.js';
+import { envelope, requestIdFrom, validationMessage } from '../../http/envelope.js';
 import type { RateLimit, RateLimitVerdict } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
@@ -58,6 +58,55 @@ export interface LaneDeps {
   ajvOptions: Record<string, unknown>;
 }
 
+/** What the lane reads of a request's headers, or null when one of them means "leave it to fastify". */
+interface LaneHeaders {
+  contentType?: string;
+  contentLength?: string;
+  apiKey?: string;
+  requestId?: string;
+  forwardedProto?: string;
+}
+
+/**
+ * One pass over rawHeaders, so no headers object is built for the requests the lane takes.
+ * Repeated headers, and any that fastify must handle (encodings, Expect, CORS), send the
+ * request to fastify.
+ */
+function laneHeaders(raw: string[]): LaneHeaders | null {
+  const found: LaneHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const value = raw[i + 1]!;
+    let field: keyof LaneHeaders;
+    switch (raw[i]!.toLowerCase()) {
+      case 'content-type':
+        field = 'contentType';
+        break;
+      case 'content-length':
+        field = 'contentLength';
+        break;
+      case 'x-api-key':
+        field = 'apiKey';
+        break;
+      case 'x-request-id':
+        field = 'requestId';
+        break;
+      case 'x-forwarded-proto':
+        field = 'forwardedProto';
+        break;
+      case 'content-encoding':
+      case 'transfer-encoding':
+      case 'expect':
+      case 'origin':
+        return null;
+      default:
+        continue;
+    }
+    if (found[field] !== undefined) return null;
+    found[field] = value;
+  }
+  return found;
+}
+
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
 
@@ -101,10 +150,9 @@ export class SdkLane {
     this.closing = true;
   }
 
-  private https(req: IncomingMessage): boolean {
-    const forwarded = req.headers['x-forwarded-proto'];
+  private https(req: IncomingMessage, forwarded: string | undefined): boolean {
     const address = req.socket.remoteAddress;
-    if (typeof forwarded === 'string' && address !== undefined && this.trusted(address, 0)) {
+    if (forwarded !== undefined && address !== undefined && this.trusted(address, 0)) {
       return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim() === 'https';
     }
     return (req.socket as TLSSocket).encrypted === true;
@@ -115,15 +163,15 @@ export class SdkLane {
     if (deps === undefined || this.closing || req.method !== 'POST') return false;
     const route = this.routes.get(req.url ?? '');
     if (route === undefined) return false;
-    const h = req.headers;
-    const type = h['content-type'];
+    const h = laneHeaders(req.rawHeaders);
+    if (h === null) return false;
+    const type = h.contentType;
     if (type !== 'application/json' && (type === undefined || !JSON_TYPE.test(type))) return false;
-    if (h['content-encoding'] !== undefined || h['expect'] !== undefined || h['origin'] !== undefined || h['transfer-encoding'] !== undefined) return false;
-    const length = Number(h['content-length']);
+    const length = Number(h.contentLength);
     if (!(length > 0 && length <= deps.bodyLimit)) return false;
-    if (deps.requireHttps && !this.https(req)) return false;
-    const presented = h['x-api-key'];
-    if (typeof presented !== 'string' || presented.length === 0) return false;
+    if (deps.requireHttps && !this.https(req, h.forwardedProto)) return false;
+    const presented = h.apiKey;
+    if (presented === undefined || presented.length === 0) return false;
     const key = deps.keyCache.cached(presented);
     if (key === undefined || !route.kinds.includes(key.kind)) return false;
     const snapshot = deps.snapshots.get(key.environmentId);
@@ -133,12 +181,13 @@ export class SdkLane {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client gone mid-body: nothing to answer
-    req.on('end', () => this.answer(req, res, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    const id = requestIdFrom(h.requestId);
+    req.on('end', () => this.answer(res, id, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     return true;
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, presented: string, key: CachedSdkKey, raw: Buffer) {
-    const headers: Record<string, string | number> = { 'x-request-id': requestId(req) };
+  private answer(res: ServerResponse, id: string, route: CompiledRoute, presented: string, key: CachedSdkKey, raw: Buffer) {
+    const headers: Record<string, string | number> = { 'x-request-id': id };
     let body: unknown;
     try {
       body = secureJson.parse(raw, undefined, JSON_PARSE);
@@ -150,7 +199,8 @@ export class SdkLane {
       return this.fail(res, headers, 400, first ? validationMessage(first) : 'request body is invalid');
     }
     // The client is the first 12 characters of the key, as on every SDK route.
-    this.deps!.limit.consume(presented.slice(0, 12)).then(
+    this.deps!.limit.decide(
+      presented.slice(0, 12),
       (verdict: RateLimitVerdict) => {
         Object.assign(headers, verdict.headers);
         if (!verdict.allowed) return this.failWith(res, headers, new RateLimitedError());
