@@ -1,6 +1,7 @@
 /**
  * Process entry: configuration, the database (embedded when DATABASE_URL is unset), the server,
- * and graceful shutdown. The only module that touches `process`.
+ * and graceful shutdown. The only module that touches `process` (besides runtime.ts, which sets
+ * V8 flags before anything else loads).
  */
 import './runtime.js';
 import { ConfigError, loadConfig } from './config.js';

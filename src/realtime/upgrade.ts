@@ -1,9 +1,9 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import proxyAddr from '@fastify/proxy-addr';
 import { RateLimitedError } from '../errors.js';
-import { requestId } from '../http/envelope.js';
+import { envelope, requestId } from '../http/envelope.js';
+import { protocolOf, trustOf } from '../http/proxy.js';
 import type { RateLimit } from '../http/rate-limit.js';
 
 /**
@@ -28,24 +28,11 @@ export interface UpgradeRefusal {
 
 export type UpgradeVerdict = { refusal: UpgradeRefusal } | { refusal: null; headers: Record<string, string> };
 
-type Trust = (address: string, hop: number) => boolean;
-
-/** The request's protocol as fastify's `req.protocol` sees it with the same trustProxy. */
-function protocolOf(req: IncomingMessage, trusted: Trust): string {
-  const socket = req.socket;
-  const forwarded = req.headers['x-forwarded-proto'];
-  if (typeof forwarded === 'string' && forwarded !== '' && socket.remoteAddress !== undefined && trusted(socket.remoteAddress, 0)) {
-    // The last entry is the one the trusted proxy added.
-    return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim();
-  }
-  return (socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
-}
-
 /** Checks an upgrade against the rules: a refusal, or the rate-limit headers for the 101. */
 export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Promise<UpgradeVerdict> {
-  const trusted: Trust = rules.trustProxy.length > 0 ? proxyAddr.compile([...rules.trustProxy]) : () => false;
+  const trusted = trustOf(rules.trustProxy);
   return async (req) => {
-    if (rules.requireHttps && protocolOf(req, trusted) !== 'https') {
+    if (rules.requireHttps && protocolOf(req.socket, req.headers['x-forwarded-proto'], trusted) !== 'https') {
       return { refusal: { status: 403, message: 'HTTPS is required' } };
     }
     // The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies.
@@ -60,7 +47,7 @@ export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Prom
 export function refuseUpgrade(req: IncomingMessage, socket: Duplex, refusal: UpgradeRefusal): void {
   if (socket.destroyed) return;
   const id = requestId(req);
-  const body = JSON.stringify({ error: refusal.message, request_id: id });
+  const body = JSON.stringify(envelope(id, refusal.message));
   const headers: Record<string, string | number> = {
     ...refusal.headers,
     'x-request-id': id,

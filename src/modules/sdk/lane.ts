@@ -1,12 +1,11 @@
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
-import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import secureJson from 'secure-json-parse';
 import { DomainError, RateLimitedError } from '../../errors.js';
 import { envelope, requestIdFrom, validationMessage } from '../../http/envelope.js';
+import { protocolOf, trustOf, type Trust } from '../../http/proxy.js';
 import type { RateLimit, RateLimitVerdict } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
@@ -113,7 +112,7 @@ const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const
 export class SdkLane {
   private routes = new Map<string, CompiledRoute>();
   private deps: LaneDeps | undefined;
-  private trusted: (address: string, hop: number) => boolean = () => false;
+  private trusted: Trust = () => false;
   private closing = false;
   /** Requests this lane answered (tests prove the lane, not fastify, served them). */
   handled = 0;
@@ -141,21 +140,13 @@ export class SdkLane {
         serialize: serializers({ schema: route.responseSchema, method: 'POST', url: route.url, httpStatus: '200' }) as CompiledRoute['serialize'],
       });
     }
-    if (deps.trustProxy.length > 0) this.trusted = proxyAddr.compile(deps.trustProxy);
+    this.trusted = trustOf(deps.trustProxy);
     this.deps = deps;
   }
 
   /** From here on fastify answers everything (503 + Connection: close while it closes). */
   close(): void {
     this.closing = true;
-  }
-
-  private https(req: IncomingMessage, forwarded: string | undefined): boolean {
-    const address = req.socket.remoteAddress;
-    if (forwarded !== undefined && address !== undefined && this.trusted(address, 0)) {
-      return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim() === 'https';
-    }
-    return (req.socket as TLSSocket).encrypted === true;
   }
 
   private take(req: IncomingMessage, res: ServerResponse): boolean {
@@ -169,7 +160,7 @@ export class SdkLane {
     if (type !== 'application/json' && (type === undefined || !JSON_TYPE.test(type))) return false;
     const length = Number(h.contentLength);
     if (!(length > 0 && length <= deps.bodyLimit)) return false;
-    if (deps.requireHttps && !this.https(req, h.forwardedProto)) return false;
+    if (deps.requireHttps && protocolOf(req.socket, h.forwardedProto, this.trusted) !== 'https') return false;
     const presented = h.apiKey;
     if (presented === undefined || presented.length === 0) return false;
     const key = deps.keyCache.cached(presented);

@@ -1,0 +1,23 @@
+import proxyAddr from '@fastify/proxy-addr';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * fastify's trustProxy rule for the doors that answer before fastify (the SDK fast lane,
+ * WebSocket upgrades): X-Forwarded-* headers count only when the socket's peer is a proxy
+ * listed in TRUST_PROXY.
+ */
+export type Trust = (address: string, hop: number) => boolean;
+
+export function trustOf(trustProxy: readonly string[]): Trust {
+  return trustProxy.length > 0 ? proxyAddr.compile([...trustProxy]) : () => false;
+}
+
+/** The request's protocol as fastify's `req.protocol` sees it with the same trustProxy. */
+export function protocolOf(socket: Socket, forwardedProto: string | string[] | undefined, trusted: Trust): string {
+  if (typeof forwardedProto === 'string' && forwardedProto !== '' && socket.remoteAddress !== undefined && trusted(socket.remoteAddress, 0)) {
+    // The last entry is the one the trusted proxy added.
+    return forwardedProto.slice(forwardedProto.lastIndexOf(',') + 1).trim();
+  }
+  return (socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+}
