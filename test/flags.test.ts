@@ -537,3 +537,32 @@ describe('snapshot source', () => {
     expect(all.get(p.env.dev!)?.flags[0]?.state.on).toBe(false);
   });
 });
+
+describe('flag lists with their environments', () => {
+  it('load every listed flag\'s states in one query, not one per flag', async () => {
+    const queries: string[] = [];
+    const logged = await startServer({ MANAGEMENT_RATE_LIMIT: '10000' }, { orm: { debug: ['query'], logger: (line: string) => queries.push(line) } });
+    const owner = await givenOrg(logged.url);
+    const p = await givenProject(logged, owner);
+    const flags = [];
+    for (let i = 0; i < 4; i++) flags.push(await givenFlag(logged, owner, p, { key: `batched-${i}` }));
+    await givenState(logged, owner, flags[2]!.id, p.env.dev!, { on: true });
+
+    queries.length = 0;
+    const r = await graphql(
+      logged.url,
+      'query($p: ID!) { project(id: $p) { flags(limit: 10) { data { key environments { environment { key } on } } } } }',
+      { p: p.id },
+      owner.auth,
+    );
+    expect(r.errors).toBeUndefined();
+    const listed = r.data.project.flags.data as { key: string; environments: { environment: { key: string }; on: boolean }[] }[];
+    expect(listed.map((f) => f.key).sort()).toEqual(['batched-0', 'batched-1', 'batched-2', 'batched-3']);
+    for (const flag of listed) {
+      expect(flag.environments.map((e) => e.environment.key)).toEqual(['dev', 'staging', 'production']);
+      expect(flag.environments.find((e) => e.environment.key === 'dev')!.on).toBe(flag.key === 'batched-2');
+    }
+    const stateQueries = queries.filter((q) => /from "flag_states"/.test(q));
+    expect(stateQueries).toHaveLength(1);
+  });
+});

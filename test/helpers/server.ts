@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../src/db/embedded.js';
+import type { Options } from '@mikro-orm/postgresql';
 import { createOrm, type Orm } from '../../src/db/orm.js';
 
 export interface TestServer {
@@ -29,11 +30,11 @@ export async function givenDatabase(): Promise<string> {
 /** A real Vexil server on a random port, over its own database. */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string; clock?: Clock; logStream?: NodeJS.WritableStream } = {},
+  options: { databaseUrl?: string; clock?: Clock; logStream?: NodeJS.WritableStream; orm?: Partial<Options> } = {},
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? (await givenDatabase());
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const orm = await createOrm(databaseUrl);
+  const orm = await createOrm(databaseUrl, options.orm);
   const app = await buildApp({ config, orm, clock: options.clock, logStream: options.logStream });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

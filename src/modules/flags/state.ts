@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { randomUUID } from 'node:crypto';
 import { FlushMode, LockMode, type EntityManager } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
@@ -33,8 +34,36 @@ onEnvironmentCreated(async (em, environment) => {
   }
 });
 
+/**
+ * Flag states per unit of work, batched: a page of flags that each select `environments` costs
+ * one query, not one per flag. Batching only (no cache), so a mutation later in the same
+ * operation is never answered with states read before it.
+ */
+const stateLoaders = new WeakMap<EntityManager, DataLoader<string, FlagState[]>>();
+
+function stateLoader(em: EntityManager): DataLoader<string, FlagState[]> {
+  let loader = stateLoaders.get(em);
+  if (loader === undefined) {
+    loader = new DataLoader(
+      async (flagIds: readonly string[]) => {
+        const states = await em.find(
+          FlagStateSchema,
+          { flag: { $in: [...flagIds] } },
+          { populate: ['environment'], orderBy: { environment: { sortOrder: 'asc', createdAt: 'asc' } } },
+        );
+        const byFlag = new Map<string, FlagState[]>(flagIds.map((id) => [id, []]));
+        for (const state of states) byFlag.get(state.flag.id)?.push(state);
+        return flagIds.map((id) => byFlag.get(id)!);
+      },
+      { cache: false },
+    );
+    stateLoaders.set(em, loader);
+  }
+  return loader;
+}
+
 export async function listFlagStates(em: EntityManager, flag: Flag): Promise<FlagState[]> {
-  return em.find(FlagStateSchema, { flag }, { populate: ['environment'], orderBy: { environment: { sortOrder: 'asc', createdAt: 'asc' } } });
+  return stateLoader(em).load(flag.id);
 }
 
 export async function getFlagState(em: EntityManager, flag: Flag, environmentKey: string): Promise<FlagState> {

@@ -30,6 +30,8 @@ import type { SdkKeyKind } from '../keys/entity.js';
  * a cached usable key of an accepted kind whose environment snapshot is in memory, HTTPS when
  * required. Anything else (unknown keys, CORS, chunked bodies, shutdown) goes to fastify, which
  * answers it as before; both paths are checked against each other in test/sdk-lane.test.ts.
+ * Requests the lane answers are not access-logged at `info` as fastify's are (evaluation
+ * volume is what the metrics pipeline counts); its 500s are logged with their request id.
  */
 export interface LaneRoute {
   url: string;
