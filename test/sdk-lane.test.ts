@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -133,6 +134,59 @@ describe('the SDK fast lane', () => {
     const noKey = await fetch(`${server.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"flag_key":"x"}' });
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toMatchObject({ error: 'API key is invalid' });
+  });
+});
+
+/** Sends a raw HTTP/1.1 request in pieces, with pauses between them; resolves with the raw answer. */
+function rawRequest(pieces: string[], pauseMs = 30): Promise<string> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', async () => {
+      for (const piece of pieces) {
+        socket.write(piece);
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      if (/\r\n\r\n[\s\S]*\}$/.test(answer)) {
+        socket.destroy();
+        resolve(answer);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('the SDK fast lane on the wire', () => {
+  const body = JSON.stringify({ flag_key: 'max-items', context: { key: 'split-body' } });
+  const head = (length: number) =>
+    `POST /v1/evaluate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nx-api-key: ${world.dev.server}\r\ncontent-length: ${length}\r\n\r\n`;
+
+  it('reads a body that arrives in several pieces', async () => {
+    const before = server.app.sdkLane.handled;
+    const answer = await rawRequest([head(Buffer.byteLength(body)), body.slice(0, 10), body.slice(10, 25), body.slice(25)]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ flag_key: 'max-items', value: 25 });
+    expect(server.app.sdkLane.handled - before).toBe(1);
+  });
+
+  it('shrugs off a client that hangs up mid-body, and keeps serving', async () => {
+    const { port } = new URL(server.url);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(head(Buffer.byteLength(body)) + body.slice(0, 12));
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 50);
+      });
+    });
+    const next = await both('/v1/evaluate', { flag_key: 'max-items' });
+    expect(next.answer.status).toBe(200);
+    expect(next.took).toBe(1);
   });
 });
 
