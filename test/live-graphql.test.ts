@@ -5,7 +5,8 @@ import { givenAccessToken, givenSdkKey } from './helpers/credentials.js';
 import { givenFlag as createFlag, givenProject, givenState, storedState, environmentVersions, type GivenFlag, type GivenProject } from './helpers/flags.js';
 import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
-import { eventually, openSse } from './helpers/sse.js';
+import { openSse } from './helpers/sse.js';
+import { eventually } from './helpers/waiters.js';
 import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { subscribeWs } from './helpers/ws.js';
 

@@ -4,7 +4,8 @@ import { givenSdkKey } from './helpers/credentials.js';
 import { givenOrg, type GivenOrg } from './helpers/givens.js';
 import { startServerProcess, type ServerProcess } from './helpers/process.js';
 import { givenDatabase } from './helpers/server.js';
-import { eventually, openSse } from './helpers/sse.js';
+import { openSse } from './helpers/sse.js';
+import { eventually } from './helpers/waiters.js';
 import { subscribeWs } from './helpers/ws.js';
 
 /**

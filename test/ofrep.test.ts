@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request } from './helpers/client.js';
 import { givenState } from './helpers/flags.js';
-import { eventually, givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /** The OpenFeature Remote Evaluation Protocol, as open-feature/protocol's service/openapi.yaml defines it. */
@@ -138,7 +139,7 @@ describe('POST /ofrep/v1/evaluate/flags (bulk)', () => {
     const first = await bulk(body);
     const etag = first.headers.get('etag')!;
     await givenState(server, world.org, theme.id, world.dev.id, { fallthrough: { variation: 0 } });
-    const changed = await eventually(async () => {
+    const changed = await eventuallyPasses(async () => {
       const res = await bulk(body, { ...bearer(world.dev.server), 'if-none-match': etag });
       expect(res.status).toBe(200);
       return res;

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql, request } from './helpers/client.js';
 import { environmentVersions, givenState } from './helpers/flags.js';
-import { b64url, eventually, givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { b64url, givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -70,7 +71,7 @@ describe('GET /v1/client/:envKey/flags', () => {
       world.org.auth,
     );
     expect(set.errors).toBeUndefined();
-    await eventually(async () => expect((await clientFlags('?key=u', { origin: 'https://evil.example.net' })).status).toBe(403));
+    await eventuallyPasses(async () => expect((await clientFlags('?key=u', { origin: 'https://evil.example.net' })).status).toBe(403));
     const ok = await clientFlags('?key=u', { origin: 'https://app.example.com' });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
@@ -123,7 +124,7 @@ describe('GET /v1/datafile', () => {
   it('gets a new ETag and body after a change', async () => {
     const before = (await datafile(world.dev.server)).headers.get('etag')!;
     await givenState(server, world.org, beta.id, world.dev.id, { fallthrough: { variation: 0 } });
-    const changed = await eventually(async () => {
+    const changed = await eventuallyPasses(async () => {
       const res = await datafile(world.dev.server, { 'if-none-match': before });
       expect(res.status).toBe(200);
       return res;

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../src/evaluation/index.js';
 import { graphql, request } from './helpers/client.js';
 import { environmentVersions, givenState } from './helpers/flags.js';
-import { eventually, givenDevFlag, givenSdkWorld, killFlag, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { givenDevFlag, givenSdkWorld, killFlag, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -101,7 +102,7 @@ describe('POST /v1/evaluate', () => {
     expect((await evaluate(body, doomed.value)).status).toBe(200);
     const revoke = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: doomed.key.id }, world.org.auth);
     expect(revoke.errors).toBeUndefined();
-    const after = await eventually(async () => {
+    const after = await eventuallyPasses(async () => {
       const res = await evaluate(body, doomed.value);
       expect(res.status).toBe(401);
       return res;
@@ -144,10 +145,10 @@ describe('POST /v1/evaluate', () => {
     await givenState(server, world.org, checkout.id, world.dev.id, {
       rules: [{ id: 'europe', clauses: [{ attribute: 'country', op: 'in', values: ['DE', 'FR'] }], serve: { variation: 0 } }],
     });
-    await eventually(async () => expect((await evaluate(body)).body).toMatchObject({ value: true, reason: 'TARGETING_MATCH', rule_id: 'europe', version: 3 }));
+    await eventuallyPasses(async () => expect((await evaluate(body)).body).toMatchObject({ value: true, reason: 'TARGETING_MATCH', rule_id: 'europe', version: 3 }));
 
     await killFlag(server, world, checkout.id, world.dev.id);
-    await eventually(async () => expect((await evaluate(body)).body).toEqual({ flag_key: 'new-checkout', value: false, variation: 1, reason: 'DISABLED', version: 4 }));
+    await eventuallyPasses(async () => expect((await evaluate(body)).body).toEqual({ flag_key: 'new-checkout', value: false, variation: 1, reason: 'DISABLED', version: 4 }));
   });
 });
 

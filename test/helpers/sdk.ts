@@ -40,19 +40,6 @@ export async function snapshotsCaughtUp(server: TestServer, environmentIds: stri
   }
 }
 
-/** Retries `check` until it stops throwing, for at most `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
 /** A flag with the given state in `dev` (created off everywhere, then changed in dev). */
 export async function givenDevFlag(
   server: TestServer,
