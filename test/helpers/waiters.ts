@@ -38,56 +38,28 @@ export function waitOn<T>(
   });
 }
 
-/**
- * Polls `attempt` until it settles the wait; on timeout rethrows the last error the check threw
- * (so an assertion shows its own diff), else reports that the condition was never met.
- */
-async function poll<T>(attempt: () => Promise<{ value: T } | null>, timeoutMs: number, intervalMs: number, last: { error?: unknown }): Promise<T> {
+/** Waits until `check` runs without throwing (its assertions pass), and returns its result; on timeout, rethrows its last error. */
+export async function eventuallyPasses<T>(check: () => Promise<T>, timeoutMs = 5_000, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const settled = await attempt();
-    if (settled) return settled.value;
-    if (Date.now() > deadline) {
-      if (last.error !== undefined) throw last.error;
-      throw new Error(`condition not met within ${timeoutMs} ms`);
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
 /** Waits until `check` returns a truthy value (a throw counts as not yet), and returns it. */
 export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_000, intervalMs = 20): Promise<T> {
-  const last: { error?: unknown } = {};
-  return poll(
+  return eventuallyPasses(
     async () => {
-      try {
-        const value = await check();
-        return value ? { value } : null;
-      } catch (error) {
-        last.error = error;
-        return null;
-      }
+      const value = await check();
+      if (!value) throw new Error(`condition not met within ${timeoutMs} ms`);
+      return value;
     },
     timeoutMs,
     intervalMs,
-    last,
-  );
-}
-
-/** Waits until `check` runs without throwing (its assertions pass), and returns its result. */
-export function eventuallyPasses<T>(check: () => Promise<T>, timeoutMs = 5_000, intervalMs = 20): Promise<T> {
-  const last: { error?: unknown } = {};
-  return poll(
-    async () => {
-      try {
-        return { value: await check() };
-      } catch (error) {
-        last.error = error;
-        return null;
-      }
-    },
-    timeoutMs,
-    intervalMs,
-    last,
   );
 }
