@@ -35,12 +35,6 @@ export function createRateLimit(options: {
     : new RateLimiterMemory(common);
   const limit = options.perMinute;
 
-  function setHeaders(reply: FastifyReply, res: RateLimiterRes) {
-    reply.header('x-ratelimit-limit', limit);
-    reply.header('x-ratelimit-remaining', Math.max(0, limit - res.consumedPoints));
-    reply.header('x-ratelimit-reset', Math.ceil((Date.now() + res.msBeforeNext) / 1000));
-  }
-
   const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => {
     const headers: Record<string, string> = {
       'x-ratelimit-limit': String(limit),
@@ -59,21 +53,16 @@ export function createRateLimit(options: {
     );
   };
 
+  const consume = (key: string) => new Promise<RateLimitVerdict>((resolve, reject) => decide(key, resolve, reject));
+
   return {
     limit,
     async check(key, reply) {
-      try {
-        setHeaders(reply, await limiter.consume(key));
-      } catch (res) {
-        if (!(res instanceof RateLimiterRes)) throw res;
-        setHeaders(reply, res);
-        reply.header('retry-after', Math.ceil(res.msBeforeNext / 1000));
-        throw new RateLimitedError();
-      }
+      const { allowed, headers } = await consume(key);
+      reply.headers(headers);
+      if (!allowed) throw new RateLimitedError();
     },
-    consume(key) {
-      return new Promise((resolve, reject) => decide(key, resolve, reject));
-    },
+    consume,
     decide,
   };
 }

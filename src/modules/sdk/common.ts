@@ -39,10 +39,12 @@ export function snapshotOf(snapshots: SnapshotStore, req: FastifyRequest): Snaps
   return load;
 }
 
-/** A valid key whose environment could not be loaded (deleted a moment ago). */
+/** What a valid key gets when its environment could not be loaded (deleted a moment ago). */
+export const ENVIRONMENT_UNAVAILABLE = 'environment is not available; retry shortly';
+
 export function environmentUnavailable(reply: FastifyReply) {
   reply.header('retry-after', '1');
-  return sendError(reply, 503, 'environment is not available; retry shortly');
+  return sendError(reply, 503, ENVIRONMENT_UNAVAILABLE);
 }
 
 /** RFC 9110 If-None-Match: `*` or a list of entity tags, compared weakly (a `W/` prefix is ignored). */

@@ -9,6 +9,7 @@ import { protocolOf, trustOf, type Trust } from '../../http/proxy.js';
 import type { RateLimit, RateLimitVerdict } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
+import { ENVIRONMENT_UNAVAILABLE } from './common.js';
 import type { SdkKeyKind } from '../keys/entity.js';
 
 /**
@@ -199,7 +200,7 @@ export class SdkLane {
         if (!verdict.allowed) return this.failWith(res, headers, new RateLimitedError());
         // The snapshot may have been replaced while the limiter answered (a change landed).
         const snapshot = this.deps!.snapshots.get(key.environmentId);
-        if (snapshot === undefined) return this.fail(res, headers, 503, 'environment is not available; retry shortly', { 'retry-after': '1' });
+        if (snapshot === undefined) return this.fail(res, headers, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
         let payload: string;
         try {
           payload = route.serialize(route.answer(body, snapshot));

@@ -5,7 +5,7 @@ import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
 import { openFeatureContext } from './context.js';
 import { ofrepResult, ofrepStatus, type OfrepFailure } from './present.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
-import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
+import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { OfrepBody } from './schemas.js';
 
 /**
@@ -41,7 +41,7 @@ function contextOf(body: unknown): { context: EvaluationContext } | { failure: F
   return typeof context === 'string' ? { failure: { errorCode: 'INVALID_CONTEXT', errorDetails: context } } : { context };
 }
 
-const unavailable = { errorCode: 'GENERAL', errorDetails: 'environment is not available; retry shortly' } as const;
+const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABLE } as const;
 
 export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
   const { metrics } = deps;

@@ -104,7 +104,7 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
 const EARLY_FLUSH_EVENTS = 10_000;
 
 /** `POST /v1/evaluate` and `POST /v1/evaluate/bulk`: server and mobile keys. */
-export function hotRoutes(metrics: SdkMetrics) {
+function hotRoutes(metrics: SdkMetrics) {
   const kinds = ['server', 'mobile'] as const;
   return [
     {
