@@ -1,7 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import MemoryStorage from 'rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js';
 import { RateLimitedError } from '../errors.js';
+
+const WINDOW_SECONDS = 60;
 
 /**
  * Fixed-window rate limits (rate-limiter-flexible). With Redis the counters are shared by every
@@ -13,14 +16,30 @@ export interface RateLimit {
   check(key: string, reply: FastifyReply): Promise<void>;
   /** The same count without a reply (WebSocket upgrades): the verdict and the headers to send. */
   consume(key: string): Promise<RateLimitVerdict>;
-  /** `consume` with callbacks (the SDK fast lane). */
+  /** `consume` with callbacks (the SDK fast lane); `done` runs before `decide` returns when the counters are in memory. */
   decide(key: string, done: (verdict: RateLimitVerdict) => void, failed: (error: unknown) => void): void;
 }
 
+/** One counted request: whether it may go on, and the values of the X-RateLimit-* headers. */
 export interface RateLimitVerdict {
   allowed: boolean;
-  /** X-RateLimit-Limit / -Remaining / -Reset, and Retry-After when refused (lower-case names). */
-  headers: Record<string, string>;
+  limit: string;
+  remaining: string;
+  /** Unix time (seconds) when the window ends. */
+  reset: string;
+  /** Seconds until the window ends, when refused. */
+  retryAfter?: string;
+}
+
+/** X-RateLimit-Limit / -Remaining / -Reset, and Retry-After when refused (lower-case names). */
+export function rateLimitHeaders(verdict: RateLimitVerdict): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-ratelimit-limit': verdict.limit,
+    'x-ratelimit-remaining': verdict.remaining,
+    'x-ratelimit-reset': verdict.reset,
+  };
+  if (verdict.retryAfter !== undefined) headers['retry-after'] = verdict.retryAfter;
+  return headers;
 }
 
 export function createRateLimit(options: {
@@ -29,38 +48,48 @@ export function createRateLimit(options: {
   perMinute: number;
   redis?: Redis;
 }): RateLimit {
-  const common = { keyPrefix: `${options.prefix ?? 'vexil'}:rl:${options.name}`, points: options.perMinute, duration: 60 };
-  const limiter: RateLimiterAbstract = options.redis
-    ? new RateLimiterRedis({ ...common, storeClient: options.redis, useRedisPackage: false })
-    : new RateLimiterMemory(common);
+  const keyPrefix = `${options.prefix ?? 'vexil'}:rl:${options.name}`;
   const limit = options.perMinute;
+  const limitHeader = String(limit);
 
-  const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => {
-    const headers: Record<string, string> = {
-      'x-ratelimit-limit': String(limit),
-      'x-ratelimit-remaining': String(Math.max(0, limit - res.consumedPoints)),
-      'x-ratelimit-reset': String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
+  const verdict = (res: RateLimiterRes, allowed: boolean): RateLimitVerdict => ({
+    allowed,
+    limit: limitHeader,
+    remaining: String(Math.max(0, limit - res.consumedPoints)),
+    reset: String(Math.ceil((Date.now() + res.msBeforeNext) / 1000)),
+    retryAfter: allowed ? undefined : String(Math.ceil(res.msBeforeNext / 1000)),
+  });
+
+  let decide: RateLimit['decide'];
+  if (options.redis) {
+    const limiter = new RateLimiterRedis({ keyPrefix, points: limit, duration: WINDOW_SECONDS, storeClient: options.redis, useRedisPackage: false });
+    decide = (key, done, failed) => {
+      limiter.consume(key).then(
+        (res) => done(verdict(res, true)),
+        (refused: unknown) => (refused instanceof RateLimiterRes ? done(verdict(refused, false)) : failed(refused)),
+      );
     };
-    if (!allowed) headers['retry-after'] = String(Math.ceil(res.msBeforeNext / 1000));
-    return { allowed, headers };
-  };
-  // Callbacks rather than an async function: the SDK fast lane calls this per request, and
-  // while an AsyncLocalStorage is active (MikroORM enables one) every promise costs hook calls.
-  const decide = (key: string, done: (verdict: RateLimitVerdict) => void, failed: (error: unknown) => void): void => {
-    limiter.consume(key).then(
-      (res) => done(verdict(res, true)),
-      (refused: unknown) => (refused instanceof RateLimiterRes ? done(verdict(refused, false)) : failed(refused)),
-    );
-  };
+  } else {
+    // The library's own in-memory store, called synchronously. RateLimiterMemory.consume is this
+    // same incrby() wrapped in a promise; on the SDK fast lane that promise, its microtask and the
+    // async-hook calls it brings (MikroORM keeps an AsyncLocalStorage enabled) cost about 4% of
+    // /v1/evaluate's throughput (A/B of two servers under the same load, alternating 2 s rounds).
+    // Same key format, same window, same "refused once over the limit" rule.
+    const store = new MemoryStorage();
+    decide = (key, done) => {
+      const res = store.incrby(`${keyPrefix}:${key}`, 1, WINDOW_SECONDS);
+      done(verdict(res, res.consumedPoints <= limit));
+    };
+  }
 
   const consume = (key: string) => new Promise<RateLimitVerdict>((resolve, reject) => decide(key, resolve, reject));
 
   return {
     limit,
     async check(key, reply) {
-      const { allowed, headers } = await consume(key);
-      reply.headers(headers);
-      if (!allowed) throw new RateLimitedError();
+      const verdict = await consume(key);
+      reply.headers(rateLimitHeaders(verdict));
+      if (!verdict.allowed) throw new RateLimitedError();
     },
     consume,
     decide,

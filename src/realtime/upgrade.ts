@@ -4,7 +4,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import { RateLimitedError } from '../errors.js';
 import { envelope, requestId } from '../http/envelope.js';
 import { protocolOf, trustOf } from '../http/proxy.js';
-import type { RateLimit } from '../http/rate-limit.js';
+import { rateLimitHeaders, type RateLimit } from '../http/rate-limit.js';
 
 /**
  * The HTTP rules a WebSocket upgrade obeys before `ws` takes the socket. An upgrade never reaches
@@ -37,8 +37,9 @@ export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Prom
     }
     // The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies.
     const ip = proxyAddr(req, trusted) ?? req.socket.remoteAddress ?? 'unknown';
-    const { allowed, headers } = await rules.rateLimit.consume(ip);
-    if (!allowed) return { refusal: { status: 429, message: new RateLimitedError().message, headers } };
+    const verdict = await rules.rateLimit.consume(ip);
+    const headers = rateLimitHeaders(verdict);
+    if (!verdict.allowed) return { refusal: { status: 429, message: new RateLimitedError().message, headers } };
     return { refusal: null, headers };
   };
 }

@@ -6,7 +6,7 @@ import secureJson from 'secure-json-parse';
 import { DomainError, RateLimitedError } from '../../errors.js';
 import { envelope, requestIdFrom, validationMessage } from '../../http/envelope.js';
 import { protocolOf, trustOf, type Trust } from '../../http/proxy.js';
-import type { RateLimit, RateLimitVerdict } from '../../http/rate-limit.js';
+import { rateLimitHeaders, type RateLimit, type RateLimitVerdict } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
 import { ENVIRONMENT_UNAVAILABLE } from './common.js';
@@ -110,6 +110,7 @@ function laneHeaders(raw: string[]): LaneHeaders | null {
 }
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
+const JSON_UTF8 = 'application/json; charset=utf-8';
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
 
 export class SdkLane {
@@ -181,62 +182,74 @@ export class SdkLane {
   }
 
   private answer(res: ServerResponse, id: string, route: CompiledRoute, presented: string, key: CachedSdkKey, raw: Buffer) {
-    const headers: Record<string, string | number> = { 'x-request-id': id };
     let body: unknown;
     try {
       body = secureJson.parse(raw, undefined, JSON_PARSE);
     } catch {
-      return this.fail(res, headers, 400, 'request body is not valid JSON');
+      return this.fail(res, id, undefined, 400, 'request body is not valid JSON');
     }
     if (!route.validate(body)) {
       const first = route.validate.errors?.[0];
-      return this.fail(res, headers, 400, first ? validationMessage(first) : 'request body is invalid');
+      return this.fail(res, id, undefined, 400, first ? validationMessage(first) : 'request body is invalid');
     }
     // The client is the first 12 characters of the key, as on every SDK route.
     this.deps!.limit.decide(
       presented.slice(0, 12),
       (verdict: RateLimitVerdict) => {
-        Object.assign(headers, verdict.headers);
-        if (!verdict.allowed) return this.failWith(res, headers, new RateLimitedError());
+        if (!verdict.allowed) return this.failWith(res, id, verdict, new RateLimitedError());
         // The snapshot may have been replaced while the limiter answered (a change landed).
         const snapshot = this.deps!.snapshots.get(key.environmentId);
-        if (snapshot === undefined) return this.fail(res, headers, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
+        if (snapshot === undefined) return this.fail(res, id, verdict, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
         let payload: string;
         try {
           payload = route.serialize(route.answer(body, snapshot));
         } catch (err) {
-          return this.failWith(res, headers, err);
+          return this.failWith(res, id, verdict, err);
         }
-        headers['cache-control'] = 'no-store';
-        headers['content-type'] = 'application/json; charset=utf-8';
-        headers['content-length'] = Buffer.byteLength(payload);
-        res.writeHead(200, headers).end(payload);
+        // A flat list: node:http writes it as it comes, without walking an object's keys.
+        res
+          .writeHead(200, [
+            'x-request-id', id,
+            'x-ratelimit-limit', verdict.limit,
+            'x-ratelimit-remaining', verdict.remaining,
+            'x-ratelimit-reset', verdict.reset,
+            'cache-control', 'no-store',
+            'content-type', JSON_UTF8,
+            'content-length', String(Buffer.byteLength(payload)),
+          ])
+          .end(payload);
       },
-      (err: unknown) => this.failWith(res, headers, err),
+      (err: unknown) => this.failWith(res, id, undefined, err),
     );
   }
 
-  private failWith(res: ServerResponse, headers: Record<string, string | number>, err: unknown) {
+  private failWith(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, err: unknown) {
     if (err instanceof DomainError) {
-      return this.fail(res, headers, err.status, err.message, undefined, err.details ? { details: err.details } : undefined);
+      return this.fail(res, id, verdict, err.status, err.message, undefined, err.details ? { details: err.details } : undefined);
     }
-    this.deps!.log.error({ err, reqId: headers['x-request-id'] }, 'unhandled error');
-    return this.fail(res, headers, 500, 'internal server error');
+    this.deps!.log.error({ err, reqId: id }, 'unhandled error');
+    return this.fail(res, id, verdict, 500, 'internal server error');
   }
 
   private fail(
     res: ServerResponse,
-    headers: Record<string, string | number>,
+    id: string,
+    verdict: RateLimitVerdict | undefined,
     status: number,
     message: string,
     more?: Record<string, string>,
     extra?: Record<string, unknown>,
   ) {
-    const payload = JSON.stringify(envelope(String(headers['x-request-id']), message, extra));
-    Object.assign(headers, more);
-    headers['content-type'] = 'application/json; charset=utf-8';
-    headers['cache-control'] = 'no-store';
-    headers['content-length'] = Buffer.byteLength(payload);
-    res.writeHead(status, headers).end(payload);
+    const payload = JSON.stringify(envelope(id, message, extra));
+    res
+      .writeHead(status, {
+        'x-request-id': id,
+        ...(verdict ? rateLimitHeaders(verdict) : undefined),
+        ...more,
+        'content-type': JSON_UTF8,
+        'cache-control': 'no-store',
+        'content-length': Buffer.byteLength(payload),
+      })
+      .end(payload);
   }
 }
