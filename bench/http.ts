@@ -99,6 +99,12 @@ async function seed(base: string): Promise<{ serverKey: string }> {
   const { createSdkKey } = await gql(base, token, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "bench") { value } }', { e: dev });
   const serverKey: string = createSdkKey.value;
   // The snapshot is rebuilt from the change notifications: wait until it shows every flag on.
+  await snapshotReady(base, serverKey);
+  return { serverKey };
+}
+
+/** Waits until `base` evaluates all the seeded flags, on, for `serverKey`. */
+async function snapshotReady(base: string, serverKey: string): Promise<void> {
   for (let tries = 0; ; tries++) {
     const bulk = await call(base, 'POST', '/v1/evaluate/bulk', { context: { key: 'u' } }, { 'x-api-key': serverKey });
     const flags = Object.values(bulk.flags) as { reason: string }[];
@@ -106,7 +112,6 @@ async function seed(base: string): Promise<{ serverKey: string }> {
     if (tries > 200) throw new Error('the seeded flags never showed up in the snapshot');
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { serverKey };
 }
 
 interface Target {
@@ -190,29 +195,53 @@ async function measureAgainst(baseline: Target, target: Target, baselineRounds: 
   };
 }
 
+/**
+ * The measured server is a Vexil node that has served only the SDK requests of the bench: the
+ * seed (sign-up, 100 GraphQL mutations) goes through another node on the same database, which
+ * stops before the measured node starts and loads the seeded environment from PostgreSQL. A node
+ * that has also served management traffic answers SDK routes a few percent slower, because V8's
+ * inline caches in the code both paths share (node:http, streams) have seen more object shapes;
+ * BENCH_SEED_NODE=measured seeds through the measured node to show that case.
+ */
 export async function benchHttp(): Promise<HttpRow[]> {
   let rows: HttpRow[] = [];
   await withScratchDatabase(async (databaseUrl) => {
     const [vexilPort, baselinePort] = [await freePort(), await freePort()];
-    const vexil = await startPinned(
-      SERVER_CORE,
-      // BENCH_NODE_ARGS profiles the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/vexil-prof".
-      [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts'],
-      {
-        DATABASE_URL: databaseUrl,
-        HOST: '127.0.0.1',
-        PORT: String(vexilPort),
-        LOG_LEVEL: 'warn',
-        EVALUATION_RATE_LIMIT: '100000000',
-        AUTH_RATE_LIMIT: '100000',
-        MANAGEMENT_RATE_LIMIT: '100000',
-      },
-      'GraphiQL: ',
-    );
+    const startVexil = (port: number) =>
+      startPinned(
+        SERVER_CORE,
+        // BENCH_NODE_ARGS profiles the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/vexil-prof".
+        [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts'],
+        {
+          DATABASE_URL: databaseUrl,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          EVALUATION_RATE_LIMIT: '100000000',
+          AUTH_RATE_LIMIT: '100000',
+          MANAGEMENT_RATE_LIMIT: '100000',
+        },
+        'GraphiQL: ',
+      );
+    let vexil: Proc;
+    let serverKey: string;
+    if (process.env.BENCH_SEED_NODE === 'measured') {
+      vexil = await startVexil(vexilPort);
+      ({ serverKey } = await seed(`http://127.0.0.1:${vexilPort}`));
+    } else {
+      const seedPort = await freePort();
+      const seeder = await startVexil(seedPort);
+      try {
+        ({ serverKey } = await seed(`http://127.0.0.1:${seedPort}`));
+      } finally {
+        await seeder.stop();
+      }
+      vexil = await startVexil(vexilPort);
+      await snapshotReady(`http://127.0.0.1:${vexilPort}`, serverKey);
+    }
     const baseline = await startPinned(SERVER_CORE, ['--import', 'tsx', 'bench/baseline-server.ts', String(baselinePort)], {}, 'baseline listening');
     try {
       const base = `http://127.0.0.1:${vexilPort}`;
-      const { serverKey } = await seed(base);
       const datafile = await fetch(`${base}/v1/datafile`, { headers: { 'x-api-key': serverKey } });
       const etag = datafile.headers.get('etag');
       if (!datafile.ok || !etag) throw new Error(`datafile: ${datafile.status}`);
