@@ -19,7 +19,7 @@ export interface HttpRow {
 
 const WARMUP_S = 2;
 /** Each route is measured for ROUNDS × ROUND_S seconds, each round right after a baseline round. */
-const ROUNDS = 5;
+const ROUNDS = 9;
 const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS ?? 2);
 const CONNECTIONS = 32;
 const FLAG_COUNT = 50;
