@@ -97,13 +97,13 @@ async function seed(base: string): Promise<{ serverKey: string }> {
     await gql(base, token, update, { f: createFlag.id, e: dev, input: i === 0 ? HOT_STATE : { on: true } });
   }
   const { createSdkKey } = await gql(base, token, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "bench") { value } }', { e: dev });
-  const serverKey: string = createSdkKey.value;
-  // The snapshot is rebuilt from the change notifications: wait until it shows every flag on.
-  await snapshotReady(base, serverKey);
-  return { serverKey };
+  return { serverKey: createSdkKey.value as string };
 }
 
-/** Waits until `base` evaluates all the seeded flags, on, for `serverKey`. */
+/**
+ * Waits until `base` evaluates all the seeded flags, on, for `serverKey`: a node that served the
+ * seed rebuilds its snapshot from the change notifications, a fresh one loads it at start.
+ */
 async function snapshotReady(base: string, serverKey: string): Promise<void> {
   for (let tries = 0; ; tries++) {
     const bulk = await call(base, 'POST', '/v1/evaluate/bulk', { context: { key: 'u' } }, { 'x-api-key': serverKey });
@@ -223,25 +223,23 @@ export async function benchHttp(): Promise<HttpRow[]> {
         },
         'GraphiQL: ',
       );
-    let vexil: Proc;
-    let serverKey: string;
-    if (process.env.BENCH_SEED_NODE === 'measured') {
-      vexil = await startVexil(vexilPort);
-      ({ serverKey } = await seed(`http://127.0.0.1:${vexilPort}`));
-    } else {
+    // BENCH_SEED_NODE=measured: seed through the measured node itself, inside the try below.
+    let seededElsewhere: { serverKey: string } | undefined;
+    if (process.env.BENCH_SEED_NODE !== 'measured') {
       const seedPort = await freePort();
       const seeder = await startVexil(seedPort);
       try {
-        ({ serverKey } = await seed(`http://127.0.0.1:${seedPort}`));
+        seededElsewhere = await seed(`http://127.0.0.1:${seedPort}`);
       } finally {
         await seeder.stop();
       }
-      vexil = await startVexil(vexilPort);
-      await snapshotReady(`http://127.0.0.1:${vexilPort}`, serverKey);
     }
+    const vexil = await startVexil(vexilPort);
     const baseline = await startPinned(SERVER_CORE, ['--import', 'tsx', 'bench/baseline-server.ts', String(baselinePort)], {}, 'baseline listening');
     try {
       const base = `http://127.0.0.1:${vexilPort}`;
+      const { serverKey } = seededElsewhere ?? (await seed(base));
+      await snapshotReady(base, serverKey);
       const datafile = await fetch(`${base}/v1/datafile`, { headers: { 'x-api-key': serverKey } });
       const etag = datafile.headers.get('etag');
       if (!datafile.ok || !etag) throw new Error(`datafile: ${datafile.status}`);
