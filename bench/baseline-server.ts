@@ -5,7 +5,14 @@
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[2] ?? 8090);
-const answer = JSON.stringify({ flag_key: 'new-checkout', value: true, variation: 0, reason: 'TARGETING_MATCH', rule_id: 'countries', version: 2 });
+const answer = JSON.stringify({
+  flag_key: 'new-checkout',
+  value: true,
+  variation: 0,
+  reason: 'TARGETING_MATCH',
+  rule_id: 'countries',
+  version: 2,
+});
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -17,7 +24,12 @@ const server = createServer((req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad json"}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(answer) }).end(answer);
+    res
+      .writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(answer),
+      })
+      .end(answer);
   });
 });
 server.listen(port, '127.0.0.1', () => console.log(`baseline listening on ${port}`));

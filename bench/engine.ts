@@ -3,10 +3,10 @@
 // Run alone: npx tsx bench/engine.ts
 
 import { pathToFileURL } from 'node:url';
-import { FlagdCore } from '@openfeature/flagd-core';
 import type { Logger } from '@openfeature/core';
-import { compileEnvironment, evaluate } from '../src/evaluation/index.js';
+import { FlagdCore } from '@openfeature/flagd-core';
 import type { EnvironmentData } from '../src/evaluation/index.js';
+import { compileEnvironment, evaluate } from '../src/evaluation/index.js';
 
 export interface Row {
   name: string;
@@ -38,11 +38,30 @@ const engineData: EnvironmentData = {
         prerequisites: [],
         version: 1,
         rules: [
-          { id: 'countries', clauses: [{ attribute: 'country', op: 'in', values: ['US', 'CA', 'GB'] }], serve: { variation: 0 } },
-          { id: 'recent-app', clauses: [{ attribute: 'appVersion', op: 'semverGt', values: ['2.0.0'] }], serve: { variation: 0 } },
-          { id: 'staff', clauses: [{ attribute: 'email', op: 'endsWith', values: ['@example.com'] }], serve: { variation: 1 } },
+          {
+            id: 'countries',
+            clauses: [{ attribute: 'country', op: 'in', values: ['US', 'CA', 'GB'] }],
+            serve: { variation: 0 },
+          },
+          {
+            id: 'recent-app',
+            clauses: [{ attribute: 'appVersion', op: 'semverGt', values: ['2.0.0'] }],
+            serve: { variation: 0 },
+          },
+          {
+            id: 'staff',
+            clauses: [{ attribute: 'email', op: 'endsWith', values: ['@example.com'] }],
+            serve: { variation: 1 },
+          },
         ],
-        fallthrough: { rollout: { variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } },
+        fallthrough: {
+          rollout: {
+            variations: [
+              { variation: 0, weight: 50000 },
+              { variation: 1, weight: 50000 },
+            ],
+          },
+        },
       },
     },
   ],
@@ -62,7 +81,12 @@ const flagdConfig = JSON.stringify({
           'on',
           { ends_with: [{ var: 'email' }, '@example.com'] },
           'off',
-          { fractional: [['on', 50], ['off', 50]] },
+          {
+            fractional: [
+              ['on', 50],
+              ['off', 50],
+            ],
+          },
         ],
       },
     },
@@ -117,8 +141,18 @@ function measure<C>(contexts: C[], run: (context: C) => unknown): number {
 
 export async function benchEngine(): Promise<Row[]> {
   const people = subjects();
-  const engineContexts = people.map((p) => ({ key: p.key, country: p.country, appVersion: p.appVersion, email: p.email }));
-  const flagdContexts = people.map((p) => ({ targetingKey: p.key, country: p.country, appVersion: p.appVersion, email: p.email }));
+  const engineContexts = people.map((p) => ({
+    key: p.key,
+    country: p.country,
+    appVersion: p.appVersion,
+    email: p.email,
+  }));
+  const flagdContexts = people.map((p) => ({
+    targetingKey: p.key,
+    country: p.country,
+    appVersion: p.appVersion,
+    email: p.email,
+  }));
 
   const env = compileEnvironment(engineData);
   const flagd = new FlagdCore(undefined, silent);
@@ -132,13 +166,16 @@ export async function benchEngine(): Promise<Row[]> {
   for (let i = 0; i < people.length; i++) {
     const mine = evaluate(env, FLAG_KEY, engineContexts[i]);
     const theirs = flagd.resolveBooleanEvaluation(FLAG_KEY, false, flagdContexts[i], silent);
-    if (typeof mine.value !== 'boolean' || typeof theirs.value !== 'boolean') throw new Error(`non-boolean result for ${people[i]?.key}`);
+    if (typeof mine.value !== 'boolean' || typeof theirs.value !== 'boolean')
+      throw new Error(`non-boolean result for ${people[i]?.key}`);
     if (mine.reason === 'SPLIT') {
       split++;
       if (mine.value) engineOn++;
       if (theirs.value) flagdOn++;
     } else if (mine.value !== theirs.value) {
-      throw new Error(`engine and flagd disagree on ${JSON.stringify(people[i])}: ${String(mine.value)} vs ${String(theirs.value)}`);
+      throw new Error(
+        `engine and flagd disagree on ${JSON.stringify(people[i])}: ${String(mine.value)} vs ${String(theirs.value)}`,
+      );
     }
   }
   if (split < 1000 || Math.abs(engineOn / split - 0.5) > 0.05 || Math.abs(flagdOn / split - 0.5) > 0.05) {
@@ -148,7 +185,12 @@ export async function benchEngine(): Promise<Row[]> {
   const engineOps = measure(engineContexts, (c) => evaluate(env, FLAG_KEY, c).value);
   const flagdOps = measure(flagdContexts, (c) => flagd.resolveBooleanEvaluation(FLAG_KEY, false, c, silent).value);
   return [
-    { name: 'engine: 3 rules + 50/50 rollout', opsPerSec: Math.round(engineOps), ratio: engineOps / flagdOps, baseline: 'flagd-core' },
+    {
+      name: 'engine: 3 rules + 50/50 rollout',
+      opsPerSec: Math.round(engineOps),
+      ratio: engineOps / flagdOps,
+      baseline: 'flagd-core',
+    },
     { name: 'flagd-core: same flag as JSON logic', opsPerSec: Math.round(flagdOps) },
   ];
 }
@@ -161,7 +203,8 @@ function printRows(rows: Row[]): void {
   ]);
   const header = ['benchmark', 'evaluations/s', 'ratio'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
+  const format = (cells: string[]) =>
+    cells.map((c, i) => (i === 1 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));

@@ -3,10 +3,10 @@
 // process) to core 1, so they never compete for a CPU. A scratch database holds the seed.
 // Run alone: npx tsx bench/http.ts
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../test/helpers/process.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
+import { freePort } from '../test/helpers/process.js';
 
 export interface HttpRow {
   name: string;
@@ -33,7 +33,10 @@ interface Proc {
 
 /** Starts `args` pinned to `core` and resolves once its output contains `ready`. */
 async function startPinned(core: string, args: string[], env: Record<string, string>, ready: string): Promise<Proc> {
-  const child = spawn('taskset', ['-c', core, process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', core, process.execPath, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -62,7 +65,11 @@ async function startPinned(core: string, args: string[], env: Record<string, str
 }
 
 async function call(base: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as any;
   if (!res.ok || json.errors) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -78,25 +85,47 @@ const HOT_STATE = {
     { clauses: [{ attribute: 'appVersion', op: 'semverGt', values: ['2.0.0'] }], serve: { variation: 0 } },
     { clauses: [{ attribute: 'email', op: 'endsWith', values: ['@example.com'] }], serve: { variation: 1 } },
   ],
-  fallthrough: { rollout: { variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } },
+  fallthrough: {
+    rollout: {
+      variations: [
+        { variation: 0, weight: 50000 },
+        { variation: 1, weight: 50000 },
+      ],
+    },
+  },
 };
 
 /** An org with 50 flags on in `dev` (one with 3 rules + a rollout) and a server key. */
 async function seed(base: string): Promise<{ serverKey: string }> {
-  const reg = await call(base, 'POST', '/v1/auth/register', { email: `bench-${process.pid}@example.com`, password: 'correct-horse-battery', name: 'Bench', org_name: 'Bench' });
+  const reg = await call(base, 'POST', '/v1/auth/register', {
+    email: `bench-${process.pid}@example.com`,
+    password: 'correct-horse-battery',
+    name: 'Bench',
+    org_name: 'Bench',
+  });
   const token: string = reg.tokens.access_token;
   const { project } = await gql(base, token, '{ project(slug: "default") { id environments { id key } } }');
   const dev: string = project.environments.find((e: { key: string }) => e.key === 'dev').id;
   const update = `mutation($f: ID!, $e: ID!, $input: FlagStateInput!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: 1, input: $input) { version } }`;
   for (let i = 0; i < FLAG_COUNT; i++) {
     const key = i === 0 ? 'new-checkout' : `flag-${String(i).padStart(2, '0')}`;
-    const { createFlag } = await gql(base, token, 'mutation($p: ID!, $input: CreateFlagInput!) { createFlag(projectId: $p, input: $input) { id } }', {
-      p: project.id,
-      input: { key, kind: 'boolean' },
-    });
+    const { createFlag } = await gql(
+      base,
+      token,
+      'mutation($p: ID!, $input: CreateFlagInput!) { createFlag(projectId: $p, input: $input) { id } }',
+      {
+        p: project.id,
+        input: { key, kind: 'boolean' },
+      },
+    );
     await gql(base, token, update, { f: createFlag.id, e: dev, input: i === 0 ? HOT_STATE : { on: true } });
   }
-  const { createSdkKey } = await gql(base, token, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "bench") { value } }', { e: dev });
+  const { createSdkKey } = await gql(
+    base,
+    token,
+    'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "bench") { value } }',
+    { e: dev },
+  );
   return { serverKey: createSdkKey.value as string };
 }
 
@@ -138,7 +167,19 @@ interface CannonResult {
 
 /** One autocannon run in its own process on the load core. */
 function autocannon(target: Target, seconds: number): Promise<CannonResult> {
-  const args = ['-c', LOAD_CORE, process.execPath, 'node_modules/autocannon/autocannon.js', '--json', '-c', String(CONNECTIONS), '-d', String(seconds), '-m', target.method];
+  const args = [
+    '-c',
+    LOAD_CORE,
+    process.execPath,
+    'node_modules/autocannon/autocannon.js',
+    '--json',
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(seconds),
+    '-m',
+    target.method,
+  ];
   for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
   if (target.body !== undefined) args.push('-b', target.body);
   args.push(target.url);
@@ -163,7 +204,9 @@ function autocannon(target: Target, seconds: number): Promise<CannonResult> {
 function checked(target: Target, r: CannonResult): CannonResult {
   const total = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
   if (r.errors > 0 || r.timeouts > 0 || r[target.expect] !== total || total === 0) {
-    throw new Error(`${target.name}: unexpected answers ${JSON.stringify({ ...r, latency: undefined, requests: undefined })}`);
+    throw new Error(
+      `${target.name}: unexpected answers ${JSON.stringify({ ...r, latency: undefined, requests: undefined })}`,
+    );
   }
   return r;
 }
@@ -183,7 +226,12 @@ async function measureAgainst(baseline: Target, target: Target, baselineRounds: 
     const base = checked(baseline, await autocannon(baseline, ROUND_S));
     const r = checked(target, await autocannon(target, ROUND_S));
     baselineRounds.push(base);
-    rounds.push({ rate: r.requests.average, ratio: r.requests.average / base.requests.average, p50: r.latency.p50, p99: r.latency.p99 });
+    rounds.push({
+      rate: r.requests.average,
+      ratio: r.requests.average / base.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+    });
   }
   return {
     name: target.name,
@@ -235,7 +283,12 @@ export async function benchHttp(): Promise<HttpRow[]> {
       }
     }
     const vexil = await startVexil(vexilPort);
-    const baseline = await startPinned(SERVER_CORE, ['--import', 'tsx', 'bench/baseline-server.ts', String(baselinePort)], {}, 'baseline listening');
+    const baseline = await startPinned(
+      SERVER_CORE,
+      ['--import', 'tsx', 'bench/baseline-server.ts', String(baselinePort)],
+      {},
+      'baseline listening',
+    );
     try {
       const base = `http://127.0.0.1:${vexilPort}`;
       const { serverKey } = seededElsewhere ?? (await seed(base));
@@ -255,9 +308,29 @@ export async function benchHttp(): Promise<HttpRow[]> {
         expect: '2xx',
       };
       const targets: Target[] = [
-        { name: 'POST /v1/evaluate (3 rules + rollout)', url: `${base}/v1/evaluate`, method: 'POST', headers: json, body: JSON.stringify({ flag_key: 'new-checkout', context }), expect: '2xx' },
-        { name: `POST /v1/evaluate/bulk (${FLAG_COUNT} flags)`, url: `${base}/v1/evaluate/bulk`, method: 'POST', headers: json, body: JSON.stringify({ context }), expect: '2xx' },
-        { name: 'GET /v1/datafile (304, If-None-Match)', url: `${base}/v1/datafile`, method: 'GET', headers: { 'x-api-key': serverKey, 'if-none-match': etag }, expect: '3xx' },
+        {
+          name: 'POST /v1/evaluate (3 rules + rollout)',
+          url: `${base}/v1/evaluate`,
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ flag_key: 'new-checkout', context }),
+          expect: '2xx',
+        },
+        {
+          name: `POST /v1/evaluate/bulk (${FLAG_COUNT} flags)`,
+          url: `${base}/v1/evaluate/bulk`,
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ context }),
+          expect: '2xx',
+        },
+        {
+          name: 'GET /v1/datafile (304, If-None-Match)',
+          url: `${base}/v1/datafile`,
+          method: 'GET',
+          headers: { 'x-api-key': serverKey, 'if-none-match': etag },
+          expect: '3xx',
+        },
       ];
       const baselineRounds: CannonResult[] = [];
       const measured: HttpRow[] = [];
@@ -266,7 +339,15 @@ export async function benchHttp(): Promise<HttpRow[]> {
         measured.push(await measureAgainst(baseline, target, baselineRounds));
       }
       const of = (pick: (r: CannonResult) => number) => median(baselineRounds.map(pick));
-      rows = [{ name: baseline.name, requestsPerSec: of((r) => r.requests.average), p50: of((r) => r.latency.p50), p99: of((r) => r.latency.p99) }, ...measured];
+      rows = [
+        {
+          name: baseline.name,
+          requestsPerSec: of((r) => r.requests.average),
+          p50: of((r) => r.latency.p50),
+          p99: of((r) => r.latency.p99),
+        },
+        ...measured,
+      ];
     } finally {
       await Promise.all([vexil.stop(), baseline.stop()]);
     }

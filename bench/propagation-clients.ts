@@ -45,7 +45,13 @@ function openSse(index: number): Promise<void> {
   return new Promise((resolve) => {
     const url = new URL(`${config.url}/v1/stream/${config.clientSideId}`);
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, headers: { 'x-api-key': config.serverKey, accept: 'text/event-stream' }, agent: false },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        headers: { 'x-api-key': config.serverKey, accept: 'text/event-stream' },
+        agent: false,
+      },
       (res) => {
         if (res.statusCode !== 200) {
           failed++;
@@ -84,12 +90,20 @@ function openWs(index: number): Promise<void> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`${config.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
     let initial = true;
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': config.serverKey } })));
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': config.serverKey } })),
+    );
     ws.on('message', (data) => {
       const text = data.toString();
       if (text.includes('"connection_ack"')) {
         connected++;
-        ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: QUERY, variables: { c: { key: `user-${index}` } } } }));
+        ws.send(
+          JSON.stringify({
+            id: '1',
+            type: 'subscribe',
+            payload: { query: QUERY, variables: { c: { key: `user-${index}` } } },
+          }),
+        );
         return;
       }
       if (!text.includes('"next"')) return;

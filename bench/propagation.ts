@@ -9,16 +9,16 @@
 // Run alone: DATABASE_URL=postgres://… npx tsx bench/propagation.ts  (without DATABASE_URL an
 // embedded PostgreSQL is started in a temp dir).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { freePort } from '../test/helpers/process.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
+import { freePort } from '../test/helpers/process.js';
 import { measureWriteFloor } from './write-floor.js';
 
 export interface PropagationRow {
@@ -39,9 +39,18 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const now = () => Date.now();
 
 /** `ulimit -n` raised to the hard limit, pinned to one CPU, then the command (exec keeps the pid). */
-function pinned(cpu: number, args: string[], env: Record<string, string>, stdio: ('pipe' | 'ignore' | 'inherit')[]): ChildProcess {
+function pinned(
+  cpu: number,
+  args: string[],
+  env: Record<string, string>,
+  stdio: ('pipe' | 'ignore' | 'inherit')[],
+): ChildProcess {
   const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], { cwd: ROOT, env: { ...process.env, ...env }, stdio });
+  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio,
+  });
 }
 
 async function rssKb(pid: number): Promise<number> {
@@ -50,7 +59,11 @@ async function rssKb(pid: number): Promise<number> {
 }
 
 async function http(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as any;
   if (res.status >= 400 || json.errors) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -66,17 +79,25 @@ function percentile(sorted: number[], p: number): number {
 
 async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = pinned(0, [process.execPath, '--import', 'tsx', 'src/main.ts'], {
-    DATABASE_URL: databaseUrl,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    AUTH_RATE_LIMIT: '1000000',
-    MANAGEMENT_RATE_LIMIT: '1000000',
-    EVALUATION_RATE_LIMIT: '100000000',
-  }, ['ignore', 'pipe', 'pipe']);
+  const child = pinned(
+    0,
+    [process.execPath, '--import', 'tsx', 'src/main.ts'],
+    {
+      DATABASE_URL: databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      AUTH_RATE_LIMIT: '1000000',
+      MANAGEMENT_RATE_LIMIT: '1000000',
+      EVALUATION_RATE_LIMIT: '100000000',
+    },
+    ['ignore', 'pipe', 'pipe'],
+  );
   let output = '';
-  child.stderr!.on('data', (c) => { output += c; if (process.env.BENCH_DEBUG) process.stderr.write(c); });
+  child.stderr!.on('data', (c) => {
+    output += c;
+    if (process.env.BENCH_DEBUG) process.stderr.write(c);
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
     child.stdout!.on('data', (c) => {
@@ -104,12 +125,30 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
   const clients: { child?: ChildProcess } = {};
   try {
     const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
-    const registered = await http(server.url, '/v1/auth/register', { email, password: 'correct-horse-battery', name: 'Bench', org_name: `Bench ${email}` });
+    const registered = await http(server.url, '/v1/auth/register', {
+      email,
+      password: 'correct-horse-battery',
+      name: 'Bench',
+      org_name: `Bench ${email}`,
+    });
     const token: string = registered.tokens.access_token;
-    const project = (await gql(server.url, token, '{ project(slug: "default") { id environments { id key clientSideId } } }')).project;
+    const project = (
+      await gql(server.url, token, '{ project(slug: "default") { id environments { id key clientSideId } } }')
+    ).project;
     const dev = project.environments.find((e: { key: string }) => e.key === 'dev');
-    const flag = (await gql(server.url, token, 'mutation($p: ID!) { createFlag(projectId: $p, input: { key: "bench-flag", kind: boolean }) { id } }', { p: project.id })).createFlag;
-    const serverKey: string = (await gql(server.url, token, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER) { value } }', { e: dev.id })).createSdkKey.value;
+    const flag = (
+      await gql(
+        server.url,
+        token,
+        'mutation($p: ID!) { createFlag(projectId: $p, input: { key: "bench-flag", kind: boolean }) { id } }',
+        { p: project.id },
+      )
+    ).createFlag;
+    const serverKey: string = (
+      await gql(server.url, token, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER) { value } }', {
+        e: dev.id,
+      })
+    ).createSdkKey.value;
     // Warm the server's paths once, then let it settle before the baseline.
     await fetch(`${server.url}/readyz`);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -117,7 +156,12 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
     const before = await rssKb(pid);
 
     const config = { url: server.url, subscribers, serverKey, clientSideId: dev.clientSideId, timeoutMs: 15_000 };
-    const child = pinned(1, [process.execPath, '--import', 'tsx', 'bench/propagation-clients.ts', JSON.stringify(config)], {}, ['pipe', 'pipe', 'inherit']);
+    const child = pinned(
+      1,
+      [process.execPath, '--import', 'tsx', 'bench/propagation-clients.ts', JSON.stringify(config)],
+      {},
+      ['pipe', 'pipe', 'inherit'],
+    );
     clients.child = child;
     const lines = createInterface({ input: child.stdout! });
     const messages: any[] = [];
@@ -128,7 +172,7 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
       } catch {
         return;
       }
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
     const nextMessage = async (type: string, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
@@ -152,12 +196,14 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
       on = !on;
       child.stdin!.write('next\n');
       await new Promise((r) => setTimeout(r, 50));
-      const state = (await gql(
-        server.url,
-        token,
-        'mutation($f: ID!, $e: ID!, $v: Int!, $on: Boolean!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: $on }) { version } }',
-        { f: flag.id, e: dev.id, v: version, on },
-      )).updateFlagState;
+      const state = (
+        await gql(
+          server.url,
+          token,
+          'mutation($f: ID!, $e: ID!, $v: Int!, $on: Boolean!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: $on }) { version } }',
+          { f: flag.id, e: dev.id, v: version, on },
+        )
+      ).updateFlagState;
       const responded = now();
       if (process.env.BENCH_DEBUG) console.log('responded at', responded);
       version = state.version;
@@ -168,8 +214,12 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
     await new Promise((r) => setTimeout(r, 1_000));
     const { responded, round } = await change();
     if (process.env.BENCH_DEBUG) {
-      const by = (k: string) => (round.receipts as number[]).filter((_, i) => round.kinds[i] === k).map((t) => t - responded);
-      for (const k of ['sse', 'ws']) { const l = by(k); console.log(k, 'first', Math.min(...l), 'last', Math.max(...l)); }
+      const by = (k: string) =>
+        (round.receipts as number[]).filter((_, i) => round.kinds[i] === k).map((t) => t - responded);
+      for (const k of ['sse', 'ws']) {
+        const l = by(k);
+        console.log(k, 'first', Math.min(...l), 'last', Math.max(...l));
+      }
     }
     const latencies = (round.receipts as number[]).map((t) => Math.max(0, t - responded)).sort((a, b) => a - b);
     child.stdin!.write('exit\n');
@@ -196,7 +246,12 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
   let cleanup = async () => {};
   if (!adminUrl) {
     const dir = await mkdtemp(join(tmpdir(), 'vexil-bench-pg-'));
-    const db = await startEmbeddedPostgres({ dataDir: dir, port: await freePort(), database: 'vexil_admin', runningAsRoot: process.getuid?.() === 0 });
+    const db = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      database: 'vexil_admin',
+      runningAsRoot: process.getuid?.() === 0,
+    });
     adminUrl = db.url;
     cleanup = async () => {
       await db.stop();
@@ -231,7 +286,9 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
 
 export function printPropagation(rows: PropagationRow[]): void {
   const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-  console.log('| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | floor p50 / p99 ms (µs per write) | p99 ÷ floor p99 | p99 < 100 ms @10k | < 20 KB |');
+  console.log(
+    '| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | floor p50 / p99 ms (µs per write) | p99 ÷ floor p99 | p99 < 100 ms @10k | < 20 KB |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|');
   for (const r of rows) {
     const p99ok = r.subscribers >= 10_000 ? (r.p99Ms < 100 ? 'yes' : 'NO') : '–';
@@ -240,7 +297,9 @@ export function printPropagation(rows: PropagationRow[]): void {
       `| ${r.subscribers} | ${r.connected} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.missing} | ${fmt(r.kbPerSubscriber)} | ${floor} | ${fmt(r.p99Ms / r.floorP99Ms, 2)}× | ${p99ok} | ${r.kbPerSubscriber < 20 ? 'yes' : 'NO'} |`,
     );
   }
-  console.log('floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same run, same cores.');
+  console.log(
+    'floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same run, same cores.',
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

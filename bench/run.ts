@@ -13,18 +13,36 @@ interface Line {
 }
 
 const number = (n: number) => Math.round(n).toLocaleString('en-US');
-const ratio = (r: number | undefined, baseline: string | undefined) => (r === undefined ? '' : `${r.toFixed(2)}× ${baseline ?? ''}`.trim());
+const ratio = (r: number | undefined, baseline: string | undefined) =>
+  r === undefined ? '' : `${r.toFixed(2)}× ${baseline ?? ''}`.trim();
 
 const lines: Line[] = [];
-for (const r of await benchEngine()) lines.push({ name: r.name, rate: `${number(r.opsPerSec)} eval/s`, p50: '', p99: '', ratio: ratio(r.ratio, r.baseline) });
+for (const r of await benchEngine())
+  lines.push({
+    name: r.name,
+    rate: `${number(r.opsPerSec)} eval/s`,
+    p50: '',
+    p99: '',
+    ratio: ratio(r.ratio, r.baseline),
+  });
 for (const r of await benchHttp()) {
-  lines.push({ name: r.name, rate: `${number(r.requestsPerSec)} req/s`, p50: `${r.p50} ms`, p99: `${r.p99} ms`, ratio: ratio(r.ratio, r.baseline) });
+  lines.push({
+    name: r.name,
+    rate: `${number(r.requestsPerSec)} req/s`,
+    p50: `${r.p50} ms`,
+    p99: `${r.p99} ms`,
+    ratio: ratio(r.ratio, r.baseline),
+  });
 }
 
 const header: Line = { name: 'benchmark', rate: 'throughput', p50: 'p50', p99: 'p99', ratio: 'ratio' };
 const columns = ['name', 'rate', 'p50', 'p99', 'ratio'] as const;
 const widths = columns.map((c) => Math.max(...[header, ...lines].map((l) => l[c].length)));
-const format = (l: Line) => columns.map((c, i) => (c === 'name' || c === 'ratio' ? l[c].padEnd(widths[i]!) : l[c].padStart(widths[i]!))).join('  ').trimEnd();
+const format = (l: Line) =>
+  columns
+    .map((c, i) => (c === 'name' || c === 'ratio' ? l[c].padEnd(widths[i]!) : l[c].padStart(widths[i]!)))
+    .join('  ')
+    .trimEnd();
 console.log(format(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const line of lines) console.log(format(line));

@@ -22,12 +22,17 @@ export interface FloorRow {
   usPerWrite: number;
 }
 
-const FRAME = Buffer.from(`id: 2\nevent: patch\ndata: ${JSON.stringify({ key: 'bench-flag', version: 2, definition: { key: 'bench-flag', kind: 'boolean' }, state: { on: true } })}\n\n`);
+const FRAME = Buffer.from(
+  `id: 2\nevent: patch\ndata: ${JSON.stringify({ key: 'bench-flag', version: 2, definition: { key: 'bench-flag', kind: 'boolean' }, state: { on: true } })}\n\n`,
+);
 const ROOT = new URL('..', import.meta.url).pathname;
 
 function pinned(cpu: number, args: string[]) {
   const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -46,7 +51,8 @@ export async function measureWriteFloor(n: number): Promise<FloorRow> {
   await onServer;
   const client = pinned(1, [process.execPath, '--import', 'tsx', self, 'client', String(port), String(n)]);
   const clientLines = createInterface({ input: client.stdout! });
-  const next = (lines: ReturnType<typeof createInterface>) => new Promise<string>((resolve) => lines.once('line', resolve));
+  const next = (lines: ReturnType<typeof createInterface>) =>
+    new Promise<string>((resolve) => lines.once('line', resolve));
   try {
     const ready = JSON.parse(await next(clientLines)) as { connected: number };
     if (ready.connected !== n) throw new Error(`write floor: only ${ready.connected} of ${n} connections opened`);
@@ -63,7 +69,13 @@ export async function measureWriteFloor(n: number): Promise<FloorRow> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const latencies = result!.receipts.map((t) => Math.max(0, t - wrote!.started)).sort((a, b) => a - b);
-    return { connections: n, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies[latencies.length - 1]!, usPerWrite: wrote!.usPerWrite };
+    return {
+      connections: n,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies[latencies.length - 1]!,
+      usPerWrite: wrote!.usPerWrite,
+    };
   } finally {
     client.kill('SIGKILL');
     server.kill('SIGKILL');
@@ -93,20 +105,24 @@ async function runClient(port: number, n: number) {
   const BATCH = 250;
   for (let i = 0; i < n; i += BATCH) {
     await Promise.all(
-      Array.from({ length: Math.min(BATCH, n - i) }, () => new Promise<void>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          connected++;
-          resolve();
-        });
-        socket.on('error', () => resolve());
-        socket.on('data', () => {
-          receipts.push(Date.now());
-          if (receipts.length === n) {
-            console.log(JSON.stringify({ receipts }));
-            receipts = [];
-          }
-        });
-      })),
+      Array.from(
+        { length: Math.min(BATCH, n - i) },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              connected++;
+              resolve();
+            });
+            socket.on('error', () => resolve());
+            socket.on('data', () => {
+              receipts.push(Date.now());
+              if (receipts.length === n) {
+                console.log(JSON.stringify({ receipts }));
+                receipts = [];
+              }
+            });
+          }),
+      ),
     );
   }
   console.log(JSON.stringify({ connected }));

@@ -6,8 +6,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bucketInput, bucketOf, murmur3String, pickWeighted } from '../src/evaluation/index.js';
 import type { WeightedVariation } from '../src/evaluation/index.js';
+import { bucketInput, bucketOf, murmur3String, pickWeighted } from '../src/evaluation/index.js';
 
 interface Case {
   flagKey: string;
@@ -28,16 +28,47 @@ const SPLITS: number[][] = [
 ];
 
 const VALUES: (string | number)[] = [
-  'user-1', 'user-2', 'user-42', 'alice@example.com', 'bob', 'a', 'Z',
-  '550e8400-e29b-41d4-a716-446655440000', 'org:acme/team:core', 'with space', 'dot.in.key',
-  'café', 'naïve-user', 'Ελληνικά', 'пользователь', '用户-7', 'ユーザー', '😀-emoji', '🇫🇷', 'מִשְׁתַּמֵּשׁ',
-  'x'.repeat(100), '  padded  ', '0', '12345',
-  0, 1, 42, -7, 1234567890, 9007199254740991, 3.5, -0.25,
+  'user-1',
+  'user-2',
+  'user-42',
+  'alice@example.com',
+  'bob',
+  'a',
+  'Z',
+  '550e8400-e29b-41d4-a716-446655440000',
+  'org:acme/team:core',
+  'with space',
+  'dot.in.key',
+  'café',
+  'naïve-user',
+  'Ελληνικά',
+  'пользователь',
+  '用户-7',
+  'ユーザー',
+  '😀-emoji',
+  '🇫🇷',
+  'מִשְׁתַּמֵּשׁ',
+  'x'.repeat(100),
+  '  padded  ',
+  '0',
+  '12345',
+  0,
+  1,
+  42,
+  -7,
+  1234567890,
+  9007199254740991,
+  3.5,
+  -0.25,
 ];
 
 const cases: Case[] = [];
 VALUES.forEach((value, i) => {
-  cases.push({ flagKey: i % 2 === 0 ? 'new-checkout' : 'dark-mode', value, weights: SPLITS[i % SPLITS.length] as number[] });
+  cases.push({
+    flagKey: i % 2 === 0 ? 'new-checkout' : 'dark-mode',
+    value,
+    weights: SPLITS[i % SPLITS.length] as number[],
+  });
 });
 const extra: Case[] = [
   { flagKey: 'new-checkout', flagSalt: 'salt-1', value: 'user-1', weights: [50000, 50000] },
@@ -68,11 +99,19 @@ const vectors = cases.map((c) => {
   const hash = murmur3String(input);
   const bucket = bucketOf(c.flagKey, salt, valueString);
   const rollout: WeightedVariation[] = c.weights.map((weight, variation) => ({ variation, weight }));
-  return { ...c, input, inputUtf8Hex: Buffer.from(input, 'utf8').toString('hex'), hash, bucket, expectedVariation: pickWeighted(rollout, bucket) };
+  return {
+    ...c,
+    input,
+    inputUtf8Hex: Buffer.from(input, 'utf8').toString('hex'),
+    hash,
+    bucket,
+    expectedVariation: pickWeighted(rollout, bucket),
+  };
 });
 
 const file = {
   description:
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the description shows the template literal itself
     'Rollout bucketing vectors. salt = rolloutSalt ?? flagSalt ?? flagKey; input = `${flagKey}.${salt}.${value}` ' +
     '(numbers in ECMAScript String() form; inputUtf8Hex shows the exact bytes); hash = murmur3_x86_32(UTF-8(input), seed 0) as unsigned 32-bit; ' +
     'bucket = hash mod 100000; weights are the rollout variations in order (variation i has weights[i]); ' +

@@ -1,23 +1,23 @@
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { systemClock, type Clock } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { registerGraphQL } from './graphql/yoga.js';
 import { installEnvelope, requestId, sendError } from './http/envelope.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
+import { loadAllEnvironmentData, loadEnvironmentData } from './modules/flags/snapshot-source.js';
 import { SdkKeyCache } from './modules/keys/cache.js';
+import { SdkMetrics } from './modules/metrics/recorder.js';
 import { SdkLane } from './modules/sdk/lane.js';
 import { registerSdkRoutes } from './modules/sdk/routes.js';
-import { SdkMetrics } from './modules/metrics/recorder.js';
 import { ChangeBus } from './realtime/bus.js';
-import { SnapshotStore } from './realtime/snapshots.js';
 import { LiveHub } from './realtime/pubsub.js';
+import { SnapshotStore } from './realtime/snapshots.js';
 import { registerSseRoutes } from './realtime/sse.js';
 import { attachGraphQLWebSocket } from './realtime/ws.js';
-import { loadAllEnvironmentData, loadEnvironmentData } from './modules/flags/snapshot-source.js';
 
 const AJV_OPTIONS = { removeAdditional: false, coerceTypes: false, allErrors: false };
 const BODY_LIMIT = 1024 * 1024;
@@ -39,7 +39,12 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       level: config.logLevel,
       // Credentials never reach the logs, whatever a later serializer decides to include.
       redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers["api-key"]', 'req.headers.cookie'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers["x-api-key"]',
+          'req.headers["api-key"]',
+          'req.headers.cookie',
+        ],
         censor: '[redacted]',
       },
       ...(logStream ? { stream: logStream } : {}),
@@ -66,7 +71,9 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   const hub = new LiveHub(
     snapshots,
     async (environmentId) => {
-      const rows: { project_id: string; key: string }[] = await orm.em.fork().execute('select project_id, key from environments where id = ?', [environmentId]);
+      const rows: { project_id: string; key: string }[] = await orm.em
+        .fork()
+        .execute('select project_id, key from environments where id = ?', [environmentId]);
       return rows[0] ? { projectId: rows[0].project_id, key: rows[0].key } : null;
     },
     () => clock.now(),
@@ -83,7 +90,9 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
           .catch((err: Error) => app.log.warn(`key cache reload failed: ${err.message}`));
       }
       if (!change.kind.startsWith('sdkkey.')) {
-        snapshots.reload(environmentId, change).catch((err: Error) => app.log.warn(`snapshot reload failed: ${err.message}`));
+        snapshots
+          .reload(environmentId, change)
+          .catch((err: Error) => app.log.warn(`snapshot reload failed: ${err.message}`));
       }
     }
   });
@@ -118,11 +127,25 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   }
   await app.register(compress, { global: true, threshold: 0, encodings: ['gzip', 'deflate'] });
 
-  const settings = { jwtSecret: config.jwtSecret, tokenTtlMinutes: config.tokenTtlMinutes, refreshTtlHours: config.refreshTtlHours };
+  const settings = {
+    jwtSecret: config.jwtSecret,
+    tokenTtlMinutes: config.tokenTtlMinutes,
+    refreshTtlHours: config.refreshTtlHours,
+  };
   const prefix = config.rateLimitPrefix;
   const authLimit = createRateLimit({ name: 'auth', prefix, perMinute: config.authRateLimitPerMinute, redis });
-  const managementLimit = createRateLimit({ name: 'mgmt', prefix, perMinute: config.managementRateLimitPerMinute, redis });
-  const evaluationLimit = createRateLimit({ name: 'eval', prefix, perMinute: config.evaluationRateLimitPerMinute, redis });
+  const managementLimit = createRateLimit({
+    name: 'mgmt',
+    prefix,
+    perMinute: config.managementRateLimitPerMinute,
+    redis,
+  });
+  const evaluationLimit = createRateLimit({
+    name: 'eval',
+    prefix,
+    perMinute: config.evaluationRateLimitPerMinute,
+    redis,
+  });
   // WebSocket upgrades are anonymous per-IP requests: the AUTH_RATE_LIMIT budget, counted apart from logins.
   const upgradeLimit = createRateLimit({ name: 'ws', prefix, perMinute: config.authRateLimitPerMinute, redis });
 
@@ -164,9 +187,25 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   app.decorate('sdkMetrics', sdkMetrics);
   const live = { hub, keyCache, snapshots };
   const refreshKeys = (id: string) => keyCache.reloadEnvironment(id);
-  const yoga = registerGraphQL(app, { orm, settings, clock, managementLimit, anonymousLimit: authLimit, refreshKeys, live });
+  const yoga = registerGraphQL(app, {
+    orm,
+    settings,
+    clock,
+    managementLimit,
+    anonymousLimit: authLimit,
+    refreshKeys,
+    live,
+  });
   registerSseRoutes(app, { hub, keyCache, snapshots, evaluationLimit });
-  const ws = attachGraphQLWebSocket(app, { yoga, orm, settings, clock, refreshKeys, live, upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: upgradeLimit } });
+  const ws = attachGraphQLWebSocket(app, {
+    yoga,
+    orm,
+    settings,
+    clock,
+    refreshKeys,
+    live,
+    upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: upgradeLimit },
+  });
   // Open streams would keep close() waiting forever: WebSocket clients get 1001 (going away, so
   // graphql-ws clients reconnect elsewhere and resubscribe), SSE streams a `retry:` hint.
   app.addHook('preClose', async () => {

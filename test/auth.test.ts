@@ -25,7 +25,12 @@ function expectEnvelope(res: { status: number; headers: Headers; body: any }, st
 describe('POST /v1/auth/register', () => {
   it('creates the user as owner, the organization, the Default project and dev/staging/production in one go', async () => {
     const email = uniqueEmail();
-    const res = await post('/v1/auth/register', { email: `  ${email.toUpperCase()} `, password: 'securepassword', name: 'Admin User', org_name: 'My Company' });
+    const res = await post('/v1/auth/register', {
+      email: `  ${email.toUpperCase()} `,
+      password: 'securepassword',
+      name: 'Admin User',
+      org_name: 'My Company',
+    });
     expect(res.status).toBe(201);
     expect(res.body.user).toMatchObject({ email, name: 'Admin User' });
     expect(res.body.user.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -37,7 +42,9 @@ describe('POST /v1/auth/register', () => {
     expect(res.headers.get('cache-control')).toBe('private, no-cache');
 
     const orgId = res.body.organization.id;
-    const [membership] = await server.sql<{ role: string }>('select role from memberships where organization_id = ?', [orgId]);
+    const [membership] = await server.sql<{ role: string }>('select role from memberships where organization_id = ?', [
+      orgId,
+    ]);
     expect(membership?.role).toBe('owner');
     const envs = await server.sql<{ key: string; slug: string; name: string }>(
       'select e.key, p.slug, p.name from environments e join projects p on p.id = e.project_id where p.organization_id = ? order by e.sort_order',
@@ -45,7 +52,9 @@ describe('POST /v1/auth/register', () => {
     );
     expect(envs.map((e) => e.key)).toEqual(['dev', 'staging', 'production']);
     expect(envs.every((e) => e.slug === 'default' && e.name === 'Default')).toBe(true);
-    const [user] = await server.sql<{ password_hash: string }>('select password_hash from users where email = ?', [email]);
+    const [user] = await server.sql<{ password_hash: string }>('select password_hash from users where email = ?', [
+      email,
+    ]);
     expect(user?.password_hash).toMatch(/^scrypt\$/);
   });
 
@@ -59,7 +68,12 @@ describe('POST /v1/auth/register', () => {
   it('answers 409 for an email that is already registered, and writes nothing', async () => {
     const org = await givenOrg(server.url);
     const before = await count('organizations');
-    const res = await post('/v1/auth/register', { email: org.email.toUpperCase(), password: 'another-password', name: 'X', org_name: 'Dup Org' });
+    const res = await post('/v1/auth/register', {
+      email: org.email.toUpperCase(),
+      password: 'another-password',
+      name: 'X',
+      org_name: 'Dup Org',
+    });
     expectEnvelope(res, 409, /already registered/);
     expect(await count('organizations')).toBe(before);
   });
@@ -67,9 +81,19 @@ describe('POST /v1/auth/register', () => {
   const bad: [string, unknown, number, RegExp][] = [
     ['a short password', { email: uniqueEmail(), password: 'short', name: 'N', org_name: 'O' }, 400, /at least 8/],
     ['a bad email', { email: 'not-an-email', password: 'longenough', name: 'N', org_name: 'O' }, 400, /email/],
-    ['an unknown field', { email: uniqueEmail(), password: 'longenough', name: 'N', org_name: 'O', plan: 'pro' }, 400, /unknown field "plan"/],
+    [
+      'an unknown field',
+      { email: uniqueEmail(), password: 'longenough', name: 'N', org_name: 'O', plan: 'pro' },
+      400,
+      /unknown field "plan"/,
+    ],
     ['a missing field', { email: uniqueEmail(), password: 'longenough', name: 'N' }, 400, /org_name/],
-    ['a field of the wrong type', { email: uniqueEmail(), password: 12345678, name: 'N', org_name: 'O' }, 400, /password/],
+    [
+      'a field of the wrong type',
+      { email: uniqueEmail(), password: 12345678, name: 'N', org_name: 'O' },
+      400,
+      /password/,
+    ],
     ['an empty name', { email: uniqueEmail(), password: 'longenough', name: '  ', org_name: 'O' }, 400, /name/],
   ];
   for (const [what, body, status, message] of bad) {
@@ -154,7 +178,11 @@ describe('POST /v1/auth/refresh', () => {
 
 describe('HTTP conventions', () => {
   it('honours an incoming X-Request-Id in the header and the envelope', async () => {
-    const res = await post('/v1/auth/login', { email: 'x@example.com', password: 'whatever1' }, { 'x-request-id': 'trace-abc-123' });
+    const res = await post(
+      '/v1/auth/login',
+      { email: 'x@example.com', password: 'whatever1' },
+      { 'x-request-id': 'trace-abc-123' },
+    );
     expect(res.headers.get('x-request-id')).toBe('trace-abc-123');
     expect(res.body.request_id).toBe('trace-abc-123');
   });
@@ -194,7 +222,8 @@ describe('HTTP conventions', () => {
 describe('rate limits on login and register', () => {
   it('answers 429 with the X-RateLimit headers once the per-IP budget is spent', async () => {
     const limited = await startServer({ AUTH_RATE_LIMIT: '3' }, { databaseUrl: server.databaseUrl });
-    const attempt = () => request(limited.url, 'POST', '/v1/auth/login', { body: { email: 'a@example.com', password: 'whatever1' } });
+    const attempt = () =>
+      request(limited.url, 'POST', '/v1/auth/login', { body: { email: 'a@example.com', password: 'whatever1' } });
     const first = await attempt();
     expect(first.headers.get('x-ratelimit-limit')).toBe('3');
     expect(first.headers.get('x-ratelimit-remaining')).toBe('2');

@@ -4,13 +4,21 @@ import { ConfigError, DEFAULT_JWT_SECRET, loadConfig } from '../src/config.js';
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8080, jwtSecret: DEFAULT_JWT_SECRET, tokenTtlMinutes: 60, refreshTtlHours: 168, logLevel: 'info' });
+    expect(c).toMatchObject({
+      port: 8080,
+      jwtSecret: DEFAULT_JWT_SECRET,
+      tokenTtlMinutes: 60,
+      refreshTtlHours: 168,
+      logLevel: 'info',
+    });
     expect(c.databaseUrl).toBeUndefined();
   });
 
   it('refuses the default JWT secret in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-very-long-production-secret' }).nodeEnv).toBe('production');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-very-long-production-secret' }).nodeEnv).toBe(
+      'production',
+    );
   });
 
   it.each([

@@ -1,13 +1,19 @@
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { flagValuesProjector } from '../src/realtime/ws.js';
 import { graphql } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
-import { givenFlag as createFlag, givenProject, givenState, type GivenFlag, type GivenProject } from './helpers/flags.js';
-import { givenOrg, type GivenOrg } from './helpers/givens.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import {
+  givenFlag as createFlag,
+  type GivenFlag,
+  type GivenProject,
+  givenProject,
+  givenState,
+} from './helpers/flags.js';
+import { type GivenOrg, givenOrg } from './helpers/givens.js';
 import { snapshotsCaughtUp } from './helpers/sdk.js';
-import { subscribeWs, type LiveSubscription } from './helpers/ws.js';
-import { flagValuesProjector } from '../src/realtime/ws.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { type LiveSubscription, subscribeWs } from './helpers/ws.js';
 
 // flagValues over graphql-ws skips per-event execution when the selection is plain scalar fields
 // (realtime/ws.ts). These tests hold that path to the general one: same wire shape, same values,
@@ -17,7 +23,11 @@ let server: TestServer;
 let org: GivenOrg;
 let project: GivenProject;
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
+  });
   org = await givenOrg(server.url);
   project = await givenProject(server, org);
 });
@@ -31,11 +41,14 @@ async function givenFlag(...args: Parameters<typeof createFlag>): Promise<GivenF
 /** Projected without execution. */
 const FAST = 'subscription($c: JSON!) { flagValues(context: $c) { key value variation reason errorCode } }';
 /** The same fields through a fragment: executed per event. */
-const GENERAL = 'subscription($c: JSON!) { flagValues(context: $c) { ...V } } fragment V on FlagValue { key value variation reason errorCode }';
+const GENERAL =
+  'subscription($c: JSON!) { flagValues(context: $c) { ...V } } fragment V on FlagValue { key value variation reason errorCode }';
 /** Aliases, a repeated field and __typename, still projected. */
-const ALIASED = 'subscription Values($c: JSON!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason key k: key } }';
+const ALIASED =
+  'subscription Values($c: JSON!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason key k: key } }';
 /** A directive: executed per event. */
-const DIRECTIVE = 'subscription($c: JSON!, $yes: Boolean!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason @include(if: $yes) key } }';
+const DIRECTIVE =
+  'subscription($c: JSON!, $yes: Boolean!) { vals: flagValues(context: $c) { k: key v: value variation __typename reason @include(if: $yes) key } }';
 
 describe('which flagValues selections are projected', () => {
   const fast = (query: string) => flagValuesProjector(parse(query), undefined) !== null;
@@ -60,7 +73,10 @@ const byKey = (result: LiveSubscription['results'][number], field: string, key: 
 
 describe('flagValues over graphql-ws, projected and executed', () => {
   it('sends the same results either way, first and after a change', async () => {
-    const flag = await givenFlag(server, org, project, { kind: 'string', variations: [{ value: 'blue' }, { value: 'green' }] });
+    const flag = await givenFlag(server, org, project, {
+      kind: 'string',
+      variations: [{ value: 'blue' }, { value: 'green' }],
+    });
     const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
     await snapshotsCaughtUp(server, [project.env['dev']!]);
     const c = { key: 'alice', country: 'NL' };
@@ -82,25 +98,49 @@ describe('flagValues over graphql-ws, projected and executed', () => {
       expect(Object.keys(first.aliased.data)).toEqual(['vals']);
       expect(Object.keys(first.aliased.data.vals[0])).toEqual(['k', 'v', 'variation', '__typename', 'reason', 'key']);
       expect(first.aliased.data.vals).toEqual(
-        (first.general.data.flagValues as Record<string, unknown>[]).map((v) => ({ k: v['key'], v: v['value'], variation: v['variation'], __typename: 'FlagValue', reason: v['reason'], key: v['key'] })),
+        (first.general.data.flagValues as Record<string, unknown>[]).map((v) => ({
+          k: v['key'],
+          v: v['value'],
+          variation: v['variation'],
+          __typename: 'FlagValue',
+          reason: v['reason'],
+          key: v['key'],
+        })),
       );
     };
-    const first = Object.fromEntries(await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()]))) as Record<keyof typeof subs, LiveSubscription['results'][number]>;
+    const first = Object.fromEntries(
+      await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()])),
+    ) as Record<keyof typeof subs, LiveSubscription['results'][number]>;
     check(first);
     expect(byKey(first.fast, 'flagValues', flag.key)).toMatchObject({ reason: 'DISABLED', errorCode: null });
 
-    await givenState(server, org, flag.id, project.env['dev']!, { on: true, targets: [{ variation: 0, values: ['bob'] }], fallthrough: { variation: 1 } });
-    const second = Object.fromEntries(await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()]))) as typeof first;
+    await givenState(server, org, flag.id, project.env['dev']!, {
+      on: true,
+      targets: [{ variation: 0, values: ['bob'] }],
+      fallthrough: { variation: 1 },
+    });
+    const second = Object.fromEntries(
+      await Promise.all(Object.entries(subs).map(async ([name, sub]) => [name, await sub.next()])),
+    ) as typeof first;
     check(second);
-    expect(byKey(second.fast, 'flagValues', flag.key)).toMatchObject({ value: 'green', variation: 1, reason: 'DEFAULT' });
+    expect(byKey(second.fast, 'flagValues', flag.key)).toMatchObject({
+      value: 'green',
+      variation: 1,
+      reason: 'DEFAULT',
+    });
     expect(byKey(second.aliased, 'vals', flag.key, 'k')).toMatchObject({ v: 'green', variation: 1, reason: 'DEFAULT' });
-    expect(byKey(second.bob, 'flagValues', flag.key)).toMatchObject({ value: 'blue', variation: 0, reason: 'TARGETING_MATCH' });
+    expect(byKey(second.bob, 'flagValues', flag.key)).toMatchObject({
+      value: 'blue',
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+    });
 
     // A change that leaves alice's values alone pushes nothing to her subscriptions.
     await givenState(server, org, flag.id, project.env['dev']!, { targets: [{ variation: 0, values: ['carol'] }] });
     const bobThird = await subs.bob.next();
     expect(byKey(bobThird, 'flagValues', flag.key)).toMatchObject({ value: 'green', reason: 'DEFAULT' });
-    for (const name of ['fast', 'general', 'aliased', 'directive', 'alice2'] as const) expect(subs[name].results).toHaveLength(2);
+    for (const name of ['fast', 'general', 'aliased', 'directive', 'alice2'] as const)
+      expect(subs[name].results).toHaveLength(2);
     await Promise.all(Object.values(subs).map((s) => s.dispose()));
   });
 
@@ -112,7 +152,12 @@ describe('flagValues over graphql-ws, projected and executed', () => {
     const general = subscribeWs(server.url, { 'x-api-key': sdkKey }, GENERAL, { c: { key: 'alice' } });
     expect((await fast.next()).errors).toBeUndefined();
     expect((await general.next()).errors).toBeUndefined();
-    const revoked = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: key.id }, org.auth);
+    const revoked = await graphql(
+      server.url,
+      'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }',
+      { id: key.id },
+      org.auth,
+    );
     expect(revoked.errors).toBeUndefined();
     const [lastFast, lastGeneral] = await Promise.all([fast.next(), general.next()]);
     expect(lastFast.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

@@ -2,19 +2,31 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { bearer, graphql } from './helpers/client.js';
 import { givenAccessToken, givenSdkKey } from './helpers/credentials.js';
-import { givenFlag as createFlag, givenProject, givenState, storedState, environmentVersions, type GivenFlag, type GivenProject } from './helpers/flags.js';
-import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
+import {
+  givenFlag as createFlag,
+  environmentVersions,
+  type GivenFlag,
+  type GivenProject,
+  givenProject,
+  givenState,
+  storedState,
+} from './helpers/flags.js';
+import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
+import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
 import { eventually } from './helpers/waiters.js';
-import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { subscribeWs } from './helpers/ws.js';
 
 let server: TestServer;
 let org: GivenOrg;
 let project: GivenProject;
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
+  });
   org = await givenOrg(server.url);
   project = await givenProject(server, org);
 });
@@ -42,7 +54,11 @@ const turnOn = (flag: GivenFlag, env: string, on = true) => givenState(server, o
 describe('flagChanged over graphql-ws', () => {
   it('delivers a change made through a mutation with the flag, environment, state, version, kind, actor and time', async () => {
     const flag = await givenFlag(server, org, project);
-    const sub = subscribeWs(server.url, org.auth, FLAG_CHANGED, { p: project.id, flags: [flag.key], envs: ['staging'] });
+    const sub = subscribeWs(server.url, org.auth, FLAG_CHANGED, {
+      p: project.id,
+      flags: [flag.key],
+      envs: ['staging'],
+    });
     // A change made before the server registered the subscription would not be seen by it.
     await eventually(async () => (await openStreams()) >= 1);
     const before = Date.now();
@@ -58,7 +74,11 @@ describe('flagChanged over graphql-ws', () => {
       changedBy: { userId: org.userId, tokenId: null },
       flag: { id: flag.id, key: flag.key, archived: false },
       environment: { id: project.env['staging'], key: 'staging' },
-      state: { on: true, version: (await storedState(server, flag.id, project.env['staging']!)).version, environment: { key: 'staging' } },
+      state: {
+        on: true,
+        version: (await storedState(server, flag.id, project.env['staging']!)).version,
+        environment: { key: 'staging' },
+      },
     });
     expect(new Date(event.changedAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
     await sub.dispose();
@@ -67,7 +87,11 @@ describe('flagChanged over graphql-ws', () => {
   it('filters by environment and flag keys', async () => {
     const a = await givenFlag(server, org, project);
     const b = await givenFlag(server, org, project);
-    const sub = subscribeWs(server.url, org.auth, FLAG_CHANGED, { p: project.id, envs: ['production'], flags: [a.key] });
+    const sub = subscribeWs(server.url, org.auth, FLAG_CHANGED, {
+      p: project.id,
+      envs: ['production'],
+      flags: [a.key],
+    });
     await eventually(async () => (await openStreams()) >= 1);
     await turnOn(a, 'dev'); // another environment
     await turnOn(b, 'production'); // another flag
@@ -83,32 +107,59 @@ describe('flagChanged over graphql-ws', () => {
     const flag = await givenFlag(server, org, project);
     const sub = subscribeWs(server.url, org.auth, FLAG_CHANGED, { p: project.id, flags: [flag.key], envs: ['dev'] });
     await eventually(async () => (await openStreams()) >= 1);
-    const archived = await graphql(server.url, 'mutation($id: ID!) { archiveFlag(id: $id) { id } }', { id: flag.id }, org.auth);
+    const archived = await graphql(
+      server.url,
+      'mutation($id: ID!) { archiveFlag(id: $id) { id } }',
+      { id: flag.id },
+      org.auth,
+    );
     expect(archived.errors).toBeUndefined();
-    expect((await sub.next()).data.flagChanged).toMatchObject({ kind: 'ARCHIVED', state: null, flag: { archived: true } });
-    const deleted = await graphql(server.url, 'mutation($id: ID!) { deleteFlag(id: $id) { id } }', { id: flag.id }, org.auth);
+    expect((await sub.next()).data.flagChanged).toMatchObject({
+      kind: 'ARCHIVED',
+      state: null,
+      flag: { archived: true },
+    });
+    const deleted = await graphql(
+      server.url,
+      'mutation($id: ID!) { deleteFlag(id: $id) { id } }',
+      { id: flag.id },
+      org.auth,
+    );
     expect(deleted.errors).toBeUndefined();
     // Deleting an archived flag changes no evaluation, but the change names the flag.
-    expect((await sub.next()).data.flagChanged).toMatchObject({ kind: 'DELETED', state: null, flag: null, flagKey: flag.key });
+    expect((await sub.next()).data.flagChanged).toMatchObject({
+      kind: 'DELETED',
+      state: null,
+      flag: null,
+      flagKey: flag.key,
+    });
     await sub.dispose();
   });
 
   it('refuses a bad credential at connection_init: 4401 for an unknown one, 4403 for a deactivated token', async () => {
     const garbage = subscribeWs(server.url, { authorization: 'Bearer not-a-jwt' }, FLAG_CHANGED, { p: project.id });
     expect(await garbage.closeCode).toBe(4401);
-    const badKey = subscribeWs(server.url, { 'x-api-key': 'vx_srv_' + 'A'.repeat(36) }, FLAG_VALUES, { c: {} });
+    const badKey = subscribeWs(server.url, { 'x-api-key': `vx_srv_${'A'.repeat(36)}` }, FLAG_VALUES, { c: {} });
     expect(await badKey.closeCode).toBe(4401);
 
-    const created = await givenAccessToken(server.url, org.auth, { kind: 'PERSONAL', permissions: ['flag:read', 'project:read'] });
+    const created = await givenAccessToken(server.url, org.auth, {
+      kind: 'PERSONAL',
+      permissions: ['flag:read', 'project:read'],
+    });
     expect(created.errors).toBeUndefined();
     const { value, token } = created.data.createAccessToken;
-    const off = await graphql(server.url, 'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }', { id: token.id }, org.auth);
+    const off = await graphql(
+      server.url,
+      'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }',
+      { id: token.id },
+      org.auth,
+    );
     expect(off.data.updateAccessToken.active).toBe(false);
     const inactive = subscribeWs(server.url, bearer(value), FLAG_CHANGED, { p: project.id });
     expect(await inactive.closeCode).toBe(4403);
   });
 
-  it('refuses an anonymous subscriber and another organization\'s project', async () => {
+  it("refuses an anonymous subscriber and another organization's project", async () => {
     const anonymous = subscribeWs(server.url, {}, FLAG_CHANGED, { p: project.id });
     expect(await refusal(anonymous)).toBe('UNAUTHENTICATED');
     await anonymous.dispose();
@@ -132,12 +183,21 @@ describe('flagChanged over graphql-ws', () => {
   it('ends the stream on the next event once the member is removed', async () => {
     const developer = await givenMember(server.url, org, 'developer');
     const flag = await givenFlag(server, org, project);
-    const sub = subscribeWs(server.url, developer.auth, FLAG_CHANGED, { p: project.id, flags: [flag.key], envs: ['dev'] });
+    const sub = subscribeWs(server.url, developer.auth, FLAG_CHANGED, {
+      p: project.id,
+      flags: [flag.key],
+      envs: ['dev'],
+    });
     await eventually(async () => (await openStreams()) >= 1);
     await turnOn(flag, 'dev');
     expect((await sub.next()).data.flagChanged.state.on).toBe(true);
 
-    const removed = await graphql(server.url, 'mutation($u: ID!) { removeMember(userId: $u) { role } }', { u: developer.userId }, org.auth);
+    const removed = await graphql(
+      server.url,
+      'mutation($u: ID!) { removeMember(userId: $u) { role } }',
+      { u: developer.userId },
+      org.auth,
+    );
     expect(removed.errors).toBeUndefined();
     await turnOn(flag, 'dev', false);
     const last = await sub.next();
@@ -148,14 +208,26 @@ describe('flagChanged over graphql-ws', () => {
   });
 
   it('ends the stream on the next event once the access token is deactivated', async () => {
-    const created = await givenAccessToken(server.url, org.auth, { kind: 'SERVICE', permissions: ['flag:read', 'project:read'] });
+    const created = await givenAccessToken(server.url, org.auth, {
+      kind: 'SERVICE',
+      permissions: ['flag:read', 'project:read'],
+    });
     const { value, token } = created.data.createAccessToken;
     const flag = await givenFlag(server, org, project);
-    const sub = subscribeWs(server.url, bearer(value), FLAG_CHANGED, { p: project.id, flags: [flag.key], envs: ['dev'] });
+    const sub = subscribeWs(server.url, bearer(value), FLAG_CHANGED, {
+      p: project.id,
+      flags: [flag.key],
+      envs: ['dev'],
+    });
     await eventually(async () => (await openStreams()) >= 1);
     await turnOn(flag, 'dev');
     expect((await sub.next()).data.flagChanged.changedBy.userId).toBe(org.userId);
-    await graphql(server.url, 'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }', { id: token.id }, org.auth);
+    await graphql(
+      server.url,
+      'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }',
+      { id: token.id },
+      org.auth,
+    );
     await turnOn(flag, 'dev', false);
     const last = await sub.next();
     expect(last.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -173,8 +245,11 @@ describe('flagChanged over graphql-ws', () => {
 });
 
 describe('flagValues over graphql-ws (SDK keys)', () => {
-  it('sends the context\'s values at once, then again only when one of them changes', async () => {
-    const flag = await givenFlag(server, org, project, { kind: 'string', variations: [{ value: 'blue' }, { value: 'green' }] });
+  it("sends the context's values at once, then again only when one of them changes", async () => {
+    const flag = await givenFlag(server, org, project, {
+      kind: 'string',
+      variations: [{ value: 'blue' }, { value: 'green' }],
+    });
     const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
     await snapshotsCaughtUp(server, [project.env['dev']!]);
     const sub = subscribeWs(server.url, { 'x-api-key': sdkKey }, FLAG_VALUES, { c: { key: 'alice' } });
@@ -185,10 +260,16 @@ describe('flagValues over graphql-ws (SDK keys)', () => {
     expect(mine(first)).toMatchObject({ key: flag.key, reason: 'DISABLED' });
 
     // Targets someone else: alice's values do not change, so nothing is pushed for it...
-    await givenState(server, org, flag.id, project.env['dev']!, { on: true, targets: [{ variation: 0, values: ['bob'] }], fallthrough: { variation: 1 } });
+    await givenState(server, org, flag.id, project.env['dev']!, {
+      on: true,
+      targets: [{ variation: 0, values: ['bob'] }],
+      fallthrough: { variation: 1 },
+    });
     const second = await sub.next();
     expect(mine(second)).toMatchObject({ value: 'green', variation: 1, reason: 'DEFAULT' });
-    await givenState(server, org, flag.id, project.env['dev']!, { targets: [{ variation: 0, values: ['bob', 'carol'] }] });
+    await givenState(server, org, flag.id, project.env['dev']!, {
+      targets: [{ variation: 0, values: ['bob', 'carol'] }],
+    });
     await givenState(server, org, flag.id, project.env['dev']!, { targets: [{ variation: 0, values: ['alice'] }] });
     const third = await sub.next();
     expect(mine(third)).toMatchObject({ value: 'blue', variation: 0, reason: 'TARGETING_MATCH' });
@@ -201,7 +282,12 @@ describe('flagValues over graphql-ws (SDK keys)', () => {
     const hidden = await givenFlag(server, org, project);
     const shown = await givenFlag(server, org, project, { clientSideAvailable: true });
     await snapshotsCaughtUp(server, [project.env['dev']!]);
-    const envs = await graphql(server.url, 'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }', { id: project.id }, org.auth);
+    const envs = await graphql(
+      server.url,
+      'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }',
+      { id: project.id },
+      org.auth,
+    );
     const cs = envs.data.project.environments.find((e: { key: string }) => e.key === 'dev').clientSideId;
     const sub = subscribeWs(server.url, { 'x-api-key': cs }, FLAG_VALUES, { c: { key: 'alice' } });
     const keys = (await sub.next()).data.flagValues.map((v: { key: string }) => v.key);
@@ -216,7 +302,12 @@ describe('flagValues over graphql-ws (SDK keys)', () => {
     await snapshotsCaughtUp(server, [project.env['staging']!]);
     const sub = subscribeWs(server.url, { 'x-api-key': sdkKey }, FLAG_VALUES, { c: { key: 'alice' } });
     expect((await sub.next()).data.flagValues.some((v: { key: string }) => v.key === flag.key)).toBe(true);
-    const revoked = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: key.id }, org.auth);
+    const revoked = await graphql(
+      server.url,
+      'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }',
+      { id: key.id },
+      org.auth,
+    );
     expect(revoked.errors).toBeUndefined();
     const last = await sub.next();
     expect(last.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -263,7 +354,9 @@ describe('GraphQL over SSE (yoga)', () => {
       body: JSON.stringify({ query: FLAG_VALUES, variables: { c: { key: 'zoe' } } }),
     });
     const first = await stream.next();
-    expect(first.json.data.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({ reason: 'DISABLED' });
+    expect(first.json.data.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({
+      reason: 'DISABLED',
+    });
     await turnOn(flag, 'production');
     const second = await stream.next();
     expect(second.json.data.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({ value: true });
@@ -272,11 +365,17 @@ describe('GraphQL over SSE (yoga)', () => {
 });
 
 describe('changedAt', () => {
-  it('is when the change was made, by the database\'s clock: the same on every node and subscriber', async () => {
+  it("is when the change was made, by the database's clock: the same on every node and subscriber", async () => {
     // Two nodes on one database, their own clocks far off: changedAt must come from neither.
     const limits = { AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000' };
-    const a = await startServer(limits, { databaseUrl: server.databaseUrl, clock: new ManualClock(Date.parse('2001-01-01T00:00:00Z')) });
-    const b = await startServer(limits, { databaseUrl: server.databaseUrl, clock: new ManualClock(Date.parse('2002-02-02T00:00:00Z')) });
+    const a = await startServer(limits, {
+      databaseUrl: server.databaseUrl,
+      clock: new ManualClock(Date.parse('2001-01-01T00:00:00Z')),
+    });
+    const b = await startServer(limits, {
+      databaseUrl: server.databaseUrl,
+      clock: new ManualClock(Date.parse('2002-02-02T00:00:00Z')),
+    });
     const flag = await createFlag(a, org, project);
     const dev = project.env['dev']!;
     await Promise.all([snapshotsCaughtUp(a, [dev]), snapshotsCaughtUp(b, [dev])]);

@@ -1,12 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql, request } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
-import { givenFlag as createFlag, givenProject, givenState, environmentVersions, type GivenFlag, type GivenProject } from './helpers/flags.js';
-import { givenOrg, type GivenOrg } from './helpers/givens.js';
+import {
+  givenFlag as createFlag,
+  environmentVersions,
+  type GivenFlag,
+  type GivenProject,
+  givenProject,
+  givenState,
+} from './helpers/flags.js';
+import { type GivenOrg, givenOrg } from './helpers/givens.js';
+import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
 import { eventually } from './helpers/waiters.js';
-import { snapshotsCaughtUp } from './helpers/sdk.js';
 import { subscribeWs } from './helpers/ws.js';
 
 let server: TestServer;
@@ -15,7 +22,11 @@ let project: GivenProject;
 let serverKey: string;
 let clientSideId: string;
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
+  });
   org = await givenOrg(server.url);
   project = await givenProject(server, org);
   serverKey = (await givenSdkKey(server.url, org, project.env['dev']!)).value;
@@ -23,7 +34,12 @@ beforeAll(async () => {
 });
 
 async function clientSideIdOf(envKey: string): Promise<string> {
-  const r = await graphql(server.url, 'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }', { id: project.id }, org.auth);
+  const r = await graphql(
+    server.url,
+    'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }',
+    { id: project.id },
+    org.auth,
+  );
   return r.data.project.environments.find((e: { key: string }) => e.key === envKey).clientSideId;
 }
 
@@ -37,7 +53,8 @@ async function givenFlag(input: Record<string, unknown> = {}): Promise<GivenFlag
 const devVersion = async () => (await environmentVersions(server, [project.env['dev']!]))[project.env['dev']!]!;
 const stream = (query = '', headers: Record<string, string> = {}) =>
   openSse(`${server.url}/v1/stream/${clientSideId}${query}`, { headers: { 'x-api-key': serverKey, ...headers } });
-const setState = (flag: GivenFlag, input: Record<string, unknown>) => givenState(server, org, flag.id, project.env['dev']!, input);
+const setState = (flag: GivenFlag, input: Record<string, unknown>) =>
+  givenState(server, org, flag.id, project.env['dev']!, input);
 
 describe('SSE bridge, configuration mode (server key)', () => {
   it('sends a put of every flag at connect, with the environment version as id and streaming headers', async () => {
@@ -53,7 +70,10 @@ describe('SSE bridge, configuration mode (server key)', () => {
     expect(put.event).toBe('put');
     expect(put.id).toBe(String(version));
     expect(put.json.version).toBe(version);
-    expect(put.json.flags[flag.key]).toMatchObject({ definition: { key: flag.key, kind: 'number', variations: [{ value: 1 }, { value: 2 }] }, state: { on: false } });
+    expect(put.json.flags[flag.key]).toMatchObject({
+      definition: { key: flag.key, kind: 'number', variations: [{ value: 1 }, { value: 2 }] },
+      state: { on: false },
+    });
     expect(Array.isArray(put.json.segments)).toBe(true);
     s.close();
   });
@@ -66,9 +86,19 @@ describe('SSE bridge, configuration mode (server key)', () => {
     const patch = await s.next();
     const afterPatch = await devVersion();
     expect(patch).toMatchObject({ event: 'patch', id: String(afterPatch) });
-    expect(patch.json).toMatchObject({ key: flag.key, version: afterPatch, definition: { key: flag.key }, state: { on: true } });
+    expect(patch.json).toMatchObject({
+      key: flag.key,
+      version: afterPatch,
+      definition: { key: flag.key },
+      state: { on: true },
+    });
 
-    const archived = await graphql(server.url, 'mutation($id: ID!) { archiveFlag(id: $id) { id } }', { id: flag.id }, org.auth);
+    const archived = await graphql(
+      server.url,
+      'mutation($id: ID!) { archiveFlag(id: $id) { id } }',
+      { id: flag.id },
+      org.auth,
+    );
     expect(archived.errors).toBeUndefined();
     const deleted = await s.next();
     expect(deleted).toMatchObject({ event: 'delete', id: String(await devVersion()), json: { key: flag.key } });
@@ -89,7 +119,11 @@ describe('SSE bridge, configuration mode (server key)', () => {
     await setState(flag, { on: true });
     // The first event it ever gets is the change, not a replay.
     const first = await upToDate.next();
-    expect(first).toMatchObject({ event: 'patch', id: String(current + 1), json: { key: flag.key, state: { on: true } } });
+    expect(first).toMatchObject({
+      event: 'patch',
+      id: String(current + 1),
+      json: { key: flag.key, state: { on: true } },
+    });
     expect(upToDate.events).toHaveLength(1);
     upToDate.close();
   });
@@ -98,7 +132,12 @@ describe('SSE bridge, configuration mode (server key)', () => {
     const { value, key } = await givenSdkKey(server.url, org, project.env['dev']!);
     const s = await openSse(`${server.url}/v1/stream/${clientSideId}`, { headers: { 'x-api-key': value } });
     expect((await s.next()).event).toBe('put');
-    const revoked = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: key.id }, org.auth);
+    const revoked = await graphql(
+      server.url,
+      'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }',
+      { id: key.id },
+      org.auth,
+    );
     expect(revoked.errors).toBeUndefined();
     await s.comment(/no longer valid/);
     await s.closed;
@@ -130,12 +169,15 @@ describe('SSE bridge, evaluated mode and client-side IDs', () => {
     await setState(shown, { on: true, fallthrough: { variation: 0 } });
     const patch = await s.next();
     // The hidden flag's change came first and sent nothing.
-    expect(patch).toMatchObject({ event: 'patch', json: { key: shown.key, value: true, variation: 0, reason: 'STATIC' } });
+    expect(patch).toMatchObject({
+      event: 'patch',
+      json: { key: shown.key, value: true, variation: 0, reason: 'STATIC' },
+    });
     expect(s.events).toHaveLength(2);
     s.close();
   });
 
-  it('sends a patch only when the context\'s own value changes', async () => {
+  it("sends a patch only when the context's own value changes", async () => {
     const flag = await givenFlag();
     const context = Buffer.from(JSON.stringify({ key: 'alice', plan: 'pro' })).toString('base64url');
     const s = await stream(`?context=${context}`);
@@ -143,8 +185,13 @@ describe('SSE bridge, evaluated mode and client-side IDs', () => {
     await setState(flag, { on: true, targets: [{ variation: 0, values: ['bob'] }], fallthrough: { variation: 1 } });
     expect(await s.next()).toMatchObject({ event: 'patch', json: { key: flag.key, value: false, reason: 'DEFAULT' } });
     await setState(flag, { targets: [{ variation: 0, values: ['bob', 'carol'] }] });
-    await setState(flag, { rules: [{ clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }], serve: { variation: 0 } }] });
-    expect(await s.next()).toMatchObject({ event: 'patch', json: { key: flag.key, value: true, reason: 'TARGETING_MATCH' } });
+    await setState(flag, {
+      rules: [{ clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }], serve: { variation: 0 } }],
+    });
+    expect(await s.next()).toMatchObject({
+      event: 'patch',
+      json: { key: flag.key, value: true, reason: 'TARGETING_MATCH' },
+    });
     expect(s.events).toHaveLength(3);
     s.close();
   });
@@ -154,7 +201,7 @@ describe('SSE bridge, evaluated mode and client-side IDs', () => {
     expect(s.status).toBe(403);
   });
 
-  it('checks the browser origin against the client-side ID\'s allow-list', async () => {
+  it("checks the browser origin against the client-side ID's allow-list", async () => {
     const set = await graphql(
       server.url,
       'mutation($e: ID!, $o: [String!]!) { setAuthorizedOrigins(environmentId: $e, origins: $o) { authorizedOrigins } }',
@@ -162,10 +209,21 @@ describe('SSE bridge, evaluated mode and client-side IDs', () => {
       org.auth,
     );
     expect(set.errors).toBeUndefined();
-    await eventually(async () => (await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, { headers: { origin: 'https://evil.example.com' } })).status === 403);
-    const refused = await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, { headers: { origin: 'https://evil.example.com' } });
+    await eventually(
+      async () =>
+        (
+          await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, {
+            headers: { origin: 'https://evil.example.com' },
+          })
+        ).status === 403,
+    );
+    const refused = await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, {
+      headers: { origin: 'https://evil.example.com' },
+    });
     expect(refused.status).toBe(403);
-    const allowed = await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, { headers: { origin: 'https://app.example.com' } });
+    const allowed = await openSse(`${server.url}/v1/stream/${clientSideId}?key=a`, {
+      headers: { origin: 'https://app.example.com' },
+    });
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect((await allowed.next()).event).toBe('put');
@@ -184,14 +242,18 @@ describe('the LISTEN connection', () => {
     expect(killed!.ok).toBe(true);
     // While it is down /readyz says so; the reconnect is quick, so this is best seen, not awaited.
     let sawNotReady = false;
-    await eventually(async () => {
-      const ready = await request(server.url, 'GET', '/readyz');
-      if (ready.status === 503) {
-        sawNotReady = true;
-        expect(ready.body.error).toMatch(/LISTEN/);
-      }
-      return server.app.changeBus.connected && server.app.changeBus.backendPid() !== pid && ready.status === 200;
-    }, 10_000, 5);
+    await eventually(
+      async () => {
+        const ready = await request(server.url, 'GET', '/readyz');
+        if (ready.status === 503) {
+          sawNotReady = true;
+          expect(ready.body.error).toMatch(/LISTEN/);
+        }
+        return server.app.changeBus.connected && server.app.changeBus.backendPid() !== pid && ready.status === 200;
+      },
+      10_000,
+      5,
+    );
     expect(server.app.changeBus.backendPid()).not.toBe(pid);
     await setState(flag, { on: true });
     expect(await s.next(10_000)).toMatchObject({ event: 'patch', json: { key: flag.key, state: { on: true } } });
@@ -206,14 +268,26 @@ describe('shutdown', () => {
     const o = await givenOrg(other.url);
     const p = await givenProject(other, o);
     const key = (await givenSdkKey(other.url, o, p.env['dev']!)).value;
-    const cs = (await graphql(other.url, 'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }', { id: p.id }, o.auth)).data.project.environments[0].clientSideId;
+    const cs = (
+      await graphql(
+        other.url,
+        'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }',
+        { id: p.id },
+        o.auth,
+      )
+    ).data.project.environments[0].clientSideId;
     const sse = await openSse(`${other.url}/v1/stream/${cs}`, { headers: { 'x-api-key': key } });
     expect((await sse.next()).event).toBe('put');
-    const ws = subscribeWs(other.url, o.auth, 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', { p: p.id });
+    const ws = subscribeWs(other.url, o.auth, 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', {
+      p: p.id,
+    });
     const yogaSse = await openSse(`${other.url}/graphql`, {
       method: 'POST',
       headers: { ...o.auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', variables: { p: p.id } }),
+      body: JSON.stringify({
+        query: 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }',
+        variables: { p: p.id },
+      }),
     });
     await eventually(() => other.app.liveHub.openStreams === 3);
     const started = Date.now();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql, request } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
-import { givenOrg, type GivenOrg } from './helpers/givens.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
+import { type GivenOrg, givenOrg } from './helpers/givens.js';
+import { type ServerProcess, startServerProcess } from './helpers/process.js';
 import { givenDatabase } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
 import { eventually } from './helpers/waiters.js';
@@ -33,26 +33,50 @@ afterAll(async () => {
 });
 
 describe('two nodes sharing one database', () => {
-  it('a change through node A reaches a graphql-ws and an SSE subscriber on node B, and B\'s evaluations', async () => {
-    const project = await graphql(a.url, '{ project(slug: "default") { id environments { id key clientSideId } } }', {}, org.auth);
+  it("a change through node A reaches a graphql-ws and an SSE subscriber on node B, and B's evaluations", async () => {
+    const project = await graphql(
+      a.url,
+      '{ project(slug: "default") { id environments { id key clientSideId } } }',
+      {},
+      org.auth,
+    );
     const projectId: string = project.data.project.id;
     const dev = project.data.project.environments.find((e: { key: string }) => e.key === 'dev');
-    const created = await graphql(a.url, 'mutation($p: ID!) { createFlag(projectId: $p, input: { key: "multi-node", kind: boolean }) { id } }', { p: projectId }, org.auth);
+    const created = await graphql(
+      a.url,
+      'mutation($p: ID!) { createFlag(projectId: $p, input: { key: "multi-node", kind: boolean }) { id } }',
+      { p: projectId },
+      org.auth,
+    );
     expect(created.errors).toBeUndefined();
     const { value: serverKey } = await givenSdkKey(a.url, org, dev.id);
 
     // Node B learns of the new key and flag through the bus; wait until it evaluates the flag.
-    const evaluateOnB = () => request(b.url, 'POST', '/v1/evaluate', { body: { flag_key: 'multi-node', context: { key: 'u1' } }, headers: { 'x-api-key': serverKey } });
+    const evaluateOnB = () =>
+      request(b.url, 'POST', '/v1/evaluate', {
+        body: { flag_key: 'multi-node', context: { key: 'u1' } },
+        headers: { 'x-api-key': serverKey },
+      });
     await eventually(async () => (await evaluateOnB()).body?.reason === 'DISABLED', 10_000);
 
-    const ws = subscribeWs(b.url, org.auth, 'subscription($p: ID!) { flagChanged(projectId: $p, environmentKeys: ["dev"]) { flagKey kind version state { on } changedBy { userId } } }', { p: projectId });
+    const ws = subscribeWs(
+      b.url,
+      org.auth,
+      'subscription($p: ID!) { flagChanged(projectId: $p, environmentKeys: ["dev"]) { flagKey kind version state { on } changedBy { userId } } }',
+      { p: projectId },
+    );
     const sse = await openSse(`${b.url}/v1/stream/${dev.clientSideId}`, { headers: { 'x-api-key': serverKey } });
     expect((await sse.next()).event).toBe('put');
     const flagId: string = created.data.createFlag.id;
     let on = false;
     const toggle = async () => {
       on = !on;
-      const state = await graphql(a.url, '{ project(slug: "default") { flag(key: "multi-node") { state(environmentKey: "dev") { version } } } }', {}, org.auth);
+      const state = await graphql(
+        a.url,
+        '{ project(slug: "default") { flag(key: "multi-node") { state(environmentKey: "dev") { version } } } }',
+        {},
+        org.auth,
+      );
       const changed = await graphql(
         a.url,
         'mutation($f: ID!, $e: ID!, $v: Int!, $on: Boolean!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: $on }) { version } }',
@@ -69,23 +93,46 @@ describe('two nodes sharing one database', () => {
     await toggle();
     const expected = on;
 
-    const patch = await eventually(() => sse.events.slice(patchesBefore).find((e) => e.event === 'patch' && e.json.state.on === expected), 10_000);
+    const patch = await eventually(
+      () => sse.events.slice(patchesBefore).find((e) => e.event === 'patch' && e.json.state.on === expected),
+      10_000,
+    );
     expect(patch!.json).toMatchObject({ key: 'multi-node', definition: { key: 'multi-node' } });
-    const event = await eventually(() => ws.results.slice(seen).find((r) => r.data?.flagChanged?.state?.on === expected), 10_000);
-    expect(event!.data.flagChanged).toMatchObject({ flagKey: "multi-node", kind: "STATE", changedBy: { userId: org.userId }, version: Number(patch!.id) });
+    const event = await eventually(
+      () => ws.results.slice(seen).find((r) => r.data?.flagChanged?.state?.on === expected),
+      10_000,
+    );
+    expect(event!.data.flagChanged).toMatchObject({
+      flagKey: 'multi-node',
+      kind: 'STATE',
+      changedBy: { userId: org.userId },
+      version: Number(patch!.id),
+    });
     await eventually(async () => (await evaluateOnB()).body?.value === expected, 10_000);
     sse.close();
     await ws.dispose();
   });
 
   it('exits 0 within 10 s on SIGTERM with open streams, telling clients to reconnect', async () => {
-    const project = await graphql(b.url, '{ project(slug: "default") { id environments { id key clientSideId } } }', {}, org.auth);
+    const project = await graphql(
+      b.url,
+      '{ project(slug: "default") { id environments { id key clientSideId } } }',
+      {},
+      org.auth,
+    );
     const dev = project.data.project.environments.find((e: { key: string }) => e.key === 'dev');
     const { value: serverKey } = await givenSdkKey(b.url, org, dev.id);
-    await eventually(async () => (await openSse(`${b.url}/v1/stream/${dev.clientSideId}`, { headers: { 'x-api-key': serverKey } })).status === 200, 10_000);
+    await eventually(
+      async () =>
+        (await openSse(`${b.url}/v1/stream/${dev.clientSideId}`, { headers: { 'x-api-key': serverKey } })).status ===
+        200,
+      10_000,
+    );
     const sse = await openSse(`${b.url}/v1/stream/${dev.clientSideId}`, { headers: { 'x-api-key': serverKey } });
     expect((await sse.next()).event).toBe('put');
-    const ws = subscribeWs(b.url, org.auth, 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', { p: project.data.project.id });
+    const ws = subscribeWs(b.url, org.auth, 'subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }', {
+      p: project.data.project.id,
+    });
     // An upgrade still being checked (rate limit) when the server closes is refused, not opened.
     await ws.connected;
     await eventually(async () => (await request(b.url, 'GET', '/readyz')).status === 200);

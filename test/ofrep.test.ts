@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request } from './helpers/client.js';
 import { givenState } from './helpers/flags.js';
-import { givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
-import { eventuallyPasses } from './helpers/waiters.js';
+import { givenDevFlag, givenSdkWorld, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 
 /** The OpenFeature Remote Evaluation Protocol, as open-feature/protocol's service/openapi.yaml defines it. */
 let server: TestServer;
@@ -11,22 +11,43 @@ let world: SdkWorld;
 let theme: { id: string; key: string };
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
+  });
   world = await givenSdkWorld(server);
   theme = await givenDevFlag(
     server,
     world,
-    { key: 'theme', kind: 'string', clientSideAvailable: true, variations: [{ value: 'dark', name: 'Dark' }, { value: 'light' }] },
+    {
+      key: 'theme',
+      kind: 'string',
+      clientSideAvailable: true,
+      variations: [{ value: 'dark', name: 'Dark' }, { value: 'light' }],
+    },
     {
       on: true,
       rules: [{ id: 'admins', clauses: [{ attribute: 'role', op: 'in', values: ['admin'] }], serve: { variation: 0 } }],
       fallthrough: { variation: 1 },
     },
   );
-  await givenDevFlag(server, world, { key: 'rollout', clientSideAvailable: false }, {
-    on: true,
-    fallthrough: { rollout: { variations: [{ variation: 0, weight: 30000 }, { variation: 1, weight: 70000 }] } },
-  });
+  await givenDevFlag(
+    server,
+    world,
+    { key: 'rollout', clientSideAvailable: false },
+    {
+      on: true,
+      fallthrough: {
+        rollout: {
+          variations: [
+            { variation: 0, weight: 30000 },
+            { variation: 1, weight: 70000 },
+          ],
+        },
+      },
+    },
+  );
   await snapshotsCaughtUp(server, [world.dev.id]);
 });
 
@@ -42,10 +63,22 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.body).toEqual({ key: 'theme', value: 'dark', reason: 'TARGETING_MATCH', variant: 'Dark', metadata: { version: 2, variationIndex: 0, ruleId: 'admins' } });
+    expect(res.body).toEqual({
+      key: 'theme',
+      value: 'dark',
+      reason: 'TARGETING_MATCH',
+      variant: 'Dark',
+      metadata: { version: 2, variationIndex: 0, ruleId: 'admins' },
+    });
     const fallthrough = await single('theme', { context: { targetingKey: 'user-1' } });
     // A variation without a name is named by its index.
-    expect(fallthrough.body).toEqual({ key: 'theme', value: 'light', reason: 'DEFAULT', variant: '1', metadata: { version: 2, variationIndex: 1 } });
+    expect(fallthrough.body).toEqual({
+      key: 'theme',
+      value: 'light',
+      reason: 'DEFAULT',
+      variant: '1',
+      metadata: { version: 2, variationIndex: 1 },
+    });
   });
 
   it('buckets a rollout by targetingKey; without one answers 400 TARGETING_KEY_MISSING (not the off value)', async () => {
@@ -56,7 +89,11 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
     expect(again.body.value).toBe(a.body.value);
     const missing = await single('rollout', { context: { plan: 'pro' } });
     expect(missing.status).toBe(400);
-    expect(missing.body).toEqual({ key: 'rollout', errorCode: 'TARGETING_KEY_MISSING', errorDetails: expect.any(String) });
+    expect(missing.body).toEqual({
+      key: 'rollout',
+      errorCode: 'TARGETING_KEY_MISSING',
+      errorDetails: expect.any(String),
+    });
     expect(missing.body.value).toBeUndefined();
   });
 
@@ -69,9 +106,17 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
   it('answers 400 INVALID_CONTEXT / PARSE_ERROR in the OFREP shape for bad requests', async () => {
     const notObject = await single('theme', { context: 'user-1' });
     expect(notObject.status).toBe(400);
-    expect(notObject.body).toEqual({ key: 'theme', errorCode: 'INVALID_CONTEXT', errorDetails: 'context must be a JSON object' });
+    expect(notObject.body).toEqual({
+      key: 'theme',
+      errorCode: 'INVALID_CONTEXT',
+      errorDetails: 'context must be a JSON object',
+    });
     const badKey = await single('theme', { context: { targetingKey: 7 } });
-    expect(badKey.body).toEqual({ key: 'theme', errorCode: 'INVALID_CONTEXT', errorDetails: 'targetingKey must be a string' });
+    expect(badKey.body).toEqual({
+      key: 'theme',
+      errorCode: 'INVALID_CONTEXT',
+      errorDetails: 'targetingKey must be a string',
+    });
     const unknown = await single('theme', { context: {}, flagKey: 'theme' });
     expect(unknown.status).toBe(400);
     expect(unknown.body).toEqual({ key: 'theme', errorCode: 'PARSE_ERROR', errorDetails: 'unknown field "flagKey"' });
@@ -80,7 +125,11 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
       headers: { ...bearer(world.dev.server), 'content-type': 'application/json; charset=utf-8' },
     });
     expect(malformed.status).toBe(400);
-    expect(malformed.body).toEqual({ key: 'theme', errorCode: 'PARSE_ERROR', errorDetails: 'request body is not valid JSON' });
+    expect(malformed.body).toEqual({
+      key: 'theme',
+      errorCode: 'PARSE_ERROR',
+      errorDetails: 'request body is not valid JSON',
+    });
   });
 
   it('accepts the key in Authorization: Bearer or X-API-Key; 401 without or with a bad one', async () => {
@@ -97,9 +146,14 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
   });
 
   it('answers 429 with Retry-After when the key is over its rate limit', async () => {
-    const limited = await startServer({ EVALUATION_RATE_LIMIT: '2', AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000' });
+    const limited = await startServer({
+      EVALUATION_RATE_LIMIT: '2',
+      AUTH_RATE_LIMIT: '10000',
+      MANAGEMENT_RATE_LIMIT: '10000',
+    });
     const w = await givenSdkWorld(limited);
-    const call = () => request(limited.url, 'POST', '/ofrep/v1/evaluate/flags/x', { body: {}, headers: bearer(w.dev.server) });
+    const call = () =>
+      request(limited.url, 'POST', '/ofrep/v1/evaluate/flags/x', { body: {}, headers: bearer(w.dev.server) });
     expect((await call()).status).toBe(404);
     expect((await call()).status).toBe(404);
     const res = await call();
@@ -115,8 +169,20 @@ describe('POST /ofrep/v1/evaluate/flags (bulk)', () => {
     expect(res.status).toBe(200);
     const flags = [...res.body.flags].sort((a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key));
     expect(flags).toEqual([
-      { key: 'rollout', value: expect.any(Boolean), reason: 'SPLIT', variant: expect.stringMatching(/^[01]$/), metadata: expect.objectContaining({ version: 2 }) },
-      { key: 'theme', value: 'dark', reason: 'TARGETING_MATCH', variant: 'Dark', metadata: { version: 2, variationIndex: 0, ruleId: 'admins' } },
+      {
+        key: 'rollout',
+        value: expect.any(Boolean),
+        reason: 'SPLIT',
+        variant: expect.stringMatching(/^[01]$/),
+        metadata: expect.objectContaining({ version: 2 }),
+      },
+      {
+        key: 'theme',
+        value: 'dark',
+        reason: 'TARGETING_MATCH',
+        variant: 'Dark',
+        metadata: { version: 2, variationIndex: 0, ruleId: 'admins' },
+      },
     ]);
     const etag = res.headers.get('etag')!;
     expect(etag).toMatch(/^".+"$/);
@@ -125,7 +191,10 @@ describe('POST /ofrep/v1/evaluate/flags (bulk)', () => {
     expect(same.status).toBe(304);
     expect(same.body).toBeUndefined();
     // Another context is another answer: the ETag covers the context.
-    const other = await bulk({ context: { targetingKey: 'user-8' } }, { ...bearer(world.dev.server), 'if-none-match': etag });
+    const other = await bulk(
+      { context: { targetingKey: 'user-8' } },
+      { ...bearer(world.dev.server), 'if-none-match': etag },
+    );
     expect(other.status).toBe(200);
     expect(other.headers.get('etag')).not.toBe(etag);
     // A client-side ID sees fewer flags: never the same ETag.
@@ -144,13 +213,20 @@ describe('POST /ofrep/v1/evaluate/flags (bulk)', () => {
       expect(res.status).toBe(200);
       return res;
     });
-    expect(changed.body.flags.find((f: { key: string }) => f.key === 'theme')).toMatchObject({ value: 'dark', reason: 'DEFAULT' });
+    expect(changed.body.flags.find((f: { key: string }) => f.key === 'theme')).toMatchObject({
+      value: 'dark',
+      reason: 'DEFAULT',
+    });
   });
 
   it('reports per-flag failures inside the list, and request failures as 400 {errorCode, errorDetails}', async () => {
     const res = await bulk({ context: { role: 'guest' } });
     expect(res.status).toBe(200);
-    expect(res.body.flags.find((f: { key: string }) => f.key === 'rollout')).toEqual({ key: 'rollout', errorCode: 'TARGETING_KEY_MISSING', errorDetails: expect.any(String) });
+    expect(res.body.flags.find((f: { key: string }) => f.key === 'rollout')).toEqual({
+      key: 'rollout',
+      errorCode: 'TARGETING_KEY_MISSING',
+      errorDetails: expect.any(String),
+    });
     const bad = await bulk({ context: [] });
     expect(bad.status).toBe(400);
     expect(bad.body).toEqual({ errorCode: 'INVALID_CONTEXT', errorDetails: 'context must be a JSON object' });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, graphql } from './helpers/client.js';
-import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
+import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -13,13 +13,17 @@ const gql = (query: string, variables: Record<string, unknown>, auth: Record<str
 
 const PROJECTS = `query($limit: Int, $offset: Int) { projects(limit: $limit, offset: $offset) {
   data { id slug name environments { key name sortOrder version } } total limit offset hasMore } }`;
-const CREATE_PROJECT = 'mutation($input: CreateProjectInput!) { createProject(input: $input) { id slug name environments { key } } }';
+const CREATE_PROJECT =
+  'mutation($input: CreateProjectInput!) { createProject(input: $input) { id slug name environments { key } } }';
 const DELETE_PROJECT = 'mutation($id: ID!) { deleteProject(id: $id) { id } }';
-const CREATE_ENV = 'mutation($p: ID!, $input: CreateEnvironmentInput!) { createEnvironment(projectId: $p, input: $input) { id key name sortOrder } }';
+const CREATE_ENV =
+  'mutation($p: ID!, $input: CreateEnvironmentInput!) { createEnvironment(projectId: $p, input: $input) { id key name sortOrder } }';
 const DELETE_ENV = 'mutation($id: ID!) { deleteEnvironment(id: $id) { id } }';
 
 const countProjects = async (orgId: string) =>
-  Number((await server.sql<{ n: string }>('select count(*) as n from projects where organization_id = ?', [orgId]))[0]!.n);
+  Number(
+    (await server.sql<{ n: string }>('select count(*) as n from projects where organization_id = ?', [orgId]))[0]!.n,
+  );
 
 async function defaultProjectId(org: GivenOrg): Promise<string> {
   const r = await gql('{ project(slug: "default") { id } }', {}, org.auth);
@@ -38,9 +42,17 @@ describe('queries', () => {
     const list = await gql(PROJECTS, {}, org.auth);
     expect(list.data.projects).toMatchObject({ total: 1, limit: 50, offset: 0, hasMore: false });
     expect(list.data.projects.data[0].slug).toBe('default');
-    expect(list.data.projects.data[0].environments.map((e: { key: string }) => e.key)).toEqual(['dev', 'staging', 'production']);
+    expect(list.data.projects.data[0].environments.map((e: { key: string }) => e.key)).toEqual([
+      'dev',
+      'staging',
+      'production',
+    ]);
 
-    const byId = await gql('query($id: ID!) { project(id: $id) { slug } }', { id: list.data.projects.data[0].id }, org.auth);
+    const byId = await gql(
+      'query($id: ID!) { project(id: $id) { slug } }',
+      { id: list.data.projects.data[0].id },
+      org.auth,
+    );
     expect(byId.data.project.slug).toBe('default');
   });
 
@@ -53,7 +65,7 @@ describe('queries', () => {
     expect(errorCode(forged)).toBe('UNAUTHENTICATED');
   });
 
-  it('keeps organizations apart: nobody sees or touches another organization\'s projects', async () => {
+  it("keeps organizations apart: nobody sees or touches another organization's projects", async () => {
     const a = await givenOrg(server.url);
     const b = await givenOrg(server.url);
     const aProject = await defaultProjectId(a);
@@ -95,13 +107,25 @@ describe('pagination', () => {
 describe('project and environment mutations', () => {
   it('creates a project with dev, staging and production; updates and deletes it', async () => {
     const org = await givenOrg(server.url);
-    const created = await gql(CREATE_PROJECT, { input: { name: 'Checkout Service', description: 'payments' } }, org.auth);
+    const created = await gql(
+      CREATE_PROJECT,
+      { input: { name: 'Checkout Service', description: 'payments' } },
+      org.auth,
+    );
     expect(created.errors).toBeUndefined();
     expect(created.data.createProject).toMatchObject({ slug: 'checkout-service', name: 'Checkout Service' });
-    expect(created.data.createProject.environments.map((e: { key: string }) => e.key)).toEqual(['dev', 'staging', 'production']);
+    expect(created.data.createProject.environments.map((e: { key: string }) => e.key)).toEqual([
+      'dev',
+      'staging',
+      'production',
+    ]);
     const id = created.data.createProject.id;
 
-    const updated = await gql('mutation($id: ID!) { updateProject(id: $id, input: { name: "Checkout" }) { name slug } }', { id }, org.auth);
+    const updated = await gql(
+      'mutation($id: ID!) { updateProject(id: $id, input: { name: "Checkout" }) { name slug } }',
+      { id },
+      org.auth,
+    );
     expect(updated.data.updateProject).toEqual({ name: 'Checkout', slug: 'checkout-service' });
 
     const dup = await gql(CREATE_PROJECT, { input: { name: 'Other', slug: 'checkout-service' } }, org.auth);
@@ -112,8 +136,13 @@ describe('project and environment mutations', () => {
     expect(await countProjects(org.organizationId)).toBe(1);
     const envs = await server.sql('select 1 from environments where project_id = ?', [id]);
     expect(envs).toHaveLength(0);
-    const audit = await server.sql<{ action: string }>('select action from audit_entries where organization_id = ? order by created_at', [org.organizationId]);
-    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['project.created', 'project.updated', 'project.deleted']));
+    const audit = await server.sql<{ action: string }>(
+      'select action from audit_entries where organization_id = ? order by created_at',
+      [org.organizationId],
+    );
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['project.created', 'project.updated', 'project.deleted']),
+    );
   });
 
   it('creates environments with unique keys in order; refuses a duplicate or bad key without writing', async () => {
@@ -130,8 +159,17 @@ describe('project and environment mutations', () => {
     const badColor = await gql(CREATE_ENV, { p: projectId, input: { key: 'ok', name: 'x', color: 'red' } }, org.auth);
     expect(errorCode(badColor)).toBe('VALIDATION');
 
-    const project = await gql('query($id: ID!) { project(id: $id) { environments { key } } }', { id: projectId }, org.auth);
-    expect(project.data.project.environments.map((e: { key: string }) => e.key)).toEqual(['dev', 'staging', 'production', 'qa']);
+    const project = await gql(
+      'query($id: ID!) { project(id: $id) { environments { key } } }',
+      { id: projectId },
+      org.auth,
+    );
+    expect(project.data.project.environments.map((e: { key: string }) => e.key)).toEqual([
+      'dev',
+      'staging',
+      'production',
+      'qa',
+    ]);
 
     const moved = await gql(
       'mutation($id: ID!) { updateEnvironment(id: $id, input: { sortOrder: 0, name: "Quality" }) { name sortOrder } }',
@@ -191,11 +229,22 @@ describe('roles', () => {
   it('only an owner grants the owner role, and the last owner cannot be demoted', async () => {
     const org = await givenOrg(server.url);
     const admin = await givenMember(server.url, org, 'admin');
-    const promote = await gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: owner) { role } }', { u: admin.userId }, admin.auth);
+    const promote = await gql(
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: owner) { role } }',
+      { u: admin.userId },
+      admin.auth,
+    );
     expect(errorCode(promote)).toBe('FORBIDDEN');
-    const demoteOwner = await gql('mutation($u: ID!) { updateMemberRole(userId: $u, role: admin) { role } }', { u: org.userId }, org.auth);
+    const demoteOwner = await gql(
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: admin) { role } }',
+      { u: org.userId },
+      org.auth,
+    );
     expect(errorCode(demoteOwner)).toBe('CONFLICT');
-    const [row] = await server.sql<{ role: string }>('select role from memberships where user_id = ? and organization_id = ?', [org.userId, org.organizationId]);
+    const [row] = await server.sql<{ role: string }>(
+      'select role from memberships where user_id = ? and organization_id = ?',
+      [org.userId, org.organizationId],
+    );
     expect(row?.role).toBe('owner');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimit, rateLimitHeaders, type RateLimitVerdict } from '../src/http/rate-limit.js';
+import { createRateLimit, type RateLimitVerdict, rateLimitHeaders } from '../src/http/rate-limit.js';
 
 // The in-memory limiter counts in rate-limiter-flexible's MemoryStorage directly (no promise per
 // request); these pin its behaviour to the fixed-window rules the HTTP tests see through 429s.
@@ -8,9 +8,21 @@ describe('in-memory rate limit', () => {
     const limit = createRateLimit({ name: 'unit', perMinute: 3 });
     const seen: RateLimitVerdict[] = [];
     const before = Math.floor(Date.now() / 1000);
-    for (let i = 0; i < 4; i++) limit.decide('client-a', (v) => seen.push(v), (e) => { throw e; });
+    for (let i = 0; i < 4; i++)
+      limit.decide(
+        'client-a',
+        (v) => seen.push(v),
+        (e) => {
+          throw e;
+        },
+      );
     expect(seen).toHaveLength(4); // every verdict arrived before decide() returned
-    expect(seen.map((v) => [v.allowed, v.remaining])).toEqual([[true, '2'], [true, '1'], [true, '0'], [false, '0']]);
+    expect(seen.map((v) => [v.allowed, v.remaining])).toEqual([
+      [true, '2'],
+      [true, '1'],
+      [true, '0'],
+      [false, '0'],
+    ]);
     for (const v of seen) {
       expect(v.limit).toBe('3');
       expect(Number(v.reset)).toBeGreaterThanOrEqual(before + 59);
@@ -34,6 +46,10 @@ describe('in-memory rate limit', () => {
     expect((await a.consume('k')).allowed).toBe(false);
     expect((await a.consume('other')).allowed).toBe(true);
     expect((await b.consume('k')).allowed).toBe(true);
-    expect(Object.keys(rateLimitHeaders(await b.consume('other')))).toEqual(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
+    expect(Object.keys(rateLimitHeaders(await b.consume('other')))).toEqual([
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ]);
   });
 });

@@ -10,14 +10,23 @@ const prefix = () => `vexil-test-${randomBytes(4).toString('hex')}`;
 
 describe('management rate limit per token', () => {
   it('answers 429 with the X-RateLimit headers after the per-token budget, other tokens unaffected', async () => {
-    const server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '5', RATE_LIMIT_PREFIX: prefix() });
+    const server = await startServer({
+      AUTH_RATE_LIMIT: '1000',
+      MANAGEMENT_RATE_LIMIT: '5',
+      RATE_LIMIT_PREFIX: prefix(),
+    });
     const org = await givenOrg(server.url);
-    const a = (await givenAccessToken(server.url, org.auth, { kind: 'SERVICE', permissions: ['project:read'] })).data.createAccessToken.value;
-    const b = (await givenAccessToken(server.url, org.auth, { kind: 'SERVICE', permissions: ['project:read'] })).data.createAccessToken.value;
+    const a = (await givenAccessToken(server.url, org.auth, { kind: 'SERVICE', permissions: ['project:read'] })).data
+      .createAccessToken.value;
+    const b = (await givenAccessToken(server.url, org.auth, { kind: 'SERVICE', permissions: ['project:read'] })).data
+      .createAccessToken.value;
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof request<any>>> | undefined;
     for (let i = 0; i < 6; i++) {
-      last = await request(server.url, 'POST', '/graphql', { body: { query: '{ projects { total } }' }, headers: { 'api-key': a } });
+      last = await request(server.url, 'POST', '/graphql', {
+        body: { query: '{ projects { total } }' },
+        headers: { 'api-key': a },
+      });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
@@ -32,11 +41,19 @@ describe('management rate limit per token', () => {
 
 describe('evaluation rate limit per client', () => {
   it('limits by the first 12 characters of X-API-Key', async () => {
-    const server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '1000', EVALUATION_RATE_LIMIT: '3', RATE_LIMIT_PREFIX: prefix() });
+    const server = await startServer({
+      AUTH_RATE_LIMIT: '1000',
+      MANAGEMENT_RATE_LIMIT: '1000',
+      EVALUATION_RATE_LIMIT: '3',
+      RATE_LIMIT_PREFIX: prefix(),
+    });
     const org = await givenOrg(server.url);
     const envs = await environmentsOf(server.url, org);
     const key = await givenSdkKey(server.url, org, envs.byKey.dev!.id);
-    const call = () => request(server.url, 'GET', `/v1/client/${envs.byKey.dev!.clientSideId}/flags`, { headers: { 'x-api-key': key.value } });
+    const call = () =>
+      request(server.url, 'GET', `/v1/client/${envs.byKey.dev!.clientSideId}/flags`, {
+        headers: { 'x-api-key': key.value },
+      });
     const results = [await call(), await call(), await call(), await call()];
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 429]);
     expect(results[0]!.headers.get('x-ratelimit-remaining')).toBe('2');
@@ -50,9 +67,11 @@ describe('shared counters through Redis', () => {
     const databaseUrl = await givenDatabase();
     const nodeA = await startServer(env, { databaseUrl });
     const nodeB = await startServer(env, { databaseUrl });
-    const login = (base: string) => request(base, 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever1' } });
+    const login = (base: string) =>
+      request(base, 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever1' } });
     const statuses = [];
-    for (const base of [nodeA.url, nodeB.url, nodeA.url, nodeB.url, nodeA.url, nodeB.url]) statuses.push((await login(base)).status);
+    for (const base of [nodeA.url, nodeB.url, nodeA.url, nodeB.url, nodeA.url, nodeB.url])
+      statuses.push((await login(base)).status);
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
   });
 });
@@ -60,7 +79,9 @@ describe('shared counters through Redis', () => {
 describe('REQUIRE_HTTPS', () => {
   it('rejects plain HTTP with 403, trusting X-Forwarded-Proto only from TRUST_PROXY', async () => {
     const trusted = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '127.0.0.1', RATE_LIMIT_PREFIX: prefix() });
-    const plain = await request(trusted.url, 'POST', '/v1/auth/login', { body: { email: 'a@example.com', password: 'whatever1' } });
+    const plain = await request(trusted.url, 'POST', '/v1/auth/login', {
+      body: { email: 'a@example.com', password: 'whatever1' },
+    });
     expect(plain.status).toBe(403);
     expect(plain.body).toMatchObject({ error: 'HTTPS is required' });
     expect(plain.body.request_id).toBeTruthy();
@@ -71,7 +92,11 @@ describe('REQUIRE_HTTPS', () => {
     expect(viaProxy.status).toBe(401);
     expect((await request(trusted.url, 'GET', '/healthz')).status).toBe(200);
 
-    const untrusted = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '10.9.8.7', RATE_LIMIT_PREFIX: prefix() });
+    const untrusted = await startServer({
+      REQUIRE_HTTPS: 'true',
+      TRUST_PROXY: '10.9.8.7',
+      RATE_LIMIT_PREFIX: prefix(),
+    });
     const forged = await request(untrusted.url, 'POST', '/v1/auth/login', {
       body: { email: 'a@example.com', password: 'whatever1' },
       headers: { 'x-forwarded-proto': 'https' },
@@ -100,7 +125,11 @@ describe('WebSocket upgrades on /graphql', () => {
     expect(await sub.next()).toEqual({ data: { __typename: 'Query' } });
     await sub.dispose();
 
-    const untrusted = await startServer({ REQUIRE_HTTPS: 'true', TRUST_PROXY: '10.9.8.7', RATE_LIMIT_PREFIX: prefix() });
+    const untrusted = await startServer({
+      REQUIRE_HTTPS: 'true',
+      TRUST_PROXY: '10.9.8.7',
+      RATE_LIMIT_PREFIX: prefix(),
+    });
     const forged = await upgradeWs(untrusted.url, { 'x-forwarded-proto': 'https' });
     expect(forged.status).toBe(403);
     expect(forged.body).toMatchObject({ error: 'HTTPS is required' });
@@ -109,7 +138,12 @@ describe('WebSocket upgrades on /graphql', () => {
 
   it('limits upgrades per client IP: 429 with the X-RateLimit headers once the budget is spent', async () => {
     const server = await startServer({ AUTH_RATE_LIMIT: '3', RATE_LIMIT_PREFIX: prefix() });
-    const results = [await upgradeWs(server.url), await upgradeWs(server.url), await upgradeWs(server.url), await upgradeWs(server.url)];
+    const results = [
+      await upgradeWs(server.url),
+      await upgradeWs(server.url),
+      await upgradeWs(server.url),
+      await upgradeWs(server.url),
+    ];
     expect(results.map((r) => r.status)).toEqual([101, 101, 101, 429]);
     expect(results.map((r) => r.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0', '0']);
     const refused = results[3]!;
@@ -119,7 +153,9 @@ describe('WebSocket upgrades on /graphql', () => {
     expect(refused.body).toMatchObject({ error: 'rate limit exceeded' });
     expect(refused.body.request_id).toBe(refused.headers['x-request-id']);
     // Counted apart from logins, which share the AUTH_RATE_LIMIT budget but not its counter.
-    const login = await request(server.url, 'POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever1' } });
+    const login = await request(server.url, 'POST', '/v1/auth/login', {
+      body: { email: 'nobody@example.com', password: 'whatever1' },
+    });
     expect(login.status).toBe(401);
   });
 

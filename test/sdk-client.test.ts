@@ -1,29 +1,44 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql, request } from './helpers/client.js';
 import { environmentVersions, givenState } from './helpers/flags.js';
-import { b64url, givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
-import { eventuallyPasses } from './helpers/waiters.js';
+import { b64url, givenDevFlag, givenSdkWorld, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 
 let server: TestServer;
 let world: SdkWorld;
 let beta: { id: string; key: string };
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
-  world = await givenSdkWorld(server);
-  beta = await givenDevFlag(server, world, { key: 'beta-ui', clientSideAvailable: true }, {
-    on: true,
-    rules: [{ id: 'plan', clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }], serve: { variation: 0 } }],
-    fallthrough: { variation: 1 },
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
   });
-  await givenDevFlag(server, world, { key: 'server-secret', clientSideAvailable: false }, { on: true, fallthrough: { variation: 0 } });
+  world = await givenSdkWorld(server);
+  beta = await givenDevFlag(
+    server,
+    world,
+    { key: 'beta-ui', clientSideAvailable: true },
+    {
+      on: true,
+      rules: [{ id: 'plan', clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }], serve: { variation: 0 } }],
+      fallthrough: { variation: 1 },
+    },
+  );
+  await givenDevFlag(
+    server,
+    world,
+    { key: 'server-secret', clientSideAvailable: false },
+    { on: true, fallthrough: { variation: 0 } },
+  );
   await snapshotsCaughtUp(server, [world.dev.id]);
 });
 
 const clientFlags = (query = '', headers: Record<string, string> = {}, envKey = world.dev.clientSideId) =>
   request(server.url, 'GET', `/v1/client/${envKey}/flags${query}`, { headers });
-const datafile = (key: string, headers: Record<string, string> = {}) => request(server.url, 'GET', '/v1/datafile', { headers: { 'x-api-key': key, ...headers } });
+const datafile = (key: string, headers: Record<string, string> = {}) =>
+  request(server.url, 'GET', '/v1/datafile', { headers: { 'x-api-key': key, ...headers } });
 
 describe('GET /v1/client/:envKey/flags', () => {
   it('with the client-side ID serves only client-side-available flags, with the environment version', async () => {
@@ -31,12 +46,21 @@ describe('GET /v1/client/:envKey/flags', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const versions = await environmentVersions(server, [world.dev.id]);
-    expect(res.body).toEqual({ flags: { 'beta-ui': { value: false, variation: 1, reason: 'DEFAULT', version: 2 } }, version: versions[world.dev.id] });
+    expect(res.body).toEqual({
+      flags: { 'beta-ui': { value: false, variation: 1, reason: 'DEFAULT', version: 2 } },
+      version: versions[world.dev.id],
+    });
   });
 
   it('takes a whole context as base64url JSON', async () => {
     const res = await clientFlags(`?context=${b64url({ key: 'user-2', plan: 'pro' })}`);
-    expect(res.body.flags['beta-ui']).toEqual({ value: true, variation: 0, reason: 'TARGETING_MATCH', rule_id: 'plan', version: 2 });
+    expect(res.body.flags['beta-ui']).toEqual({
+      value: true,
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+      rule_id: 'plan',
+      version: 2,
+    });
   });
 
   it('with a server key of the same environment serves every flag; a mobile key only client-side ones', async () => {
@@ -71,7 +95,9 @@ describe('GET /v1/client/:envKey/flags', () => {
       world.org.auth,
     );
     expect(set.errors).toBeUndefined();
-    await eventuallyPasses(async () => expect((await clientFlags('?key=u', { origin: 'https://evil.example.net' })).status).toBe(403));
+    await eventuallyPasses(async () =>
+      expect((await clientFlags('?key=u', { origin: 'https://evil.example.net' })).status).toBe(403),
+    );
     const ok = await clientFlags('?key=u', { origin: 'https://app.example.com' });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
@@ -89,7 +115,10 @@ describe('GET /v1/client/:envKey/flags', () => {
 describe('a brand-new environment', () => {
   it('is loaded on its first SDK request when no change has reached this node yet', async () => {
     const fresh = await givenSdkWorld(server);
-    const res = await request(server.url, 'POST', '/v1/evaluate/bulk', { body: {}, headers: { 'x-api-key': fresh.dev.server } });
+    const res = await request(server.url, 'POST', '/v1/evaluate/bulk', {
+      body: {},
+      headers: { 'x-api-key': fresh.dev.server },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ flags: {}, version: (await environmentVersions(server, [fresh.dev.id]))[fresh.dev.id] });
     expect(server.app.snapshots.get(fresh.dev.id)).toBeDefined();
@@ -111,7 +140,10 @@ describe('GET /v1/datafile', () => {
     expect(keys).toEqual(['beta-ui', 'server-secret']);
     const betaFlag = res.body.flags.find((f: { definition: { key: string } }) => f.definition.key === 'beta-ui');
     expect(betaFlag.state).toMatchObject({ on: true, offVariation: 1, fallthrough: { variation: 1 }, version: 2 });
-    expect(betaFlag.state.rules[0]).toMatchObject({ id: 'plan', clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }] });
+    expect(betaFlag.state.rules[0]).toMatchObject({
+      id: 'plan',
+      clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }],
+    });
 
     const unchanged = await datafile(world.dev.mobile, { 'if-none-match': etag });
     expect(unchanged.status).toBe(304);

@@ -2,44 +2,87 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../src/evaluation/index.js';
 import { graphql, request } from './helpers/client.js';
 import { environmentVersions, givenState } from './helpers/flags.js';
-import { givenDevFlag, givenSdkWorld, killFlag, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
-import { eventuallyPasses } from './helpers/waiters.js';
+import { givenDevFlag, givenSdkWorld, killFlag, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { eventuallyPasses } from './helpers/waiters.js';
 
 let server: TestServer;
 let world: SdkWorld;
 let checkout: { id: string; key: string };
 
-const SPLIT = { rollout: { variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } };
+const SPLIT = {
+  rollout: {
+    variations: [
+      { variation: 0, weight: 50000 },
+      { variation: 1, weight: 50000 },
+    ],
+  },
+};
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
-  world = await givenSdkWorld(server);
-  checkout = await givenDevFlag(server, world, { key: 'new-checkout' }, {
-    on: true,
-    targets: [{ variation: 0, values: ['user-vip'] }],
-    rules: [{ id: 'us-only', clauses: [{ attribute: 'country', op: 'in', values: ['US'] }], serve: { variation: 0 } }],
-    fallthrough: { variation: 1 },
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
   });
+  world = await givenSdkWorld(server);
+  checkout = await givenDevFlag(
+    server,
+    world,
+    { key: 'new-checkout' },
+    {
+      on: true,
+      targets: [{ variation: 0, values: ['user-vip'] }],
+      rules: [
+        { id: 'us-only', clauses: [{ attribute: 'country', op: 'in', values: ['US'] }], serve: { variation: 0 } },
+      ],
+      fallthrough: { variation: 1 },
+    },
+  );
   await givenDevFlag(
     server,
     world,
-    { key: 'banner-color', kind: 'string', clientSideAvailable: true, variations: [{ value: 'blue', name: 'Blue' }, { value: 'green', name: 'Green' }] },
+    {
+      key: 'banner-color',
+      kind: 'string',
+      clientSideAvailable: true,
+      variations: [
+        { value: 'blue', name: 'Blue' },
+        { value: 'green', name: 'Green' },
+      ],
+    },
     { on: true, fallthrough: SPLIT },
   );
-  await givenDevFlag(server, world, { key: 'max-items', kind: 'number', variations: [{ value: 10 }, { value: 25 }] }, { on: true, fallthrough: { variation: 1 } });
+  await givenDevFlag(
+    server,
+    world,
+    { key: 'max-items', kind: 'number', variations: [{ value: 10 }, { value: 25 }] },
+    { on: true, fallthrough: { variation: 1 } },
+  );
   await snapshotsCaughtUp(server, [world.dev.id]);
 });
 
 const evaluate = (body: unknown, key = world.dev.server, headers: Record<string, string> = {}) =>
   request(server.url, 'POST', '/v1/evaluate', { body, headers: { 'x-api-key': key, ...headers } });
-const bulk = (body: unknown, key = world.dev.server) => request(server.url, 'POST', '/v1/evaluate/bulk', { body, headers: { 'x-api-key': key } });
+const bulk = (body: unknown, key = world.dev.server) =>
+  request(server.url, 'POST', '/v1/evaluate/bulk', { body, headers: { 'x-api-key': key } });
 
 describe('POST /v1/evaluate', () => {
   it('serves a rule match with its rule id, in the snake_case shape, uncached and uncompressed', async () => {
-    const res = await evaluate({ flag_key: 'new-checkout', context: { key: 'user-1', country: 'US' } }, world.dev.server, { 'accept-encoding': 'gzip' });
+    const res = await evaluate(
+      { flag_key: 'new-checkout', context: { key: 'user-1', country: 'US' } },
+      world.dev.server,
+      { 'accept-encoding': 'gzip' },
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ flag_key: 'new-checkout', value: true, variation: 0, reason: 'TARGETING_MATCH', rule_id: 'us-only', version: 2 });
+    expect(res.body).toEqual({
+      flag_key: 'new-checkout',
+      value: true,
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+      rule_id: 'us-only',
+      version: 2,
+    });
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-encoding')).toBeNull();
     expect(res.headers.get('x-ratelimit-limit')).toBe('100000');
@@ -47,7 +90,13 @@ describe('POST /v1/evaluate', () => {
 
   it('serves individual targets (no rule id) and the fallthrough (DEFAULT: the flag has rules)', async () => {
     const vip = await evaluate({ flag_key: 'new-checkout', context: { key: 'user-vip', country: 'FR' } });
-    expect(vip.body).toEqual({ flag_key: 'new-checkout', value: true, variation: 0, reason: 'TARGETING_MATCH', version: 2 });
+    expect(vip.body).toEqual({
+      flag_key: 'new-checkout',
+      value: true,
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+      version: 2,
+    });
     const other = await evaluate({ flag_key: 'new-checkout', context: { key: 'user-2', country: 'FR' } });
     expect(other.body).toEqual({ flag_key: 'new-checkout', value: false, variation: 1, reason: 'DEFAULT', version: 2 });
     const anonymous = await evaluate({ flag_key: 'max-items' });
@@ -72,7 +121,12 @@ describe('POST /v1/evaluate', () => {
     }
     expect(seen).toEqual(new Set(['blue', 'green']));
     const noKey = await evaluate({ flag_key: 'banner-color', context: { country: 'US' } });
-    expect(noKey.body).toMatchObject({ reason: 'ERROR', error_code: 'TARGETING_KEY_MISSING', value: 'blue', variation: 0 });
+    expect(noKey.body).toMatchObject({
+      reason: 'ERROR',
+      error_code: 'TARGETING_KEY_MISSING',
+      value: 'blue',
+      variation: 0,
+    });
   });
 
   it('answers an unknown flag with 200 and FLAG_NOT_FOUND, value null', async () => {
@@ -100,7 +154,12 @@ describe('POST /v1/evaluate', () => {
     const { givenSdkKey } = await import('./helpers/credentials.js');
     const doomed = await givenSdkKey(server.url, world.org, world.dev.id);
     expect((await evaluate(body, doomed.value)).status).toBe(200);
-    const revoke = await graphql(server.url, 'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }', { id: doomed.key.id }, world.org.auth);
+    const revoke = await graphql(
+      server.url,
+      'mutation($id: ID!) { revokeSdkKey(id: $id, graceMinutes: 0) { id } }',
+      { id: doomed.key.id },
+      world.org.auth,
+    );
     expect(revoke.errors).toBeUndefined();
     const after = await eventuallyPasses(async () => {
       const res = await evaluate(body, doomed.value);
@@ -143,12 +202,29 @@ describe('POST /v1/evaluate', () => {
     const body = { flag_key: 'new-checkout', context: { key: 'user-3', country: 'DE' } };
     expect((await evaluate(body)).body).toMatchObject({ value: false, reason: 'DEFAULT' });
     await givenState(server, world.org, checkout.id, world.dev.id, {
-      rules: [{ id: 'europe', clauses: [{ attribute: 'country', op: 'in', values: ['DE', 'FR'] }], serve: { variation: 0 } }],
+      rules: [
+        { id: 'europe', clauses: [{ attribute: 'country', op: 'in', values: ['DE', 'FR'] }], serve: { variation: 0 } },
+      ],
     });
-    await eventuallyPasses(async () => expect((await evaluate(body)).body).toMatchObject({ value: true, reason: 'TARGETING_MATCH', rule_id: 'europe', version: 3 }));
+    await eventuallyPasses(async () =>
+      expect((await evaluate(body)).body).toMatchObject({
+        value: true,
+        reason: 'TARGETING_MATCH',
+        rule_id: 'europe',
+        version: 3,
+      }),
+    );
 
     await killFlag(server, world, checkout.id, world.dev.id);
-    await eventuallyPasses(async () => expect((await evaluate(body)).body).toEqual({ flag_key: 'new-checkout', value: false, variation: 1, reason: 'DISABLED', version: 4 }));
+    await eventuallyPasses(async () =>
+      expect((await evaluate(body)).body).toEqual({
+        flag_key: 'new-checkout',
+        value: false,
+        variation: 1,
+        reason: 'DISABLED',
+        version: 4,
+      }),
+    );
   });
 });
 
@@ -171,7 +247,14 @@ describe('POST /v1/evaluate/bulk', () => {
     expect(res.status).toBe(200);
     expect(res.body.flags).toEqual({
       'max-items': { value: 25, variation: 1, reason: 'STATIC', version: 2 },
-      ghost: { value: null, variation: null, reason: 'ERROR', error_code: 'FLAG_NOT_FOUND', error_message: 'flag "ghost" not found', version: 0 },
+      ghost: {
+        value: null,
+        variation: null,
+        reason: 'ERROR',
+        error_code: 'FLAG_NOT_FOUND',
+        error_message: 'flag "ghost" not found',
+        version: 0,
+      },
     });
   });
 
@@ -196,10 +279,15 @@ describe('evaluation counts', () => {
     const base = Number(before.find((r) => r.variation === 1)?.count ?? 0);
     for (let i = 0; i < 5; i++) await evaluate({ flag_key: 'max-items', context: { key: `c-${i}` } });
     await bulk({ flag_keys: ['max-items'] });
-    await request(server.url, 'GET', `/v1/client/${world.dev.clientSideId}/flags?key=u`, { headers: { 'x-api-key': world.dev.server } });
+    await request(server.url, 'GET', `/v1/client/${world.dev.clientSideId}/flags?key=u`, {
+      headers: { 'x-api-key': world.dev.server },
+    });
     await evaluate({ flag_key: 'ghost-flag' });
     // Nothing is written on the request path.
-    const unflushed = await server.sql<{ count: string | null }>('select sum(count)::text as count from evaluation_counts where environment_id = ? and flag_key = ?', [world.dev.id, 'max-items']);
+    const unflushed = await server.sql<{ count: string | null }>(
+      'select sum(count)::text as count from evaluation_counts where environment_id = ? and flag_key = ?',
+      [world.dev.id, 'max-items'],
+    );
     expect(Number(unflushed[0]!.count ?? 0)).toBe(base);
     await server.app.sdkMetrics.flush();
     const after = await server.sql<{ variation: number; count: string; minute: Date }>(
@@ -212,8 +300,10 @@ describe('evaluation counts', () => {
     expect(ghosts).toHaveLength(0);
     // A second flush adds nothing twice.
     await server.app.sdkMetrics.flush();
-    const again = await server.sql<{ count: string }>('select sum(count)::text as count from evaluation_counts where environment_id = ? and flag_key = ?', [world.dev.id, 'max-items']);
+    const again = await server.sql<{ count: string }>(
+      'select sum(count)::text as count from evaluation_counts where environment_id = ? and flag_key = ?',
+      [world.dev.id, 'max-items'],
+    );
     expect(Number(again[0]!.count)).toBe(base + 7);
   });
 });
-

@@ -4,19 +4,23 @@ import { ManualClock } from '../src/clock.js';
 import { errorCode, graphql, request } from './helpers/client.js';
 import { environmentsOf, givenSdkKey } from './helpers/credentials.js';
 import { environmentVersions } from './helpers/flags.js';
-import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
+import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 const clock = new ManualClock();
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' }, { clock });
+  server = await startServer(
+    { AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' },
+    { clock },
+  );
 });
 
 const clientFlags = (envKey: string, headers: Record<string, string> = {}) =>
   request(server.url, 'GET', `/v1/client/${envKey}/flags`, { headers });
 
-const REVOKE = 'mutation($id: ID!, $g: Int!) { revokeSdkKey(id: $id, graceMinutes: $g) { id active revokedAt expiresAt } }';
+const REVOKE =
+  'mutation($id: ID!, $g: Int!) { revokeSdkKey(id: $id, graceMinutes: $g) { id active revokedAt expiresAt } }';
 
 describe('key format', () => {
   it('has the kind prefix, 30 random base62 characters and a CRC32 checksum checkable offline', () => {
@@ -48,29 +52,48 @@ describe('SDK keys', () => {
     expect(rows[0]!.key_hash).toMatch(/^[0-9a-f]{64}$/);
     const dump = JSON.stringify(await server.sql('select * from sdk_keys where id = ?', [created.key.id]));
     expect(dump).not.toContain(created.value);
-    const listed = await graphql(server.url, '{ project(slug: "default") { environments { sdkKeys { id masked kind createdAt createdBy { email } lastUsedAt revokedAt expiresAt } } } }', {}, org.auth);
+    const listed = await graphql(
+      server.url,
+      '{ project(slug: "default") { environments { sdkKeys { id masked kind createdAt createdBy { email } lastUsedAt revokedAt expiresAt } } } }',
+      {},
+      org.auth,
+    );
     expect(JSON.stringify(listed.data)).not.toContain(created.value);
-    const mine = listed.data.project.environments.flatMap((e: { sdkKeys: { id: string }[] }) => e.sdkKeys).find((k: { id: string }) => k.id === created.key.id);
-    expect(mine).toMatchObject({ masked: created.key.masked, kind: 'SERVER', createdBy: { email: org.email }, revokedAt: null });
+    const mine = listed.data.project.environments
+      .flatMap((e: { sdkKeys: { id: string }[] }) => e.sdkKeys)
+      .find((k: { id: string }) => k.id === created.key.id);
+    expect(mine).toMatchObject({
+      masked: created.key.masked,
+      kind: 'SERVER',
+      createdBy: { email: org.email },
+      revokedAt: null,
+    });
   });
 
   it('authenticates an SDK request from memory, and records last use off the request path', async () => {
     const { value, key } = await givenSdkKey(server.url, org, envs.byKey.staging!.id);
     const res = await clientFlags(envs.byKey.staging!.clientSideId, { 'x-api-key': value });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ flags: {}, version: (await environmentVersions(server, [envs.byKey.staging!.id]))[envs.byKey.staging!.id] });
+    expect(res.body).toEqual({
+      flags: {},
+      version: (await environmentVersions(server, [envs.byKey.staging!.id]))[envs.byKey.staging!.id],
+    });
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const before = await server.sql<{ last_used_at: Date | null }>('select last_used_at from sdk_keys where id = ?', [key.id]);
+    const before = await server.sql<{ last_used_at: Date | null }>('select last_used_at from sdk_keys where id = ?', [
+      key.id,
+    ]);
     expect(before[0]!.last_used_at).toBeNull();
     // The request did not write; the periodic writer does (forced here instead of waiting 10 s).
     await server.app.keyCache.flushLastUsed();
-    const after = await server.sql<{ last_used_at: Date | null }>('select last_used_at from sdk_keys where id = ?', [key.id]);
+    const after = await server.sql<{ last_used_at: Date | null }>('select last_used_at from sdk_keys where id = ?', [
+      key.id,
+    ]);
     expect(after[0]!.last_used_at).not.toBeNull();
   });
 
   it('answers 401 "API key is invalid" for a missing, malformed or unknown key', async () => {
     const cs = envs.byKey.dev!.clientSideId;
-    for (const bad of ['nope', generateKey('server'), 'vx_srv_' + 'A'.repeat(36)]) {
+    for (const bad of ['nope', generateKey('server'), `vx_srv_${'A'.repeat(36)}`]) {
       const res = await clientFlags(cs, { 'x-api-key': bad });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('API key is invalid');
@@ -110,7 +133,9 @@ describe('SDK keys', () => {
       const r = await graphql(server.url, REVOKE, { id: key.id, g }, org.auth);
       expect(errorCode(r)).toBe('VALIDATION');
     }
-    const [row] = await server.sql<{ revoked_at: Date | null }>('select revoked_at from sdk_keys where id = ?', [key.id]);
+    const [row] = await server.sql<{ revoked_at: Date | null }>('select revoked_at from sdk_keys where id = ?', [
+      key.id,
+    ]);
     expect(row!.revoked_at).toBeNull();
     await graphql(server.url, REVOKE, { id: key.id, g: 0 }, org.auth);
     expect((await clientFlags(envs.byKey.dev!.clientSideId, { 'x-api-key': value })).status).toBe(401);
@@ -132,10 +157,12 @@ describe('SDK keys', () => {
     expect(rotated.data.rotateServerKeys).toHaveLength(2);
     const fresh: string[] = rotated.data.rotateServerKeys.map((k: { value: string }) => k.value);
     expect(fresh.every((v) => v.startsWith('vx_srv_') && v !== old1.value && v !== old2.value)).toBe(true);
-    for (const v of [...fresh, old1.value, old2.value]) expect((await clientFlags(env.clientSideId, { 'x-api-key': v })).status).toBe(200);
+    for (const v of [...fresh, old1.value, old2.value])
+      expect((await clientFlags(env.clientSideId, { 'x-api-key': v })).status).toBe(200);
     clock.advance(61 * 60_000);
     for (const v of fresh) expect((await clientFlags(env.clientSideId, { 'x-api-key': v })).status).toBe(200);
-    for (const v of [old1.value, old2.value]) expect((await clientFlags(env.clientSideId, { 'x-api-key': v })).status).toBe(401);
+    for (const v of [old1.value, old2.value])
+      expect((await clientFlags(env.clientSideId, { 'x-api-key': v })).status).toBe(401);
   });
 });
 
@@ -149,13 +176,24 @@ describe('client-side ID', () => {
 
   it('every environment has exactly one, fixed: it cannot be created, revoked or rotated', async () => {
     for (const env of Object.values(envs.byKey)) expect(env.clientSideId).toMatch(/^vx_cs_/);
-    const create = await graphql(server.url, 'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: CLIENT) { value } }', { e: envs.byKey.dev!.id }, org.auth);
+    const create = await graphql(
+      server.url,
+      'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: CLIENT) { value } }',
+      { e: envs.byKey.dev!.id },
+      org.auth,
+    );
     expect(errorCode(create)).toBe('VALIDATION');
-    const [cs] = await server.sql<{ id: string }>("select id from sdk_keys where environment_id = ? and kind = 'client'", [envs.byKey.dev!.id]);
+    const [cs] = await server.sql<{ id: string }>(
+      "select id from sdk_keys where environment_id = ? and kind = 'client'",
+      [envs.byKey.dev!.id],
+    );
     const revoke = await graphql(server.url, REVOKE, { id: cs!.id, g: 0 }, org.auth);
     expect(errorCode(revoke)).toBe('VALIDATION');
     expect(revoke.errors![0]!.message).toMatch(/cannot be created, revoked or rotated/);
-    const count = await server.sql("select 1 from sdk_keys where environment_id = ? and kind = 'client' and revoked_at is null", [envs.byKey.dev!.id]);
+    const count = await server.sql(
+      "select 1 from sdk_keys where environment_id = ? and kind = 'client' and revoked_at is null",
+      [envs.byKey.dev!.id],
+    );
     expect(count).toHaveLength(1);
     expect((await clientFlags(envs.byKey.dev!.clientSideId)).status).toBe(200);
   });
@@ -168,7 +206,10 @@ describe('client-side ID', () => {
       { e: env.id, o: ['https://app.example.com', 'https://staging.example.com/'] },
       org.auth,
     );
-    expect(set.data.setAuthorizedOrigins).toEqual({ authorizedOrigins: ['https://app.example.com', 'https://staging.example.com'], unsafeOrigins: false });
+    expect(set.data.setAuthorizedOrigins).toEqual({
+      authorizedOrigins: ['https://app.example.com', 'https://staging.example.com'],
+      unsafeOrigins: false,
+    });
 
     const allowed = await clientFlags(env.clientSideId, { origin: 'https://app.example.com' });
     expect(allowed.status).toBe(200);
@@ -195,7 +236,12 @@ describe('client-side ID', () => {
     expect(star.data.setAuthorizedOrigins.unsafeOrigins).toBe(true);
     expect((await clientFlags(env.clientSideId, { origin: 'https://anything.example.org' })).status).toBe(200);
 
-    const bad = await graphql(server.url, 'mutation($e: ID!) { setAuthorizedOrigins(environmentId: $e, origins: ["https://x.com/path"]) { unsafeOrigins } }', { e: env.id }, org.auth);
+    const bad = await graphql(
+      server.url,
+      'mutation($e: ID!) { setAuthorizedOrigins(environmentId: $e, origins: ["https://x.com/path"]) { unsafeOrigins } }',
+      { e: env.id },
+      org.auth,
+    );
     expect(errorCode(bad)).toBe('VALIDATION');
   });
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { givenDevFlag, givenSdkWorld, snapshotsCaughtUp, type SdkWorld } from './helpers/sdk.js';
+import { givenDevFlag, givenSdkWorld, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -15,12 +15,24 @@ let world: SdkWorld;
 beforeAll(async () => {
   server = await startServer({ EVALUATION_RATE_LIMIT: '100000', MANAGEMENT_RATE_LIMIT: '10000' });
   world = await givenSdkWorld(server);
-  await givenDevFlag(server, world, { key: 'new-checkout' }, {
-    on: true,
-    rules: [{ id: 'us-only', clauses: [{ attribute: 'country', op: 'in', values: ['US'] }], serve: { variation: 0 } }],
-    fallthrough: { variation: 1 },
-  });
-  await givenDevFlag(server, world, { key: 'max-items', kind: 'number', variations: [{ value: 10 }, { value: 25 }] }, { on: true, fallthrough: { variation: 1 } });
+  await givenDevFlag(
+    server,
+    world,
+    { key: 'new-checkout' },
+    {
+      on: true,
+      rules: [
+        { id: 'us-only', clauses: [{ attribute: 'country', op: 'in', values: ['US'] }], serve: { variation: 0 } },
+      ],
+      fallthrough: { variation: 1 },
+    },
+  );
+  await givenDevFlag(
+    server,
+    world,
+    { key: 'max-items', kind: 'number', variations: [{ value: 10 }, { value: 25 }] },
+    { on: true, fallthrough: { variation: 1 } },
+  );
   await snapshotsCaughtUp(server, [world.dev.id]);
 });
 
@@ -30,7 +42,15 @@ interface Answer {
   headers: Record<string, string | undefined>;
 }
 
-const COMPARED = ['content-type', 'cache-control', 'x-request-id', 'x-ratelimit-limit', 'retry-after', 'content-encoding', 'access-control-allow-origin'];
+const COMPARED = [
+  'content-type',
+  'cache-control',
+  'x-request-id',
+  'x-ratelimit-limit',
+  'retry-after',
+  'content-encoding',
+  'access-control-allow-origin',
+];
 
 function pick(get: (name: string) => string | undefined): Answer['headers'] {
   return Object.fromEntries(COMPARED.map((name) => [name, get(name)]));
@@ -39,7 +59,14 @@ function pick(get: (name: string) => string | undefined): Answer['headers'] {
 async function overHttp(url: string, body: string, headers: Record<string, string>): Promise<Answer> {
   const res = await fetch(`${server.url}${url}`, { method: 'POST', headers, body });
   const text = await res.text();
-  return { status: res.status, body: JSON.parse(text), headers: { ...pick((n) => res.headers.get(n) ?? undefined), remaining: res.headers.get('x-ratelimit-remaining') ?? undefined } };
+  return {
+    status: res.status,
+    body: JSON.parse(text),
+    headers: {
+      ...pick((n) => res.headers.get(n) ?? undefined),
+      remaining: res.headers.get('x-ratelimit-remaining') ?? undefined,
+    },
+  };
 }
 
 async function throughFastify(url: string, body: string, headers: Record<string, string>): Promise<Answer> {
@@ -48,14 +75,23 @@ async function throughFastify(url: string, body: string, headers: Record<string,
     const v = res.headers[n];
     return v === undefined ? undefined : String(v);
   };
-  return { status: res.statusCode, body: JSON.parse(res.body), headers: { ...pick(get), remaining: get('x-ratelimit-remaining') } };
+  return {
+    status: res.statusCode,
+    body: JSON.parse(res.body),
+    headers: { ...pick(get), remaining: get('x-ratelimit-remaining') },
+  };
 }
 
 let counter = 0;
 
 /** Sends the request both ways; returns the HTTP answer after checking it equals fastify's. */
 async function both(url: string, body: unknown, extra: Record<string, string> = {}, raw?: string) {
-  const headers = { 'content-type': 'application/json', 'x-api-key': world.dev.server, 'x-request-id': `lane-${++counter}`, ...extra };
+  const headers = {
+    'content-type': 'application/json',
+    'x-api-key': world.dev.server,
+    'x-request-id': `lane-${++counter}`,
+    ...extra,
+  };
   const payload = raw ?? JSON.stringify(body);
   const before = server.app.sdkLane.handled;
   const viaHttp = await overHttp(url, payload, headers);
@@ -76,23 +112,41 @@ describe('the SDK fast lane', () => {
     const single = await both('/v1/evaluate', { flag_key: 'new-checkout', context: { key: 'user-1', country: 'US' } });
     expect(single.took).toBe(1);
     expect(single.answer.status).toBe(200);
-    expect(single.answer.body).toEqual({ flag_key: 'new-checkout', value: true, variation: 0, reason: 'TARGETING_MATCH', rule_id: 'us-only', version: expect.any(Number) });
+    expect(single.answer.body).toEqual({
+      flag_key: 'new-checkout',
+      value: true,
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+      rule_id: 'us-only',
+      version: expect.any(Number),
+    });
     expect(single.answer.headers['cache-control']).toBe('no-store');
     expect(single.answer.headers['x-ratelimit-limit']).toBe('100000');
 
     const missing = await both('/v1/evaluate', { flag_key: 'no-such-flag', context: { key: 'u' } });
     expect(missing.took).toBe(1);
-    expect(missing.answer.body).toMatchObject({ flag_key: 'no-such-flag', reason: 'ERROR', error_code: 'FLAG_NOT_FOUND' });
+    expect(missing.answer.body).toMatchObject({
+      flag_key: 'no-such-flag',
+      reason: 'ERROR',
+      error_code: 'FLAG_NOT_FOUND',
+    });
 
     const bulk = await both('/v1/evaluate/bulk', { context: { key: 'user-2' } });
     expect(bulk.took).toBe(1);
     expect(Object.keys((bulk.answer.body as { flags: object }).flags).sort()).toEqual(['max-items', 'new-checkout']);
-    const named = await both('/v1/evaluate/bulk', { flag_keys: ['max-items', 'max-items'], context: { key: 'user-2' } });
+    const named = await both('/v1/evaluate/bulk', {
+      flag_keys: ['max-items', 'max-items'],
+      context: { key: 'user-2' },
+    });
     expect(named.took).toBe(1);
 
     const mobile = await both('/v1/evaluate', { flag_key: 'max-items' }, { 'x-api-key': world.dev.mobile });
     expect(mobile.answer.status).toBe(200);
-    const charset = await both('/v1/evaluate', { flag_key: 'max-items' }, { 'content-type': 'application/json; charset=utf-8' });
+    const charset = await both(
+      '/v1/evaluate',
+      { flag_key: 'max-items' },
+      { 'content-type': 'application/json; charset=utf-8' },
+    );
     expect(charset.took).toBe(1);
   });
 
@@ -131,7 +185,11 @@ describe('the SDK fast lane', () => {
       const res = await both(url ?? '/v1/evaluate', { flag_key: 'max-items' }, headers);
       expect(res.took, JSON.stringify(headers)).toBe(0);
     }
-    const noKey = await fetch(`${server.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"flag_key":"x"}' });
+    const noKey = await fetch(`${server.url}/v1/evaluate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"flag_key":"x"}',
+    });
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toMatchObject({ error: 'API key is invalid' });
   });
@@ -167,9 +225,17 @@ describe('the SDK fast lane on the wire', () => {
 
   it('reads a body that arrives in several pieces', async () => {
     const before = server.app.sdkLane.handled;
-    const answer = await rawRequest([head(Buffer.byteLength(body)), body.slice(0, 10), body.slice(10, 25), body.slice(25)]);
+    const answer = await rawRequest([
+      head(Buffer.byteLength(body)),
+      body.slice(0, 10),
+      body.slice(10, 25),
+      body.slice(25),
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ flag_key: 'max-items', value: 25 });
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      flag_key: 'max-items',
+      value: 25,
+    });
     expect(server.app.sdkLane.handled - before).toBe(1);
   });
 
@@ -197,7 +263,11 @@ describe('the SDK fast lane under its limits', () => {
     await givenDevFlag(limited, w, { key: 'f' }, { on: true });
     await snapshotsCaughtUp(limited, [w.dev.id]);
     const send = () =>
-      fetch(`${limited.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': w.dev.server }, body: '{"flag_key":"f"}' });
+      fetch(`${limited.url}/v1/evaluate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': w.dev.server },
+        body: '{"flag_key":"f"}',
+      });
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 4; i++) {
@@ -209,13 +279,21 @@ describe('the SDK fast lane under its limits', () => {
     expect(limited.app.sdkLane.handled).toBeGreaterThanOrEqual(3);
     expect(last!.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(last!.headers.get('x-ratelimit-remaining')).toBe('0');
-    expect(await last!.json()).toMatchObject({ error: 'rate limit exceeded', request_id: last!.headers.get('x-request-id') });
+    expect(await last!.json()).toMatchObject({
+      error: 'rate limit exceeded',
+      request_id: last!.headers.get('x-request-id'),
+    });
   });
 
   it('stands aside for plain HTTP when HTTPS is required, and takes what a trusted proxy forwards over https', async () => {
     // A second node on the first server's database, behind a proxy at 127.0.0.1.
     const strict = await startServer(
-      { REQUIRE_HTTPS: 'true', TRUST_PROXY: '127.0.0.1', EVALUATION_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' },
+      {
+        REQUIRE_HTTPS: 'true',
+        TRUST_PROXY: '127.0.0.1',
+        EVALUATION_RATE_LIMIT: '1000',
+        MANAGEMENT_RATE_LIMIT: '10000',
+      },
       { databaseUrl: server.databaseUrl },
     );
     const send = (headers: Record<string, string>) =>

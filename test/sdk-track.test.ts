@@ -7,11 +7,16 @@ let server: TestServer;
 let world: SdkWorld;
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' });
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '10000',
+    EVALUATION_RATE_LIMIT: '100000',
+  });
   world = await givenSdkWorld(server);
 });
 
-const track = (body: unknown, key = world.dev.server) => request(server.url, 'POST', '/v1/track', { body, headers: { 'x-api-key': key } });
+const track = (body: unknown, key = world.dev.server) =>
+  request(server.url, 'POST', '/v1/track', { body, headers: { 'x-api-key': key } });
 
 interface StoredEvent {
   kind: string;
@@ -33,8 +38,21 @@ describe('POST /v1/track', () => {
   it('accepts a batch with 202, stores nothing on the request path, and everything on flush', async () => {
     const res = await track({
       events: [
-        { kind: 'impression', flag_key: 'new-checkout', variation: 1, context_key: 'track-1', timestamp: Date.UTC(2026, 0, 2, 3, 4, 5) },
-        { kind: 'custom', key: 'checkout-completed', context_key: 'track-1', value: 42.5, data: { cart: ['a', 'b'] }, timestamp: '2026-01-02T03:04:06.250Z' },
+        {
+          kind: 'impression',
+          flag_key: 'new-checkout',
+          variation: 1,
+          context_key: 'track-1',
+          timestamp: Date.UTC(2026, 0, 2, 3, 4, 5),
+        },
+        {
+          kind: 'custom',
+          key: 'checkout-completed',
+          context_key: 'track-1',
+          value: 42.5,
+          data: { cart: ['a', 'b'] },
+          timestamp: '2026-01-02T03:04:06.250Z',
+        },
         { kind: 'custom', key: 'page-view', context_key: 'track-1' },
       ],
     });
@@ -45,9 +63,31 @@ describe('POST /v1/track', () => {
 
     await server.app.sdkMetrics.flush();
     const rows = await stored('track-1');
-    expect(rows.map(({ occurred_at, ...rest }) => ({ ...rest, occurred_at: new Date(occurred_at).toISOString() })).slice(0, 2)).toEqual([
-      { kind: 'impression', flag_key: 'new-checkout', variation: 1, event_key: null, value: null, data: null, context_key: 'track-1', occurred_at: '2026-01-02T03:04:05.000Z' },
-      { kind: 'custom', flag_key: null, variation: null, event_key: 'checkout-completed', value: 42.5, data: { cart: ['a', 'b'] }, context_key: 'track-1', occurred_at: '2026-01-02T03:04:06.250Z' },
+    expect(
+      rows
+        .map(({ occurred_at, ...rest }) => ({ ...rest, occurred_at: new Date(occurred_at).toISOString() }))
+        .slice(0, 2),
+    ).toEqual([
+      {
+        kind: 'impression',
+        flag_key: 'new-checkout',
+        variation: 1,
+        event_key: null,
+        value: null,
+        data: null,
+        context_key: 'track-1',
+        occurred_at: '2026-01-02T03:04:05.000Z',
+      },
+      {
+        kind: 'custom',
+        flag_key: null,
+        variation: null,
+        event_key: 'checkout-completed',
+        value: 42.5,
+        data: { cart: ['a', 'b'] },
+        context_key: 'track-1',
+        occurred_at: '2026-01-02T03:04:06.250Z',
+      },
     ]);
     expect(rows).toHaveLength(3);
     // Without a timestamp, the time of receipt.
@@ -67,13 +107,39 @@ describe('POST /v1/track', () => {
   it('refuses a batch with one bad event whole: nothing of it is stored', async () => {
     const good = { kind: 'custom', key: 'ok', context_key: 'track-bad' };
     const cases: [unknown, number, RegExp][] = [
-      [{ events: [good, { kind: 'impression', variation: 0, context_key: 'track-bad' }] }, 400, /"events.1.flag_key" is required for impression events/],
-      [{ events: [good, { kind: 'custom', key: 'x', flag_key: 'f', context_key: 'track-bad' }] }, 400, /"events.1.flag_key" is not allowed on custom events/],
-      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', colour: 'red' }] }, 400, /unknown field "events.1.colour"/],
+      [
+        { events: [good, { kind: 'impression', variation: 0, context_key: 'track-bad' }] },
+        400,
+        /"events.1.flag_key" is required for impression events/,
+      ],
+      [
+        { events: [good, { kind: 'custom', key: 'x', flag_key: 'f', context_key: 'track-bad' }] },
+        400,
+        /"events.1.flag_key" is not allowed on custom events/,
+      ],
+      [
+        { events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', colour: 'red' }] },
+        400,
+        /unknown field "events.1.colour"/,
+      ],
       [{ events: [good, { kind: 'click', key: 'x', context_key: 'track-bad' }] }, 400, /events.1.kind/],
-      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: 'yesterday' }] }, 400, /events.1.timestamp/],
-      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: Date.now() + 7 * 86400_000 }] }, 400, /events.1.timestamp/],
-      [{ events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', value: 'high' }] }, 400, /events.1.value/],
+      [
+        { events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: 'yesterday' }] },
+        400,
+        /events.1.timestamp/,
+      ],
+      [
+        {
+          events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', timestamp: Date.now() + 7 * 86400_000 }],
+        },
+        400,
+        /events.1.timestamp/,
+      ],
+      [
+        { events: [good, { kind: 'custom', key: 'x', context_key: 'track-bad', value: 'high' }] },
+        400,
+        /events.1.value/,
+      ],
       [{ events: [] }, 400, /events/],
       [{ events: Array.from({ length: 1001 }, () => good) }, 400, /events/],
       [{ events: [good], extra: true }, 400, /unknown field "extra"/],
@@ -93,7 +159,12 @@ describe('POST /v1/track', () => {
   });
 
   it('takes a full batch of 1000 events', async () => {
-    const events = Array.from({ length: 1000 }, (_, i) => ({ kind: 'impression', flag_key: 'f', variation: i % 2, context_key: 'track-many' }));
+    const events = Array.from({ length: 1000 }, (_, i) => ({
+      kind: 'impression',
+      flag_key: 'f',
+      variation: i % 2,
+      context_key: 'track-many',
+    }));
     const res = await track({ events });
     expect(res.body).toEqual({ accepted: 1000 });
     await server.app.sdkMetrics.flush();

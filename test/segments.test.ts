@@ -1,8 +1,17 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, graphql } from './helpers/client.js';
-import { UPDATE_STATE, environmentVersions, givenFlag, givenProject, givenSegment, givenState, storedState, type GivenProject } from './helpers/flags.js';
-import { givenMember, givenOrg, type GivenOrg } from './helpers/givens.js';
+import {
+  environmentVersions,
+  type GivenProject,
+  givenFlag,
+  givenProject,
+  givenSegment,
+  givenState,
+  storedState,
+  UPDATE_STATE,
+} from './helpers/flags.js';
+import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -14,18 +23,26 @@ beforeAll(async () => {
   project = await givenProject(server, org);
 });
 
-const gql = (query: string, variables: Record<string, unknown>, auth: Record<string, string>) => graphql(server.url, query, variables, auth);
+const gql = (query: string, variables: Record<string, unknown>, auth: Record<string, string>) =>
+  graphql(server.url, query, variables, auth);
 
 const FIELDS = 'id key name description included excluded rules { id clauses { attribute op values negate } } version';
 const CREATE = `mutation($p: ID!, $input: CreateSegmentInput!) { createSegment(projectId: $p, input: $input) { ${FIELDS} } }`;
 const UPDATE = `mutation($id: ID!, $v: Int, $input: UpdateSegmentInput!) { updateSegment(id: $id, expectedVersion: $v, input: $input) { ${FIELDS} } }`;
 const DELETE = 'mutation($id: ID!) { deleteSegment(id: $id) { key } }';
-const LIST = 'query($p: ID!, $limit: Int, $offset: Int) { project(id: $p) { segments(limit: $limit, offset: $offset) { data { key } total limit offset hasMore } } }';
+const LIST =
+  'query($p: ID!, $limit: Int, $offset: Int) { project(id: $p) { segments(limit: $limit, offset: $offset) { data { key } total limit offset hasMore } } }';
 
 const stored = async (id: string) =>
-  (await server.sql<{ key: string; included: string[]; rules: unknown[]; version: number }>('select key, included, rules, version from segments where id = ?', [id]))[0];
+  (
+    await server.sql<{ key: string; included: string[]; rules: unknown[]; version: number }>(
+      'select key, included, rules, version from segments where id = ?',
+      [id],
+    )
+  )[0];
 const problemsOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) =>
-  (r.errors?.[0]?.extensions?.details as { problems?: { path: string; message: string }[] } | undefined)?.problems ?? [];
+  (r.errors?.[0]?.extensions?.details as { problems?: { path: string; message: string }[] } | undefined)?.problems ??
+  [];
 const allEnvs = () => [project.env.dev!, project.env.staging!, project.env.production!];
 
 describe('segments', () => {
@@ -49,14 +66,32 @@ describe('segments', () => {
     );
     expect(r.errors).toBeUndefined();
     const segment = r.data.createSegment;
-    expect(segment).toMatchObject({ key: 'beta-testers', name: 'Beta testers', description: '', included: ['alice'], excluded: ['mallory'], version: 1 });
+    expect(segment).toMatchObject({
+      key: 'beta-testers',
+      name: 'Beta testers',
+      description: '',
+      included: ['alice'],
+      excluded: ['mallory'],
+      version: 1,
+    });
     expect(segment.rules[0].id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(segment.rules[1]).toEqual({ id: 'pro-plan', clauses: [{ attribute: 'plan', op: 'in', values: ['pro', 'team'], negate: false }] });
+    expect(segment.rules[1]).toEqual({
+      id: 'pro-plan',
+      clauses: [{ attribute: 'plan', op: 'in', values: ['pro', 'team'], negate: false }],
+    });
     expect(await stored(segment.id)).toMatchObject({ key: 'beta-testers', included: ['alice'], version: 1 });
 
-    const read = await gql(`query($p: ID!) { project(id: $p) { segment(key: "beta-testers") { ${FIELDS} } } }`, { p: project.id }, org.auth);
+    const read = await gql(
+      `query($p: ID!) { project(id: $p) { segment(key: "beta-testers") { ${FIELDS} } } }`,
+      { p: project.id },
+      org.auth,
+    );
     expect(read.data.project.segment).toEqual(segment);
-    const missing = await gql('query($p: ID!) { project(id: $p) { segment(key: "nope") { key } } }', { p: project.id }, org.auth);
+    const missing = await gql(
+      'query($p: ID!) { project(id: $p) { segment(key: "nope") { key } } }',
+      { p: project.id },
+      org.auth,
+    );
     expect(errorCode(missing)).toBe('NOT_FOUND');
     const audit = await server.sql('select action from audit_entries where resource_id = ?', [segment.id]);
     expect(audit).toEqual([{ action: 'segment.created' }]);
@@ -66,21 +101,54 @@ describe('segments', () => {
     const p = await givenProject(server, org);
     for (const key of ['c', 'a', 'b']) await givenSegment(server, org, p, { key });
     const all = await gql(LIST, { p: p.id }, org.auth);
-    expect(all.data.project.segments).toEqual({ data: [{ key: 'a' }, { key: 'b' }, { key: 'c' }], total: 3, limit: 50, offset: 0, hasMore: false });
+    expect(all.data.project.segments).toEqual({
+      data: [{ key: 'a' }, { key: 'b' }, { key: 'c' }],
+      total: 3,
+      limit: 50,
+      offset: 0,
+      hasMore: false,
+    });
     const page = await gql(LIST, { p: p.id, limit: 1, offset: 1 }, org.auth);
     expect(page.data.project.segments).toEqual({ data: [{ key: 'b' }], total: 3, limit: 1, offset: 1, hasMore: true });
   });
 
   it('refuses invalid segments and duplicate keys, writing nothing', async () => {
-    const count = async () => Number((await server.sql<{ n: string }>('select count(*) as n from segments where project_id = ?', [project.id]))[0]!.n);
+    const count = async () =>
+      Number(
+        (await server.sql<{ n: string }>('select count(*) as n from segments where project_id = ?', [project.id]))[0]!
+          .n,
+      );
     const before = await count();
-    const nested = await gql(CREATE, { p: project.id, input: { key: 'nested', rules: [{ clauses: [{ op: 'segmentMatch', values: ['beta-testers'] }] }] } }, org.auth);
+    const nested = await gql(
+      CREATE,
+      {
+        p: project.id,
+        input: { key: 'nested', rules: [{ clauses: [{ op: 'segmentMatch', values: ['beta-testers'] }] }] },
+      },
+      org.auth,
+    );
     expect(errorCode(nested)).toBe('VALIDATION');
-    expect(problemsOf(nested)).toEqual([{ path: 'rules[0].clauses[0].op', message: 'segmentMatch is not allowed inside a segment' }]);
-    const regex = await gql(CREATE, { p: project.id, input: { key: 'regex', rules: [{ clauses: [{ attribute: 'email', op: 'matches', values: ['(x+x+)+y'] }] }] } }, org.auth);
+    expect(problemsOf(nested)).toEqual([
+      { path: 'rules[0].clauses[0].op', message: 'segmentMatch is not allowed inside a segment' },
+    ]);
+    const regex = await gql(
+      CREATE,
+      {
+        p: project.id,
+        input: { key: 'regex', rules: [{ clauses: [{ attribute: 'email', op: 'matches', values: ['(x+x+)+y'] }] }] },
+      },
+      org.auth,
+    );
     expect(errorCode(regex)).toBe('VALIDATION');
     expect(regex.errors![0]!.message).toMatch(/^rules\[0\]\.clauses\[0\]\.values\[0\]/);
-    const semver = await gql(CREATE, { p: project.id, input: { key: 'semver', rules: [{ clauses: [{ attribute: 'v', op: 'semverLt', values: ['1.2'] }] }] } }, org.auth);
+    const semver = await gql(
+      CREATE,
+      {
+        p: project.id,
+        input: { key: 'semver', rules: [{ clauses: [{ attribute: 'v', op: 'semverLt', values: ['1.2'] }] }] },
+      },
+      org.auth,
+    );
     expect(errorCode(semver)).toBe('VALIDATION');
     const badKey = await gql(CREATE, { p: project.id, input: { key: '-bad' } }, org.auth);
     expect(errorCode(badKey)).toBe('VALIDATION');
@@ -94,15 +162,36 @@ describe('segments', () => {
 
   it('updates a segment, bumping its version; a stale expectedVersion is refused with CONFLICT', async () => {
     const segment = await givenSegment(server, org, project, { included: ['a'] });
-    const r = await gql(UPDATE, { id: segment.id, v: 1, input: { name: 'Renamed', included: ['a', 'b'], rules: [{ id: 'r1', clauses: [{ attribute: 'age', op: 'gte', values: [18] }] }] } }, org.auth);
+    const r = await gql(
+      UPDATE,
+      {
+        id: segment.id,
+        v: 1,
+        input: {
+          name: 'Renamed',
+          included: ['a', 'b'],
+          rules: [{ id: 'r1', clauses: [{ attribute: 'age', op: 'gte', values: [18] }] }],
+        },
+      },
+      org.auth,
+    );
     expect(r.errors).toBeUndefined();
-    expect(r.data.updateSegment).toMatchObject({ name: 'Renamed', included: ['a', 'b'], version: 2, rules: [{ id: 'r1' }] });
+    expect(r.data.updateSegment).toMatchObject({
+      name: 'Renamed',
+      included: ['a', 'b'],
+      version: 2,
+      rules: [{ id: 'r1' }],
+    });
 
     const stale = await gql(UPDATE, { id: segment.id, v: 1, input: { included: [] } }, org.auth);
     expect(errorCode(stale)).toBe('CONFLICT');
     expect(await stored(segment.id)).toMatchObject({ included: ['a', 'b'], version: 2 });
 
-    const invalid = await gql(UPDATE, { id: segment.id, input: { rules: [{ clauses: [{ attribute: 'age', op: 'gte', values: ['eighteen'] }] }] } }, org.auth);
+    const invalid = await gql(
+      UPDATE,
+      { id: segment.id, input: { rules: [{ clauses: [{ attribute: 'age', op: 'gte', values: ['eighteen'] }] }] } },
+      org.auth,
+    );
     expect(errorCode(invalid)).toBe('VALIDATION');
     expect(await stored(segment.id)).toMatchObject({ version: 2, rules: [{ id: 'r1' }] });
   });
@@ -119,7 +208,9 @@ describe('segments', () => {
     expect(await bumpedSince()).toBe(true);
     expect((await gql(UPDATE, { id: segment.id, input: { excluded: ['x'] } }, org.auth)).errors).toBeUndefined();
     expect(await bumpedSince()).toBe(true);
-    expect((await gql(UPDATE, { id: segment.id, input: { excluded: [{ not: 'a string' }] } }, org.auth)).errors).toBeDefined();
+    expect(
+      (await gql(UPDATE, { id: segment.id, input: { excluded: [{ not: 'a string' }] } }, org.auth)).errors,
+    ).toBeDefined();
     expect(await bumpedSince()).toBe(false);
     expect((await gql(DELETE, { id: segment.id }, org.auth)).errors).toBeUndefined();
     expect(await bumpedSince()).toBe(true);
@@ -131,7 +222,15 @@ describe('segments', () => {
     await givenSegment(server, org, project, { key: 'other' });
     const flag = await givenFlag(server, org, project);
     await givenState(server, org, flag.id, project.env.production!, {
-      rules: [{ clauses: [{ attribute: 'plan', op: 'in', values: [unused.key] }, { op: 'segmentMatch', values: ['other', segment.key], negate: true }], serve: { variation: 0 } }],
+      rules: [
+        {
+          clauses: [
+            { attribute: 'plan', op: 'in', values: [unused.key] },
+            { op: 'segmentMatch', values: ['other', segment.key], negate: true },
+          ],
+          serve: { variation: 0 },
+        },
+      ],
     });
     const refused = await gql(DELETE, { id: segment.id }, org.auth);
     expect(errorCode(refused)).toBe('CONFLICT');
@@ -143,7 +242,11 @@ describe('segments', () => {
     expect((await gql(DELETE, { id: unused.id }, org.auth)).errors).toBeUndefined();
 
     const { version } = await storedState(server, flag.id, project.env.production!);
-    const cleared = await gql(UPDATE_STATE, { flagId: flag.id, env: project.env.production, v: version, input: { rules: [] } }, org.auth);
+    const cleared = await gql(
+      UPDATE_STATE,
+      { flagId: flag.id, env: project.env.production, v: version, input: { rules: [] } },
+      org.auth,
+    );
     expect(cleared.errors).toBeUndefined();
     expect((await gql(DELETE, { id: segment.id }, org.auth)).errors).toBeUndefined();
     expect(await stored(segment.id)).toBeUndefined();
@@ -151,10 +254,21 @@ describe('segments', () => {
 
   it('a flag rule may name a segment once it exists', async () => {
     const flag = await givenFlag(server, org, project);
-    const before = await gql(UPDATE_STATE, { flagId: flag.id, env: project.env.dev, v: 1, input: { rules: [{ clauses: [{ op: 'segmentMatch', values: ['later'] }], serve: { variation: 0 } }] } }, org.auth);
+    const before = await gql(
+      UPDATE_STATE,
+      {
+        flagId: flag.id,
+        env: project.env.dev,
+        v: 1,
+        input: { rules: [{ clauses: [{ op: 'segmentMatch', values: ['later'] }], serve: { variation: 0 } }] },
+      },
+      org.auth,
+    );
     expect(errorCode(before)).toBe('VALIDATION');
     await givenSegment(server, org, project, { key: 'later' });
-    await givenState(server, org, flag.id, project.env.dev!, { rules: [{ clauses: [{ op: 'segmentMatch', values: ['later'] }], serve: { variation: 0 } }] });
+    await givenState(server, org, flag.id, project.env.dev!, {
+      rules: [{ clauses: [{ op: 'segmentMatch', values: ['later'] }], serve: { variation: 0 } }],
+    });
   });
 });
 
@@ -175,10 +289,12 @@ describe('permissions', () => {
     expect((await gql(DELETE, { id: segment.id }, developer.auth)).errors).toBeUndefined();
   });
 
-  it('nobody sees or changes another organization\'s segments', async () => {
+  it("nobody sees or changes another organization's segments", async () => {
     const segment = await givenSegment(server, org, project);
     const stranger = await givenOrg(server.url);
-    expect(errorCode(await gql(UPDATE, { id: segment.id, input: { included: ['x'] } }, stranger.auth))).toBe('NOT_FOUND');
+    expect(errorCode(await gql(UPDATE, { id: segment.id, input: { included: ['x'] } }, stranger.auth))).toBe(
+      'NOT_FOUND',
+    );
     expect(errorCode(await gql(DELETE, { id: segment.id }, stranger.auth))).toBe('NOT_FOUND');
     expect(await stored(segment.id)).toBeDefined();
   });
@@ -193,7 +309,11 @@ describe('change notifications', () => {
     await client.query('LISTEN vexil_changes');
     try {
       const segment = await givenSegment(server, org, project);
-      const refused = await gql(UPDATE, { id: segment.id, input: { rules: [{ clauses: [{ attribute: '', op: 'in', values: ['x'] }] }] } }, org.auth);
+      const refused = await gql(
+        UPDATE,
+        { id: segment.id, input: { rules: [{ clauses: [{ attribute: '', op: 'in', values: ['x'] }] }] } },
+        org.auth,
+      );
       expect(errorCode(refused)).toBe('VALIDATION');
       expect((await gql(UPDATE, { id: segment.id, input: { included: ['z'] } }, org.auth)).errors).toBeUndefined();
       const versions = await environmentVersions(server, allEnvs());

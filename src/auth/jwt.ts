@@ -38,7 +38,12 @@ function verify(token: string, secret: string, typ: 'access' | 'refresh'): jwt.J
   } catch {
     throw new UnauthenticatedError(typ === 'access' ? 'invalid or expired access token' : 'invalid refresh token');
   }
-  if (typeof payload === 'string' || payload.typ !== typ || typeof payload.sub !== 'string' || typeof payload.org !== 'string') {
+  if (
+    typeof payload === 'string' ||
+    payload.typ !== typ ||
+    typeof payload.sub !== 'string' ||
+    typeof payload.org !== 'string'
+  ) {
     throw new UnauthenticatedError(typ === 'access' ? 'invalid or expired access token' : 'invalid refresh token');
   }
   return payload;

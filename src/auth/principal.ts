@@ -20,7 +20,7 @@ export interface ManagementPrincipal {
 export type Principal = ManagementPrincipal | null;
 
 export function hasPermission(principal: Principal, permission: Permission, environmentId?: string): boolean {
-  if (!principal || !principal.permissions.has(permission)) return false;
+  if (!principal?.permissions.has(permission)) return false;
   if (environmentId && principal.environmentIds && !principal.environmentIds.has(environmentId)) return false;
   return true;
 }

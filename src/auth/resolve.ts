@@ -28,7 +28,11 @@ function bearer(header: string | undefined): string | null {
  * No credential → null (anonymous). A credential that does not check out → 401 (or 403 for an
  * inactive token). Roles are read on every request, so demotions take effect at once.
  */
-export async function resolvePrincipal(em: EntityManager, headers: CredentialHeaders, jwtSecret: string): Promise<Principal> {
+export async function resolvePrincipal(
+  em: EntityManager,
+  headers: CredentialHeaders,
+  jwtSecret: string,
+): Promise<Principal> {
   const apiKey = typeof headers['api-key'] === 'string' && headers['api-key'] ? headers['api-key'].trim() : null;
   const auth = bearer(headers.authorization);
   if (apiKey) {

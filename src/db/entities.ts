@@ -1,11 +1,11 @@
 import { MembershipSchema, OrganizationSchema, RefreshTokenSchema, UserSchema } from '../modules/accounts/entity.js';
 import { AuditEntrySchema } from '../modules/audit/entity.js';
-import { EnvironmentSchema, ProjectSchema } from '../modules/projects/entity.js';
 import { FlagSchema, FlagStateSchema } from '../modules/flags/entity.js';
-import { SegmentSchema } from '../modules/segments/entity.js';
 import { SdkKeySchema } from '../modules/keys/entity.js';
-import { AccessTokenSchema } from '../modules/tokens/entity.js';
 import { EvaluationCountSchema, TrackedEventSchema } from '../modules/metrics/entity.js';
+import { EnvironmentSchema, ProjectSchema } from '../modules/projects/entity.js';
+import { SegmentSchema } from '../modules/segments/entity.js';
+import { AccessTokenSchema } from '../modules/tokens/entity.js';
 
 /** Every entity of the model; the migration script diffs the database against these. */
 export const entities = [

@@ -1,5 +1,5 @@
-import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrations } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
@@ -39,4 +39,3 @@ export async function createOrm(databaseUrl: string, overrides: Partial<Options>
 export async function migrate(orm: Orm): Promise<void> {
   await orm.getMigrator().up();
 }
-

@@ -4,7 +4,6 @@
 import type { SemVer } from 'semver';
 import { encodePrefix } from './bucketing.js';
 import { DEPTH_EXCEEDED_MESSAGE, errorResult, makeResult } from './results.js';
-import { compileRegex, parseDate, parseSemver } from './values.js';
 import type {
   Clause,
   EnvironmentData,
@@ -17,6 +16,7 @@ import type {
   Segment,
   Serve,
 } from './types.js';
+import { compileRegex, parseDate, parseSemver } from './values.js';
 
 // Operator codes used by the evaluator's switch. `notIn` compiles to OP_IN with negate flipped.
 export const OP_NEVER = 0;
@@ -153,7 +153,9 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
   };
   switch (op) {
     case OP_IN:
-      compiled.set = new Set(values.filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'));
+      compiled.set = new Set(
+        values.filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
+      );
       break;
     case OP_CONTAINS:
     case OP_STARTS_WITH:
@@ -182,7 +184,10 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
       // Inside a segment's own rules (segments === null) segmentMatch is refused by validation
       // and never matches, negated or not.
       if (segments === null) op = OP_NEVER;
-      else compiled.segments = values.map((k) => segments.get(String(k))).filter((s): s is CompiledSegment => s !== undefined);
+      else
+        compiled.segments = values
+          .map((k) => segments.get(String(k)))
+          .filter((s): s is CompiledSegment => s !== undefined);
       break;
   }
   compiled.op = op;
@@ -198,7 +203,13 @@ function compileSegment(segment: Segment): CompiledSegment {
   };
 }
 
-function compileRollout(def: FlagDefinition, state: FlagEnvState, rollout: Rollout, reason: Reason, ruleId?: string): CompiledRollout {
+function compileRollout(
+  def: FlagDefinition,
+  state: FlagEnvState,
+  rollout: Rollout,
+  reason: Reason,
+  ruleId?: string,
+): CompiledRollout {
   const bucketBy = typeof rollout.bucketBy === 'string' ? rollout.bucketBy : 'key';
   const salt = rollout.salt ?? def.salt ?? def.key;
   const entries = Array.isArray(rollout.variations) ? rollout.variations : EMPTY;
@@ -226,7 +237,11 @@ function isRolloutServe(serve: Serve): serve is { rollout: Rollout } {
   return typeof serve === 'object' && serve !== null && 'rollout' in serve;
 }
 
-function compileFlag(def: FlagDefinition, state: FlagEnvState, segments: ReadonlyMap<string, CompiledSegment>): CompiledFlag {
+function compileFlag(
+  def: FlagDefinition,
+  state: FlagEnvState,
+  segments: ReadonlyMap<string, CompiledSegment>,
+): CompiledFlag {
   let targets: Map<string, EvaluationResult> | null = null;
   for (const target of state.targets ?? EMPTY) {
     const result = makeResult(def, state, target.variation, 'TARGETING_MATCH');
@@ -238,8 +253,18 @@ function compileFlag(def: FlagDefinition, state: FlagEnvState, segments: Readonl
   const rules = (state.rules ?? EMPTY).map((rule): CompiledRule => {
     const clauses = (rule.clauses ?? EMPTY).map((c) => compileClause(c, segments));
     return isRolloutServe(rule.serve)
-      ? { id: rule.id, clauses, result: null, rollout: compileRollout(def, state, rule.serve.rollout, 'TARGETING_MATCH', rule.id) }
-      : { id: rule.id, clauses, result: makeResult(def, state, rule.serve.variation, 'TARGETING_MATCH', { ruleId: rule.id }), rollout: null };
+      ? {
+          id: rule.id,
+          clauses,
+          result: null,
+          rollout: compileRollout(def, state, rule.serve.rollout, 'TARGETING_MATCH', rule.id),
+        }
+      : {
+          id: rule.id,
+          clauses,
+          result: makeResult(def, state, rule.serve.variation, 'TARGETING_MATCH', { ruleId: rule.id }),
+          rollout: null,
+        };
   });
   const prerequisites = (state.prerequisites ?? EMPTY).map(
     (p): CompiledPrerequisite => ({
@@ -270,7 +295,12 @@ function compileFlag(def: FlagDefinition, state: FlagEnvState, segments: Readonl
     rules,
     fallthroughResult,
     fallthroughRollout,
-    invalidContextResult: errorResult(def, state, 'INVALID_CONTEXT', 'context must be a JSON object whose key and kind, when present, are strings'),
+    invalidContextResult: errorResult(
+      def,
+      state,
+      'INVALID_CONTEXT',
+      'context must be a JSON object whose key and kind, when present, are strings',
+    ),
     typeMismatchResult: errorResult(def, state, 'TYPE_MISMATCH', `flag is of kind ${def.kind}`),
     depthExceededResult: errorResult(def, state, 'GENERAL', DEPTH_EXCEEDED_MESSAGE),
   };

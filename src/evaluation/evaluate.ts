@@ -3,6 +3,11 @@
 
 import { bucketableValue, bucketWithPrefix } from './bucketing.js';
 import {
+  type CompiledClause,
+  type CompiledEnvironment,
+  type CompiledFlag,
+  type CompiledRollout,
+  type CompiledSegment,
   OP_AFTER,
   OP_BEFORE,
   OP_CONTAINS,
@@ -18,16 +23,11 @@ import {
   OP_SEMVER_GT,
   OP_SEMVER_LT,
   OP_STARTS_WITH,
-  type CompiledClause,
-  type CompiledEnvironment,
-  type CompiledFlag,
-  type CompiledRollout,
-  type CompiledSegment,
 } from './compile.js';
 import { MAX_PREREQUISITE_DEPTH } from './limits.js';
 import { DEPTH_EXCEEDED_MESSAGE } from './results.js';
-import { parseDate, parseSemverCached } from './values.js';
 import type { EvaluationResult, FlagDefinition, FlagKind } from './types.js';
+import { parseDate, parseSemverCached } from './values.js';
 
 type Context = Record<string, unknown>;
 
@@ -211,7 +211,12 @@ function flagNotFound(flagKey: string): EvaluationResult {
  * Evaluate one flag. `context` is untrusted input (anything not a plain object gives
  * INVALID_CONTEXT). With `expectedKind`, a flag of another kind gives TYPE_MISMATCH.
  */
-export function evaluate(env: CompiledEnvironment, flagKey: string, context: unknown, expectedKind?: FlagKind): EvaluationResult {
+export function evaluate(
+  env: CompiledEnvironment,
+  flagKey: string,
+  context: unknown,
+  expectedKind?: FlagKind,
+): EvaluationResult {
   const flag = env.flags.get(flagKey);
   if (flag === undefined) return flagNotFound(flagKey);
   if (!isValidContext(context)) return flag.invalidContextResult;

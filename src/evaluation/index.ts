@@ -1,20 +1,20 @@
 // Vexil evaluation engine: pure, no I/O. Compile an environment once, evaluate many times.
 // Reference: docs/evaluation.md.
 
-export type * from './types.js';
-export { FLAG_KINDS, OPERATORS } from './types.js';
+export { BUCKET_COUNT, bucketableValue, bucketInput, bucketOf, pickWeighted } from './bucketing.js';
+export type { CompiledEnvironment, CompiledFlag } from './compile.js';
+export { compileEnvironment } from './compile.js';
+export { clientSideOnly, evaluate, evaluateAll, evaluateFlag, isValidContext } from './evaluate.js';
 export * from './limits.js';
 export { murmur3_x86_32, murmur3String } from './murmur3.js';
-export { BUCKET_COUNT, bucketableValue, bucketInput, bucketOf, pickWeighted } from './bucketing.js';
-export { compileEnvironment } from './compile.js';
-export type { CompiledEnvironment, CompiledFlag } from './compile.js';
-export { evaluate, evaluateAll, evaluateFlag, isValidContext, clientSideOnly } from './evaluate.js';
+export type * from './types.js';
+export { FLAG_KINDS, OPERATORS } from './types.js';
+export type { StateValidationContext } from './validate.js';
 export {
+  findPrerequisiteCycle,
+  validateEnvironment,
   validateFlagDefinition,
   validateFlagState,
   validateSegment,
-  validateEnvironment,
-  findPrerequisiteCycle,
 } from './validate.js';
-export type { StateValidationContext } from './validate.js';
 export { parseDate, parseSemver, regexProblem } from './values.js';

@@ -19,7 +19,13 @@ export function makeResult(
   reason: Reason,
   extras: ResultExtras = {},
 ): EvaluationResult {
-  const result: EvaluationResult = { key: definition.key, value: null, variation: null, reason, version: state.version };
+  const result: EvaluationResult = {
+    key: definition.key,
+    value: null,
+    variation: null,
+    reason,
+    version: state.version,
+  };
   if (variation !== null) {
     const v = Number.isInteger(variation) ? definition.variations[variation] : undefined;
     if (v === undefined) {
@@ -41,10 +47,15 @@ export function makeResult(
 }
 
 /** ERROR result carrying the off variation's value (null when even that does not exist). */
-export function errorResult(def: FlagDefinition, state: FlagEnvState, errorCode: ErrorCode, errorMessage: string, ruleId?: string): EvaluationResult {
+export function errorResult(
+  def: FlagDefinition,
+  state: FlagEnvState,
+  errorCode: ErrorCode,
+  errorMessage: string,
+  ruleId?: string,
+): EvaluationResult {
   const off = def.variations[state.offVariation] !== undefined ? state.offVariation : null;
   const extras: ResultExtras = { errorCode, errorMessage };
   if (ruleId !== undefined) extras.ruleId = ruleId;
   return makeResult(def, state, off, 'ERROR', extras);
 }
-

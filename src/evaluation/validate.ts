@@ -10,9 +10,18 @@ import {
   MAX_VALUES_PER_CLAUSE,
   ROLLOUT_TOTAL_WEIGHT,
 } from './limits.js';
-import { parseDate, parseSemver, regexProblem } from './values.js';
+import type {
+  Clause,
+  EnvironmentData,
+  FlagDefinition,
+  FlagEnvState,
+  FlagKind,
+  Problem,
+  Segment,
+  Serve,
+} from './types.js';
 import { FLAG_KINDS, OPERATORS } from './types.js';
-import type { Clause, EnvironmentData, FlagDefinition, FlagEnvState, FlagKind, Problem, Segment, Serve } from './types.js';
+import { parseDate, parseSemver, regexProblem } from './values.js';
 
 /** What a flag state is validated against: the rest of its environment. */
 export interface StateValidationContext {
@@ -61,9 +70,11 @@ export function validateFlagDefinition(def: FlagDefinition): Problem[] {
   if (!Array.isArray(def.variations) || def.variations.length === 0) {
     add('variations', 'a flag needs at least one variation');
   } else {
-    if (def.kind === 'boolean' && def.variations.length !== 2) add('variations', 'a boolean flag has exactly 2 variations');
+    if (def.kind === 'boolean' && def.variations.length !== 2)
+      add('variations', 'a boolean flag has exactly 2 variations');
     def.variations.forEach((v, i) => {
-      if (kindKnown && !valueMatchesKind(def.kind, v?.value)) add(`variations[${i}].value`, `value is not a valid ${def.kind}`);
+      if (kindKnown && !valueMatchesKind(def.kind, v?.value))
+        add(`variations[${i}].value`, `value is not a valid ${def.kind}`);
       if (v?.name !== undefined && typeof v.name !== 'string') add(`variations[${i}].name`, 'name must be a string');
     });
   }
@@ -71,7 +82,8 @@ export function validateFlagDefinition(def: FlagDefinition): Problem[] {
   if (def.tags !== undefined && !(Array.isArray(def.tags) && def.tags.every((t) => typeof t === 'string'))) {
     add('tags', 'tags must be an array of strings');
   }
-  if (def.temporary !== undefined && typeof def.temporary !== 'boolean') add('temporary', 'temporary must be a boolean');
+  if (def.temporary !== undefined && typeof def.temporary !== 'boolean')
+    add('temporary', 'temporary must be a boolean');
   if (def.salt !== undefined && typeof def.salt !== 'string') add('salt', 'salt must be a string');
   return problems;
 }
@@ -82,7 +94,8 @@ function validateClauseValues(clause: Clause, path: string, add: (path: string, 
     switch (clause.op) {
       case 'in':
       case 'notIn':
-        if (!['string', 'number', 'boolean'].includes(typeof value)) add(at, 'value must be a string, number or boolean');
+        if (!['string', 'number', 'boolean'].includes(typeof value))
+          add(at, 'value must be a string, number or boolean');
         break;
       case 'contains':
       case 'startsWith':
@@ -108,28 +121,48 @@ function validateClauseValues(clause: Clause, path: string, add: (path: string, 
         break;
       case 'before':
       case 'after':
-        if (parseDate(value) === null) add(at, 'value must be an RFC 3339 date-time, a YYYY-MM-DD date or epoch milliseconds');
+        if (parseDate(value) === null)
+          add(at, 'value must be an RFC 3339 date-time, a YYYY-MM-DD date or epoch milliseconds');
         break;
     }
   });
 }
 
 /** Clauses of a flag rule (segmentKeys given) or of a segment rule (segmentKeys null: no segmentMatch). */
-function validateClauses(clauses: Clause[], path: string, segmentKeys: ReadonlySet<string> | null, add: (path: string, message: string) => void): void {
-  if (!Array.isArray(clauses)) return add(`${path}.clauses`, 'clauses must be an array');
+function validateClauses(
+  clauses: Clause[],
+  path: string,
+  segmentKeys: ReadonlySet<string> | null,
+  add: (path: string, message: string) => void,
+): void {
+  if (!Array.isArray(clauses)) {
+    add(`${path}.clauses`, 'clauses must be an array');
+    return;
+  }
   if (clauses.length > MAX_CLAUSES_PER_RULE) add(`${path}.clauses`, `at most ${MAX_CLAUSES_PER_RULE} clauses per rule`);
   clauses.forEach((clause, i) => {
     const at = `${path}.clauses[${i}]`;
-    if (!OPERATORS.includes(clause.op)) return add(`${at}.op`, `unknown operator "${String(clause.op)}"`);
+    if (!OPERATORS.includes(clause.op)) {
+      add(`${at}.op`, `unknown operator "${String(clause.op)}"`);
+      return;
+    }
     if (clause.op !== 'segmentMatch' && (typeof clause.attribute !== 'string' || clause.attribute.length === 0)) {
       add(`${at}.attribute`, 'attribute must be a non-empty string');
     }
-    if (clause.negate !== undefined && typeof clause.negate !== 'boolean') add(`${at}.negate`, 'negate must be a boolean');
-    if (!Array.isArray(clause.values) || clause.values.length === 0) return add(`${at}.values`, 'a clause needs at least one value');
-    if (clause.values.length > MAX_VALUES_PER_CLAUSE) add(`${at}.values`, `at most ${MAX_VALUES_PER_CLAUSE} values per clause`);
+    if (clause.negate !== undefined && typeof clause.negate !== 'boolean')
+      add(`${at}.negate`, 'negate must be a boolean');
+    if (!Array.isArray(clause.values) || clause.values.length === 0) {
+      add(`${at}.values`, 'a clause needs at least one value');
+      return;
+    }
+    if (clause.values.length > MAX_VALUES_PER_CLAUSE)
+      add(`${at}.values`, `at most ${MAX_VALUES_PER_CLAUSE} values per clause`);
     validateClauseValues(clause, at, add);
     if (clause.op === 'segmentMatch') {
-      if (segmentKeys === null) return add(`${at}.op`, 'segmentMatch is not allowed inside a segment');
+      if (segmentKeys === null) {
+        add(`${at}.op`, 'segmentMatch is not allowed inside a segment');
+        return;
+      }
       clause.values.forEach((key, j) => {
         if (typeof key === 'string' && !segmentKeys.has(key)) add(`${at}.values[${j}]`, `unknown segment "${key}"`);
       });
@@ -140,31 +173,45 @@ function validateClauses(clauses: Clause[], path: string, segmentKeys: ReadonlyS
 function checkRuleIds(rules: { id: string }[], path: string, add: (path: string, message: string) => void): void {
   const seen = new Set<string>();
   rules.forEach((rule, i) => {
-    if (typeof rule.id !== 'string' || rule.id.length === 0) add(`${path}[${i}].id`, 'rule id must be a non-empty string');
+    if (typeof rule.id !== 'string' || rule.id.length === 0)
+      add(`${path}[${i}].id`, 'rule id must be a non-empty string');
     else if (seen.has(rule.id)) add(`${path}[${i}].id`, `duplicate rule id "${rule.id}"`);
     else seen.add(rule.id);
   });
 }
 
-function validateServe(serve: Serve, path: string, variationsCount: number, add: (path: string, message: string) => void): void {
+function validateServe(
+  serve: Serve,
+  path: string,
+  variationsCount: number,
+  add: (path: string, message: string) => void,
+): void {
   const inRange = (n: unknown) => isInteger(n) && n >= 0 && n < variationsCount;
-  if (typeof serve !== 'object' || serve === null) return add(path, 'serve must be { variation } or { rollout }');
+  if (typeof serve !== 'object' || serve === null) {
+    add(path, 'serve must be { variation } or { rollout }');
+    return;
+  }
   if ('rollout' in serve) {
     const { rollout } = serve;
     if (!Array.isArray(rollout?.variations) || rollout.variations.length === 0) {
-      return add(`${path}.rollout.variations`, 'a rollout needs at least one weighted variation');
+      add(`${path}.rollout.variations`, 'a rollout needs at least one weighted variation');
+      return;
     }
     let total = 0;
     rollout.variations.forEach((wv, i) => {
-      if (!inRange(wv.variation)) add(`${path}.rollout.variations[${i}].variation`, `variation index ${String(wv.variation)} out of range`);
-      if (!isInteger(wv.weight) || wv.weight < 0) add(`${path}.rollout.variations[${i}].weight`, 'weight must be an integer ≥ 0');
+      if (!inRange(wv.variation))
+        add(`${path}.rollout.variations[${i}].variation`, `variation index ${String(wv.variation)} out of range`);
+      if (!isInteger(wv.weight) || wv.weight < 0)
+        add(`${path}.rollout.variations[${i}].weight`, 'weight must be an integer ≥ 0');
       else total += wv.weight;
     });
-    if (total !== ROLLOUT_TOTAL_WEIGHT) add(`${path}.rollout.variations`, `weights sum to ${total}, not ${ROLLOUT_TOTAL_WEIGHT}`);
+    if (total !== ROLLOUT_TOTAL_WEIGHT)
+      add(`${path}.rollout.variations`, `weights sum to ${total}, not ${ROLLOUT_TOTAL_WEIGHT}`);
     if (rollout.bucketBy !== undefined && (typeof rollout.bucketBy !== 'string' || rollout.bucketBy.length === 0)) {
       add(`${path}.rollout.bucketBy`, 'bucketBy must be a non-empty string');
     }
-    if (rollout.salt !== undefined && typeof rollout.salt !== 'string') add(`${path}.rollout.salt`, 'salt must be a string');
+    if (rollout.salt !== undefined && typeof rollout.salt !== 'string')
+      add(`${path}.rollout.salt`, 'salt must be a string');
   } else if (!inRange(serve.variation)) {
     add(`${path}.variation`, `variation index ${String(serve.variation)} out of range`);
   }
@@ -210,14 +257,16 @@ export function validateFlagState(def: FlagDefinition, state: FlagEnvState, ctx:
 
   let targetKeys = 0;
   (state.targets ?? []).forEach((target, i) => {
-    if (!inRange(target.variation)) add(`targets[${i}].variation`, `variation index ${String(target.variation)} out of range`);
+    if (!inRange(target.variation))
+      add(`targets[${i}].variation`, `variation index ${String(target.variation)} out of range`);
     if (!Array.isArray(target.values) || !target.values.every((v) => typeof v === 'string')) {
       add(`targets[${i}].values`, 'target values must be an array of context keys (strings)');
     } else {
       targetKeys += target.values.length;
     }
   });
-  if (targetKeys > MAX_TARGET_KEYS) add('targets', `at most ${MAX_TARGET_KEYS} target keys per flag (got ${targetKeys})`);
+  if (targetKeys > MAX_TARGET_KEYS)
+    add('targets', `at most ${MAX_TARGET_KEYS} target keys per flag (got ${targetKeys})`);
 
   const rules = Array.isArray(state.rules) ? state.rules : [];
   if (rules.length > MAX_RULES) add('rules', `at most ${MAX_RULES} rules per flag`);
@@ -229,24 +278,35 @@ export function validateFlagState(def: FlagDefinition, state: FlagEnvState, ctx:
   validateServe(state.fallthrough, 'fallthrough', count, add);
 
   const prerequisites = Array.isArray(state.prerequisites) ? state.prerequisites : [];
-  if (prerequisites.length > MAX_PREREQUISITES) add('prerequisites', `at most ${MAX_PREREQUISITES} prerequisites per flag`);
+  if (prerequisites.length > MAX_PREREQUISITES)
+    add('prerequisites', `at most ${MAX_PREREQUISITES} prerequisites per flag`);
   const seen = new Set<string>();
   prerequisites.forEach((p, i) => {
     const at = `prerequisites[${i}]`;
-    if (p.key === def.key) return add(`${at}.key`, 'a flag cannot be its own prerequisite');
+    if (p.key === def.key) {
+      add(`${at}.key`, 'a flag cannot be its own prerequisite');
+      return;
+    }
     if (seen.has(p.key)) add(`${at}.key`, `duplicate prerequisite "${p.key}"`);
     seen.add(p.key);
     const other = ctx.flags.get(p.key);
-    if (other === undefined) return add(`${at}.key`, `unknown flag "${p.key}"`);
+    if (other === undefined) {
+      add(`${at}.key`, `unknown flag "${p.key}"`);
+      return;
+    }
     if (!isInteger(p.variation) || p.variation < 0 || p.variation >= other.variationsCount) {
       add(`${at}.variation`, `variation index ${String(p.variation)} out of range for flag "${p.key}"`);
     }
   });
   const graph = new Map(ctx.prerequisiteGraph);
-  graph.set(def.key, prerequisites.map((p) => p.key));
+  graph.set(
+    def.key,
+    prerequisites.map((p) => p.key),
+  );
   const cycle = findPrerequisiteCycle(graph, def.key);
   // A self-loop of this flag is already reported above.
-  if (cycle !== null && !(cycle.length === 2 && cycle[0] === def.key)) add('prerequisites', `prerequisite cycle: ${cycle.join(' → ')}`);
+  if (cycle !== null && !(cycle.length === 2 && cycle[0] === def.key))
+    add('prerequisites', `prerequisite cycle: ${cycle.join(' → ')}`);
   return problems;
 }
 
@@ -256,13 +316,14 @@ export function validateSegment(segment: Segment): Problem[] {
   if (typeof segment.key !== 'string' || segment.key.length === 0) add('key', 'key must be a non-empty string');
   for (const field of ['included', 'excluded'] as const) {
     const keys = segment[field];
-    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) add(field, `${field} must be an array of strings`);
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
+      add(field, `${field} must be an array of strings`);
     else if (keys.length > MAX_SEGMENT_KEYS) add(field, `at most ${MAX_SEGMENT_KEYS} keys`);
   }
   const rules = Array.isArray(segment.rules) ? segment.rules : [];
   if (rules.length > MAX_RULES) add('rules', `at most ${MAX_RULES} rules per segment`);
   checkRuleIds(rules, 'rules', add);
-  rules.forEach((rule, i) => validateClauses(rule.clauses, `rules[${i}]`, null, add));
+  for (const [i, rule] of rules.entries()) validateClauses(rule.clauses, `rules[${i}]`, null, add);
   return problems;
 }
 
@@ -274,16 +335,21 @@ export function validateEnvironment(data: EnvironmentData): Problem[] {
   };
   const segmentKeys = new Set<string>();
   data.segments.forEach((segment, i) => {
-    if (segmentKeys.has(segment.key)) problems.push({ path: `segments[${i}].key`, message: `duplicate segment "${segment.key}"` });
+    if (segmentKeys.has(segment.key))
+      problems.push({ path: `segments[${i}].key`, message: `duplicate segment "${segment.key}"` });
     segmentKeys.add(segment.key);
     prefixed(`segments[${i}]`, validateSegment(segment));
   });
   const flags = new Map<string, { kind: FlagKind; variationsCount: number }>();
   const prerequisiteGraph = new Map<string, string[]>();
   data.flags.forEach(({ definition, state }, i) => {
-    if (flags.has(definition.key)) problems.push({ path: `flags[${i}].definition.key`, message: `duplicate flag "${definition.key}"` });
+    if (flags.has(definition.key))
+      problems.push({ path: `flags[${i}].definition.key`, message: `duplicate flag "${definition.key}"` });
     flags.set(definition.key, { kind: definition.kind, variationsCount: definition.variations?.length ?? 0 });
-    prerequisiteGraph.set(definition.key, (state.prerequisites ?? []).map((p) => p.key));
+    prerequisiteGraph.set(
+      definition.key,
+      (state.prerequisites ?? []).map((p) => p.key),
+    );
   });
   data.flags.forEach(({ definition, state }, i) => {
     prefixed(`flags[${i}].definition`, validateFlagDefinition(definition));

@@ -1,12 +1,11 @@
 // Parsing of operator operands shared by compilation, evaluation and validation.
 
-import semver from 'semver';
-import type { SemVer } from 'semver';
 import safeRegex from 'safe-regex2';
+import type { SemVer } from 'semver';
+import semver from 'semver';
 import { MAX_REGEX_LENGTH } from './limits.js';
 
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|([+-])(\d{2}):(\d{2})))?$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|([+-])(\d{2}):(\d{2})))?$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 

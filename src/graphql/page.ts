@@ -3,6 +3,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT, type Page } from '../modules/pagination.js';
 import { builder } from './builder.js';
 
 /** `<Name>Page`: the page envelope of the API reference, for any object type. */
+// biome-ignore lint/suspicious/noExplicitAny: any schema type whose backing value is T
 export function pageOf<T>(name: string, item: ObjectRef<any, T>) {
   return builder.objectRef<Page<T>>(`${name}Page`).implement({
     description: `A page of ${name} items.`,

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.js';
+import { resolvePrincipal } from '../auth/resolve.js';
 import type { Clock } from '../clock.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
-import { resolvePrincipal } from '../auth/resolve.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import type { SessionSettings } from '../modules/accounts/service.js';
 import type { LiveServices } from '../realtime/subscriptions.js';
@@ -68,14 +69,12 @@ export function registerGraphQL(app: FastifyInstance, options: GraphQLRouteOptio
     method: ['GET', 'POST', 'OPTIONS'],
     handler: async (req, reply) => {
       const em = options.orm.em.fork();
-      let principal;
+      let principal: Principal;
       try {
         principal = await resolvePrincipal(em, req.headers, options.settings.jwtSecret);
       } catch (e) {
         if (!(e instanceof DomainError)) throw e;
-        return reply
-          .status(e.status)
-          .send({ errors: [{ message: e.message, extensions: { code: e.code } }] });
+        return reply.status(e.status).send({ errors: [{ message: e.message, extensions: { code: e.code } }] });
       }
       // Per token (or member) for authenticated calls, per client IP for anonymous ones.
       if (req.method === 'POST') {

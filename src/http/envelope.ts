@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors.js';
 
 /**
@@ -23,7 +23,10 @@ export function envelope(requestId: string, message: string, extra?: Record<stri
 }
 
 export function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>) {
-  return reply.status(status).header('content-type', 'application/json; charset=utf-8').send(envelope(reply.request.id, message, extra));
+  return reply
+    .status(status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(envelope(reply.request.id, message, extra));
 }
 
 declare module 'fastify' {
@@ -34,7 +37,12 @@ declare module 'fastify' {
 }
 
 /** Turns the first Ajv error into one sentence that names the field. */
-export function validationMessage(first: { instancePath: string; keyword: string; params: unknown; message?: string }): string {
+export function validationMessage(first: {
+  instancePath: string;
+  keyword: string;
+  params: unknown;
+  message?: string;
+}): string {
   const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const params = first.params as Record<string, unknown>;
   switch (first.keyword) {
@@ -93,5 +101,7 @@ export function installEnvelope(app: FastifyInstance): void {
     return sendError(reply, status, message);
   });
 
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`),
+  );
 }

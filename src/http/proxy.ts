@@ -1,6 +1,6 @@
-import proxyAddr from '@fastify/proxy-addr';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import proxyAddr from '@fastify/proxy-addr';
 
 /**
  * fastify's trustProxy rule for the doors that answer before fastify (the SDK fast lane,
@@ -15,7 +15,12 @@ export function trustOf(trustProxy: readonly string[]): Trust {
 
 /** The request's protocol as fastify's `req.protocol` sees it with the same trustProxy. */
 export function protocolOf(socket: Socket, forwardedProto: string | string[] | undefined, trusted: Trust): string {
-  if (typeof forwardedProto === 'string' && forwardedProto !== '' && socket.remoteAddress !== undefined && trusted(socket.remoteAddress, 0)) {
+  if (
+    typeof forwardedProto === 'string' &&
+    forwardedProto !== '' &&
+    socket.remoteAddress !== undefined &&
+    trusted(socket.remoteAddress, 0)
+  ) {
     // The last entry is the one the trusted proxy added.
     return forwardedProto.slice(forwardedProto.lastIndexOf(',') + 1).trim();
   }

@@ -62,7 +62,13 @@ export function createRateLimit(options: {
 
   let decide: RateLimit['decide'];
   if (options.redis) {
-    const limiter = new RateLimiterRedis({ keyPrefix, points: limit, duration: WINDOW_SECONDS, storeClient: options.redis, useRedisPackage: false });
+    const limiter = new RateLimiterRedis({
+      keyPrefix,
+      points: limit,
+      duration: WINDOW_SECONDS,
+      storeClient: options.redis,
+      useRedisPackage: false,
+    });
     decide = (key, done, failed) => {
       limiter.consume(key).then(
         (res) => done(verdict(res, true)),

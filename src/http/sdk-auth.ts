@@ -55,7 +55,10 @@ function checkOrigin(req: FastifyRequest, reply: FastifyReply, key: CachedSdkKey
   }
   reply.header('access-control-allow-origin', origin);
   reply.header('vary', 'Origin');
-  reply.header('access-control-expose-headers', 'ETag, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset');
+  reply.header(
+    'access-control-expose-headers',
+    'ETag, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset',
+  );
 }
 
 export function sdkAuth(cache: SdkKeyCache, limit: RateLimit, options: SdkAuthOptions) {
@@ -68,13 +71,14 @@ export function sdkAuth(cache: SdkKeyCache, limit: RateLimit, options: SdkAuthOp
     let key: CachedSdkKey | null = null;
     if (pathValue) {
       const envKey = await resolve(cache, pathValue);
-      if (!envKey || envKey.kind !== 'client') throw new UnauthenticatedError(INVALID);
+      if (envKey?.kind !== 'client') throw new UnauthenticatedError(INVALID);
       key = envKey;
       if (value) {
         // A server key for the same environment lifts the client-side filter.
         const secret = await resolve(cache, value);
         if (!secret) throw new UnauthenticatedError(INVALID);
-        if (secret.environmentId !== envKey.environmentId) throw new ForbiddenError('the API key belongs to another environment');
+        if (secret.environmentId !== envKey.environmentId)
+          throw new ForbiddenError('the API key belongs to another environment');
         key = secret;
       }
     } else {
@@ -83,7 +87,9 @@ export function sdkAuth(cache: SdkKeyCache, limit: RateLimit, options: SdkAuthOp
       if (!key) throw new UnauthenticatedError(INVALID);
     }
     if (!options.kinds.includes(key.kind)) {
-      throw new ForbiddenError(`a ${key.kind === 'client' ? 'client-side ID' : `${key.kind} key`} cannot use this route`);
+      throw new ForbiddenError(
+        `a ${key.kind === 'client' ? 'client-side ID' : `${key.kind} key`} cannot use this route`,
+      );
     }
     checkOrigin(req, reply, key);
     req.sdkKey = key;
@@ -100,7 +106,10 @@ export function registerSdkPreflight(app: FastifyInstance, paths: string[]) {
         reply.header('vary', 'Origin');
       }
       reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
-      reply.header('access-control-allow-headers', 'Content-Type, X-API-Key, Authorization, If-None-Match, Last-Event-ID');
+      reply.header(
+        'access-control-allow-headers',
+        'Content-Type, X-API-Key, Authorization, If-None-Match, Last-Event-ID',
+      );
       reply.header('access-control-max-age', '600');
       return reply.status(204).send();
     });

@@ -53,7 +53,8 @@ export class ChangeBus extends EventEmitter {
         return;
       }
       // A time that does not parse is dropped: listeners then fall back to their own clock.
-      if (payload.at !== undefined && (typeof payload.at !== 'string' || Number.isNaN(Date.parse(payload.at)))) delete payload.at;
+      if (payload.at !== undefined && (typeof payload.at !== 'string' || Number.isNaN(Date.parse(payload.at))))
+        delete payload.at;
       this.emit('change', payload);
     });
     client.on('error', (err) => this.lost(client, err));

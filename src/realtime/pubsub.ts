@@ -77,7 +77,11 @@ export function flagDeltas(update: SnapshotUpdate): FlagDelta[] {
     const was = before.get(key);
     const now = after.get(key);
     if (!now) {
-      deltas.push({ key, kind: was ? removalKind(update.change) : (update.change?.kind ?? 'flag.deleted'), config: null });
+      deltas.push({
+        key,
+        kind: was ? removalKind(update.change) : (update.change?.kind ?? 'flag.deleted'),
+        config: null,
+      });
       continue;
     }
     if (!was) {
@@ -86,7 +90,11 @@ export function flagDeltas(update: SnapshotUpdate): FlagDelta[] {
       continue;
     }
     if (named.has(key) || JSON.stringify(was) !== JSON.stringify(now)) {
-      deltas.push({ key, kind: update.change?.kind.startsWith('flag.') ? update.change.kind : 'flag.updated', config: now });
+      deltas.push({
+        key,
+        kind: update.change?.kind.startsWith('flag.') ? update.change.kind : 'flag.updated',
+        config: now,
+      });
     }
   }
   return deltas;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { compileEnvironment, type CompiledEnvironment, type EnvironmentData } from '../evaluation/index.js';
+import { type CompiledEnvironment, compileEnvironment, type EnvironmentData } from '../evaluation/index.js';
 import type { ChangePayload } from './changes.js';
 
 /**
@@ -30,7 +30,13 @@ export interface SnapshotUpdate {
 }
 
 function toSnapshot(environmentId: string, data: EnvironmentData): Snapshot {
-  return { environmentId, version: data.version, data, compiled: compileEnvironment(data), etag: `"${environmentId}.${data.version}"` };
+  return {
+    environmentId,
+    version: data.version,
+    data,
+    compiled: compileEnvironment(data),
+    etag: `"${environmentId}.${data.version}"`,
+  };
 }
 
 export class SnapshotStore extends EventEmitter {
@@ -62,10 +68,22 @@ export class SnapshotStore extends EventEmitter {
     // After a resync, announce every environment whose version moved (changes may have been missed).
     for (const [id, snapshot] of next) {
       const old = previous.get(id);
-      if (!old || old.version !== snapshot.version) this.emit('updated', { environmentId: id, previous: old, current: snapshot, change: null } satisfies SnapshotUpdate);
+      if (!old || old.version !== snapshot.version)
+        this.emit('updated', {
+          environmentId: id,
+          previous: old,
+          current: snapshot,
+          change: null,
+        } satisfies SnapshotUpdate);
     }
     for (const [id, old] of previous) {
-      if (!next.has(id)) this.emit('updated', { environmentId: id, previous: old, current: undefined, change: null } satisfies SnapshotUpdate);
+      if (!next.has(id))
+        this.emit('updated', {
+          environmentId: id,
+          previous: old,
+          current: undefined,
+          change: null,
+        } satisfies SnapshotUpdate);
     }
   }
 

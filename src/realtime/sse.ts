@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError } from '../errors.js';
-import { clientSideOnly, evaluateAll, type EvaluationContext, type EvaluationResult } from '../evaluation/index.js';
-import { registerSdkPreflight, sdkAuth } from '../http/sdk-auth.js';
+import { clientSideOnly, type EvaluationContext, type EvaluationResult, evaluateAll } from '../evaluation/index.js';
 import type { RateLimit } from '../http/rate-limit.js';
+import { registerSdkPreflight, sdkAuth } from '../http/sdk-auth.js';
 import type { CachedSdkKey, SdkKeyCache } from '../modules/keys/cache.js';
 import { queryContext } from '../modules/sdk/context.js';
 import type { LiveHub, LiveUpdate } from './pubsub.js';
@@ -91,7 +91,9 @@ function configPut(snapshot: Snapshot): Wired {
   known = new Wired(
     frame(snapshot.version, 'put', {
       version: snapshot.version,
-      flags: Object.fromEntries(snapshot.data.flags.map((f) => [f.definition.key, { definition: f.definition, state: f.state }])),
+      flags: Object.fromEntries(
+        snapshot.data.flags.map((f) => [f.definition.key, { definition: f.definition, state: f.state }]),
+      ),
       segments: snapshot.data.segments,
     }),
   );
@@ -111,7 +113,12 @@ function configChanges(update: LiveUpdate): Wired {
     for (const delta of update.flags) {
       if (!delta.config && !before.has(delta.key)) continue;
       out += delta.config
-        ? frame(current.version, 'patch', { key: delta.key, version: current.version, definition: delta.config.definition, state: delta.config.state })
+        ? frame(current.version, 'patch', {
+            key: delta.key,
+            version: current.version,
+            definition: delta.config.definition,
+            state: delta.config.state,
+          })
         : frame(current.version, 'delete', { key: delta.key, version: current.version });
     }
   }
@@ -120,12 +127,22 @@ function configChanges(update: LiveUpdate): Wired {
   return wired;
 }
 
-const valueOf = (r: EvaluationResult) => ({ value: r.value, variation: r.variation, reason: r.reason, ...(r.errorCode ? { errorCode: r.errorCode } : {}) });
+const resultValue = (r: EvaluationResult) => ({
+  value: r.value,
+  variation: r.variation,
+  reason: r.reason,
+  ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+});
 
 function sameResult(a: EvaluationResult | undefined, b: EvaluationResult): boolean {
   if (!a) return false;
   if (a === b) return true;
-  return a.variation === b.variation && a.reason === b.reason && a.errorCode === b.errorCode && JSON.stringify(a.value) === JSON.stringify(b.value);
+  return (
+    a.variation === b.variation &&
+    a.reason === b.reason &&
+    a.errorCode === b.errorCode &&
+    JSON.stringify(a.value) === JSON.stringify(b.value)
+  );
 }
 
 /** Evaluated mode when the request names a context (`?context=` base64url JSON, or `?key=`). */
@@ -153,23 +170,37 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
   const path = '/v1/stream/:envKey';
   registerSdkPreflight(app, [path]);
   app.get(path, {
-    preHandler: sdkAuth(deps.keyCache, deps.evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }),
+    preHandler: sdkAuth(deps.keyCache, deps.evaluationLimit, {
+      kinds: ['client', 'mobile', 'server'],
+      pathParam: 'envKey',
+    }),
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const key = req.sdkKey!;
       const context = contextOf(req.query as Record<string, unknown>);
       if (!context && key.kind === 'client') {
-        throw new ForbiddenError('a client-side ID streams evaluated values only: give ?key=<context key> or ?context=<base64url JSON>');
+        throw new ForbiddenError(
+          'a client-side ID streams evaluated values only: give ?key=<context key> or ?context=<base64url JSON>',
+        );
       }
       const snapshot = deps.snapshots.get(key.environmentId);
       if (!snapshot) throw new NotFoundError('environment');
       if (deps.hub.isClosing) {
-        return reply.status(503).header('retry-after', '1').send({ error: 'the server is shutting down', request_id: req.id });
+        return reply
+          .status(503)
+          .header('retry-after', '1')
+          .send({ error: 'the server is shutting down', request_id: req.id });
       }
       openStream(req, reply, key, snapshot, context);
     },
   });
 
-  function openStream(req: FastifyRequest, reply: FastifyReply, key: CachedSdkKey, snapshot: Snapshot, context: EvaluationContext | null) {
+  function openStream(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    key: CachedSdkKey,
+    snapshot: Snapshot,
+    context: EvaluationContext | null,
+  ) {
     const filter = key.kind === 'server' ? undefined : clientSideOnly;
     const presented = header(req, 'x-api-key') ?? (req.params as { envKey: string }).envKey;
     reply.hijack();
@@ -221,7 +252,10 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
     if (!upToDate) {
       stream.write(
         values
-          ? frame(snapshot.version, 'put', { version: snapshot.version, flags: Object.fromEntries([...values].map(([k, r]) => [k, valueOf(r)])) })
+          ? frame(snapshot.version, 'put', {
+              version: snapshot.version,
+              flags: Object.fromEntries([...values].map(([k, r]) => [k, resultValue(r)])),
+            })
           : configPut(snapshot),
       );
     }
@@ -241,9 +275,15 @@ export function registerSseRoutes(app: FastifyInstance, deps: SseDeps): SseBridg
         let out = '';
         for (const result of next) {
           seen.add(result.key);
-          if (!sameResult(values.get(result.key), result)) out += frame(current.version, 'patch', { key: result.key, version: current.version, ...valueOf(result) });
+          if (!sameResult(values.get(result.key), result))
+            out += frame(current.version, 'patch', {
+              key: result.key,
+              version: current.version,
+              ...resultValue(result),
+            });
         }
-        for (const key of values.keys()) if (!seen.has(key)) out += frame(current.version, 'delete', { key, version: current.version });
+        for (const key of values.keys())
+          if (!seen.has(key)) out += frame(current.version, 'delete', { key, version: current.version });
         values = new Map(next.map((r) => [r.key, r]));
         stream.write(out);
       }),

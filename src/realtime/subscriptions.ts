@@ -1,14 +1,14 @@
 import { GraphQLError } from 'graphql';
 import { hasPermission, type Principal } from '../auth/principal.js';
-import { resolvePrincipal, type CredentialHeaders } from '../auth/resolve.js';
+import { type CredentialHeaders, resolvePrincipal } from '../auth/resolve.js';
 import { DomainError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
-import { clientSideOnly, evaluateAll, isValidContext, type EvaluationResult } from '../evaluation/index.js';
+import { clientSideOnly, type EvaluationResult, evaluateAll, isValidContext } from '../evaluation/index.js';
 import { builder } from '../graphql/builder.js';
 import { actorOf, type GraphQLContext } from '../graphql/context.js';
-import { FlagSchema, FlagStateSchema, type Flag, type FlagState } from '../modules/flags/entity.js';
+import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from '../modules/flags/entity.js';
 import { FlagStateType, FlagType } from '../modules/flags/schema.js';
 import type { CachedSdkKey, SdkKeyCache } from '../modules/keys/cache.js';
-import { EnvironmentSchema, ProjectSchema, type Environment } from '../modules/projects/entity.js';
+import { type Environment, EnvironmentSchema, ProjectSchema } from '../modules/projects/entity.js';
 import { EnvironmentType } from '../modules/projects/schema.js';
 import type { ChangeKind } from './changes.js';
 import type { FlagDelta, LiveHub, LiveUpdate } from './pubsub.js';
@@ -179,7 +179,8 @@ export class StreamEnded {
   constructor(readonly error: DomainError) {}
 }
 
-const shuttingDown = () => new GraphQLError('the server is shutting down: reconnect', { extensions: { code: 'UNAVAILABLE' } });
+const shuttingDown = () =>
+  new GraphQLError('the server is shutting down: reconnect', { extensions: { code: 'UNAVAILABLE' } });
 
 function liveOf(ctx: GraphQLContext): LiveRequest {
   if (!ctx.live) throw new Error('subscription reached without live services: the door must set ctx.live');
@@ -259,7 +260,16 @@ export interface FlagChangeEvent {
   update: LiveUpdate;
 }
 
-const FLAG_CHANGE_KINDS = ['created', 'updated', 'state', 'archived', 'restored', 'deleted', 'killed', 'promoted'] as const;
+const FLAG_CHANGE_KINDS = [
+  'created',
+  'updated',
+  'state',
+  'archived',
+  'restored',
+  'deleted',
+  'killed',
+  'promoted',
+] as const;
 const FlagChangeKindEnum = builder.enumType('FlagChangeKind', {
   description: 'What happened to the flag.',
   values: Object.fromEntries(FLAG_CHANGE_KINDS.map((k) => [k.toUpperCase(), { value: `flag.${k}` }])) as Record<
@@ -284,7 +294,8 @@ const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implemen
       type: FlagType,
       nullable: true,
       description: 'The flag now; null once it is deleted.',
-      resolve: (e, _a, ctx): Promise<Flag | null> => ctx.em.findOne(FlagSchema, { project: e.projectId, key: e.delta.key }),
+      resolve: (e, _a, ctx): Promise<Flag | null> =>
+        ctx.em.findOne(FlagSchema, { project: e.projectId, key: e.delta.key }),
     }),
     environment: t.field({
       type: EnvironmentType,
@@ -297,13 +308,21 @@ const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implemen
     state: t.field({
       type: FlagStateType,
       nullable: true,
-      description: 'The flag\'s new state in this environment; null when it no longer evaluates there (archived or deleted).',
+      description:
+        "The flag's new state in this environment; null when it no longer evaluates there (archived or deleted).",
       resolve: (e, _a, ctx): Promise<FlagState | null> | null =>
         e.delta.config
-          ? ctx.em.findOne(FlagStateSchema, { flag: { project: e.projectId, key: e.delta.key }, environment: e.environmentId }, { populate: ['environment'] })
+          ? ctx.em.findOne(
+              FlagStateSchema,
+              { flag: { project: e.projectId, key: e.delta.key }, environment: e.environmentId },
+              { populate: ['environment'] },
+            )
           : null,
     }),
-    version: t.int({ description: 'The environment\'s version after the change (the SSE event id).', resolve: (e) => e.update.current?.version ?? e.update.previous?.version ?? 0 }),
+    version: t.int({
+      description: "The environment's version after the change (the SSE event id).",
+      resolve: (e) => e.update.current?.version ?? e.update.previous?.version ?? 0,
+    }),
     kind: t.field({ type: FlagChangeKindEnum, resolve: (e) => e.delta.kind }),
     changedBy: t.field({
       type: ChangeActorType,
@@ -314,7 +333,7 @@ const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implemen
     changedAt: t.field({
       type: 'DateTime',
       description:
-        'When the change was made, by the database\'s clock (the same on every node and every subscriber). For a change this node learned of by resynchronising after a lost connection, when it applied it.',
+        "When the change was made, by the database's clock (the same on every node and every subscriber). For a change this node learned of by resynchronising after a lost connection, when it applied it.",
       resolve: (e) => e.update.at,
     }),
   }),
@@ -328,7 +347,11 @@ function credentialKey(credentials: CredentialHeaders): string {
  * Who the subscriber is now. Roles, memberships and tokens are read again on every event, once
  * per credential per update however many streams share it.
  */
-function currentPrincipal(ctx: GraphQLContext, live: LiveRequest, update: LiveUpdate): Promise<Principal | DomainError> {
+function currentPrincipal(
+  ctx: GraphQLContext,
+  live: LiveRequest,
+  update: LiveUpdate,
+): Promise<Principal | DomainError> {
   const key = credentialKey(live.credentials);
   let known = update.memo.get(key) as Promise<Principal | DomainError> | undefined;
   if (!known) {
@@ -341,12 +364,19 @@ function currentPrincipal(ctx: GraphQLContext, live: LiveRequest, update: LiveUp
 }
 
 const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement({
-  description: 'One flag evaluated for the subscriber\'s context.',
+  description: "One flag evaluated for the subscriber's context.",
   fields: (t) => ({
     key: t.string({ resolve: (r) => r.key }),
     value: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.value }),
-    variation: t.int({ nullable: true, description: 'Index into the flag\'s variations; null on errors.', resolve: (r) => r.variation }),
-    reason: t.string({ description: 'STATIC, DISABLED, TARGETING_MATCH, SPLIT, DEFAULT or ERROR.', resolve: (r) => r.reason }),
+    variation: t.int({
+      nullable: true,
+      description: "Index into the flag's variations; null on errors.",
+      resolve: (r) => r.variation,
+    }),
+    reason: t.string({
+      description: 'STATIC, DISABLED, TARGETING_MATCH, SPLIT, DEFAULT or ERROR.',
+      resolve: (r) => r.reason,
+    }),
     errorCode: t.string({ nullable: true, resolve: (r) => r.errorCode ?? null }),
   }),
 });
@@ -355,7 +385,7 @@ builder.subscriptionFields((t) => ({
   flagChanged: t.field({
     type: FlagChangeType,
     description:
-      'Every change to a flag of the project, one event per flag and environment. The subscriber\'s access is checked again on each event: a member who left or a deactivated token gets one error and the stream ends.',
+      "Every change to a flag of the project, one event per flag and environment. The subscriber's access is checked again on each event: a member who left or a deactivated token gets one error and the stream ends.",
     authScopes: { permission: 'flag:read' },
     args: {
       projectId: t.arg.id({ required: true }),
@@ -379,7 +409,11 @@ builder.subscriptionFields((t) => ({
         if (item instanceof StreamEnded) return item;
         const now = await currentPrincipal(ctx, live, item.update);
         const denied =
-          now instanceof DomainError ? now : !now || now.organizationId !== organizationId || !hasPermission(now, 'flag:read') ? new ForbiddenError() : null;
+          now instanceof DomainError
+            ? now
+            : !now || now.organizationId !== organizationId || !hasPermission(now, 'flag:read')
+              ? new ForbiddenError()
+              : null;
         if (denied) {
           queue.end();
           return new StreamEnded(denied);
@@ -393,7 +427,12 @@ builder.subscriptionFields((t) => ({
         live.hub.onProject(project.id, (event) => {
           if (environments && !environments.has(event.environmentKey)) return;
           if (flags && !flags.has(event.delta.key)) return;
-          queue.push({ projectId: project.id, environmentId: event.update.environmentId, delta: event.delta, update: event.update });
+          queue.push({
+            projectId: project.id,
+            environmentId: event.update.environmentId,
+            delta: event.delta,
+            update: event.update,
+          });
         }),
       );
       queue.onClose(live.hub.track(() => queue.end()));
@@ -408,14 +447,22 @@ builder.subscriptionFields((t) => ({
   flagValues: t.field({
     type: [FlagValueType],
     description:
-      'For SDK-key clients: every flag\'s value for this context, sent at once and again whenever one of them changes. A server key sees every flag; mobile keys and client-side IDs only client-side flags. The stream ends when the key stops being valid.',
-    args: { context: t.arg({ type: 'JSON', required: true, description: 'The evaluation context, e.g. {"key": "user-1", "country": "NL"}.' }) },
+      "For SDK-key clients: every flag's value for this context, sent at once and again whenever one of them changes. A server key sees every flag; mobile keys and client-side IDs only client-side flags. The stream ends when the key stops being valid.",
+    args: {
+      context: t.arg({
+        type: 'JSON',
+        required: true,
+        description: 'The evaluation context, e.g. {"key": "user-1", "country": "NL"}.',
+      }),
+    },
     subscribe: async (_root, { context }, ctx) => {
       const live = liveOf(ctx);
       const key = await resolveSdkKey(live.keyCache, live.sdkKey);
       if (!key) throw new UnauthenticatedError('API key is invalid');
-      if (!originAllowed(key, live.origin)) throw new ForbiddenError(`origin ${live.origin} is not authorized for this client-side ID`);
-      if (!isValidContext(context)) throw new ValidationError('context must be a JSON object whose key and kind, when present, are strings');
+      if (!originAllowed(key, live.origin))
+        throw new ForbiddenError(`origin ${live.origin} is not authorized for this client-side ID`);
+      if (!isValidContext(context))
+        throw new ValidationError('context must be a JSON object whose key and kind, when present, are strings');
       const snapshot = live.snapshots.get(key.environmentId);
       if (!snapshot) throw new NotFoundError('environment');
       if (live.hub.isClosing) throw shuttingDown();
@@ -441,7 +488,11 @@ builder.subscriptionFields((t) => ({
           if (!current) return queue.end();
           if (!watch.stillValid()) return;
           let next = event.update.memo.get(group) as EvaluationResult[] | undefined;
-          if (!next) event.update.memo.set(group, (next = sharedValues(event.update.memo, evaluateAll(current.compiled, context, filter))));
+          if (!next)
+            event.update.memo.set(
+              group,
+              (next = sharedValues(event.update.memo, evaluateAll(current.compiled, context, filter))),
+            );
           if (next !== last && !sameValues(last, next)) {
             last = next;
             queue.push(next);
@@ -469,7 +520,8 @@ export function sameValues(a: readonly EvaluationResult[], b: readonly Evaluatio
     const x = a[i]!;
     const y = b[i]!;
     if (x === y) continue;
-    if (x.key !== y.key || x.variation !== y.variation || x.reason !== y.reason || x.errorCode !== y.errorCode) return false;
+    if (x.key !== y.key || x.variation !== y.variation || x.reason !== y.reason || x.errorCode !== y.errorCode)
+      return false;
     if (x.value !== y.value && JSON.stringify(x.value) !== JSON.stringify(y.value)) return false;
   }
   return true;

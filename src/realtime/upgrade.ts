@@ -1,10 +1,10 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import proxyAddr from '@fastify/proxy-addr';
 import { RateLimitedError } from '../errors.js';
 import { envelope, requestId } from '../http/envelope.js';
 import { protocolOf, trustOf } from '../http/proxy.js';
-import { rateLimitHeaders, type RateLimit } from '../http/rate-limit.js';
+import { type RateLimit, rateLimitHeaders } from '../http/rate-limit.js';
 
 /**
  * The HTTP rules a WebSocket upgrade obeys before `ws` takes the socket. An upgrade never reaches

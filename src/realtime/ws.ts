@@ -2,22 +2,35 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  getOperationAST,
+  Kind,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import { resolvePrincipal, type CredentialHeaders } from '../auth/resolve.js';
+import { type CredentialHeaders, resolvePrincipal } from '../auth/resolve.js';
 import type { Clock } from '../clock.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError, ForbiddenError } from '../errors.js';
+import type { EvaluationResult } from '../evaluation/index.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ServerContext } from '../graphql/yoga.js';
 import type { SessionSettings } from '../modules/accounts/service.js';
-import type { EvaluationResult } from '../evaluation/index.js';
-import { originAllowed, resolveSdkKey, type FlagValuesQueue, type LiveRequest, type LiveServices } from './subscriptions.js';
-import { refuseUpgrade, upgradeGate, type UpgradeRules } from './upgrade.js';
+import {
+  type FlagValuesQueue,
+  type LiveRequest,
+  type LiveServices,
+  originAllowed,
+  resolveSdkKey,
+} from './subscriptions.js';
+import { refuseUpgrade, type UpgradeRules, upgradeGate } from './upgrade.js';
 
 /**
  * GraphQL over WebSocket (`graphql-transport-ws`, the graphql-ws protocol) on /graphql of the
@@ -70,7 +83,8 @@ class FlagValuesProjector {
     let byPrefix = this.encoded.get(values);
     if (byPrefix === undefined) this.encoded.set(values, (byPrefix = new Map()));
     let known = byPrefix.get(prefix);
-    if (known === undefined) byPrefix.set(prefix, (known = Buffer.from(`${prefix}${JSON.stringify(this.project(values))}}`, 'utf8')));
+    if (known === undefined)
+      byPrefix.set(prefix, (known = Buffer.from(`${prefix}${JSON.stringify(this.project(values))}}`, 'utf8')));
     return known;
   }
 
@@ -83,7 +97,14 @@ class FlagValuesProjector {
       const item: Record<string, unknown> = {};
       for (const [alias, field] of this.fields) {
         if (alias in item) continue;
-        item[alias] = field === '__typename' ? 'FlagValue' : field === 'errorCode' ? (v.errorCode ?? null) : field === 'value' ? (v.value ?? null) : v[field];
+        item[alias] =
+          field === '__typename'
+            ? 'FlagValue'
+            : field === 'errorCode'
+              ? (v.errorCode ?? null)
+              : field === 'value'
+                ? (v.value ?? null)
+                : v[field];
       }
       list[i] = item;
     }
@@ -96,17 +117,27 @@ class FlagValuesProjector {
 const projectors = new Map<string, FlagValuesProjector>();
 
 /** The projector for a document, or null when it needs the general path. */
-export function flagValuesProjector(document: DocumentNode, operationName: string | null | undefined): FlagValuesProjector | null {
+export function flagValuesProjector(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): FlagValuesProjector | null {
   if (document.definitions.length !== 1) return null;
   const operation = getOperationAST(document, operationName);
-  if (!operation || operation.operation !== 'subscription' || operation.directives?.length) return null;
+  if (operation?.operation !== 'subscription' || operation.directives?.length) return null;
   const selections = operation.selectionSet.selections;
   if (selections.length !== 1) return null;
   const root = selections[0]!;
-  if (root.kind !== Kind.FIELD || root.name.value !== 'flagValues' || root.directives?.length || !root.selectionSet) return null;
+  if (root.kind !== Kind.FIELD || root.name.value !== 'flagValues' || root.directives?.length || !root.selectionSet)
+    return null;
   const fields: [string, FlagValueField][] = [];
   for (const selection of root.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD || selection.directives?.length || selection.arguments?.length || selection.selectionSet) return null;
+    if (
+      selection.kind !== Kind.FIELD ||
+      selection.directives?.length ||
+      selection.arguments?.length ||
+      selection.selectionSet
+    )
+      return null;
     if (!FLAG_VALUE_FIELDS.has(selection.name.value)) return null;
     fields.push([selection.alias?.value ?? selection.name.value, selection.name.value as FlagValueField]);
   }
@@ -195,7 +226,9 @@ interface OperationRoot {
 }
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
-  typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 
 async function subscribeOperation(args: ExecutionArgs): Promise<unknown> {
   const root = args.rootValue as OperationRoot;
@@ -241,7 +274,8 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?')[0];
     if (closing) return refuseUpgrade(req, socket, shuttingDown);
-    if (pathname !== path) return refuseUpgrade(req, socket, { status: 404, message: `route ${req.method} ${pathname} not found` });
+    if (pathname !== path)
+      return refuseUpgrade(req, socket, { status: 404, message: `route ${req.method} ${pathname} not found` });
     // Node removed its own socket listeners before emitting `upgrade`; until `ws` adds its
     // own, an error (the client gone while the limit is looked up) must not go unhandled.
     const lost = () => socket.destroy();
@@ -266,11 +300,15 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
 
   const server = useServer<Record<string, unknown> | undefined, { auth?: ConnectionAuth }>(
     {
-      execute: (args: ExecutionArgs) => (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
+      execute: (args: ExecutionArgs) =>
+        (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
       subscribe: (args: ExecutionArgs) => subscribeOperation(args) as never,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const credentials: CredentialHeaders = { authorization: text(params['authorization'] ?? params['Authorization']), 'api-key': text(params['api-key']) };
+        const credentials: CredentialHeaders = {
+          authorization: text(params['authorization'] ?? params['Authorization']),
+          'api-key': text(params['api-key']),
+        };
         const sdkKey = text(params['x-api-key'] ?? params['X-API-Key']) ?? null;
         const origin = text(ctx.extra.request.headers.origin) ?? null;
         try {
@@ -313,8 +351,10 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
           requestId: randomUUID(),
           live,
         };
-        const { schema, execute, subscribe, contextFactory, parse, validate } = deps.yoga.getEnveloped({ ctx: graphQLContext });
-        let document;
+        const { schema, execute, subscribe, contextFactory, parse, validate } = deps.yoga.getEnveloped({
+          ctx: graphQLContext,
+        });
+        let document: DocumentNode;
         try {
           document = parse(payload.query);
         } catch (e) {

@@ -1,6 +1,5 @@
 // Small builders for engine tests: a flag is built from a few overrides, an environment from flags.
 
-import { compileEnvironment } from '../../src/evaluation/index.js';
 import type {
   Clause,
   CompiledEnvironment,
@@ -9,6 +8,7 @@ import type {
   FlagEnvState,
   Segment,
 } from '../../src/evaluation/index.js';
+import { compileEnvironment } from '../../src/evaluation/index.js';
 
 export interface FlagOverrides {
   definition?: Partial<FlagDefinition>;

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { murmur3_x86_32, murmur3String } from '../../src/evaluation/index.js';
 
 // Independently published murmur3_x86_32 vectors (SMHasher reference implementation results),

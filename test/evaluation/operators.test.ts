@@ -1,6 +1,6 @@
-import { describe, it, expect } from 'vitest';
-import { evaluate } from '../../src/evaluation/index.js';
+import { describe, expect, it } from 'vitest';
 import type { Clause, EvaluationContext } from '../../src/evaluation/index.js';
+import { evaluate } from '../../src/evaluation/index.js';
 import { envWithClause } from './builders.js';
 
 function matches(clause: Clause, context: EvaluationContext): boolean {

@@ -1,14 +1,32 @@
-import { describe, it, expect } from 'vitest';
-import { compileEnvironment, evaluate, evaluateAll, clientSideOnly } from '../../src/evaluation/index.js';
+import { describe, expect, it } from 'vitest';
+import { clientSideOnly, compileEnvironment, evaluate, evaluateAll } from '../../src/evaluation/index.js';
 import { givenEnv, givenFlag } from './builders.js';
 
-const split = { rollout: { variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } };
-const anyRule = { id: 'r', clauses: [{ attribute: 'plan', op: 'in' as const, values: ['pro'] }], serve: { variation: 0 } };
+const split = {
+  rollout: {
+    variations: [
+      { variation: 0, weight: 50000 },
+      { variation: 1, weight: 50000 },
+    ],
+  },
+};
+const anyRule = {
+  id: 'r',
+  clauses: [{ attribute: 'plan', op: 'in' as const, values: ['pro'] }],
+  serve: { variation: 0 },
+};
 
 describe('reasons', () => {
   it('STATIC: fixed fallthrough and nothing that could vary', () => {
     const env = givenEnv([givenFlag('f', { state: { fallthrough: { variation: 0 }, version: 7 } })]);
-    expect(evaluate(env, 'f', {})).toEqual({ key: 'f', value: true, variation: 0, variationName: 'on', reason: 'STATIC', version: 7 });
+    expect(evaluate(env, 'f', {})).toEqual({
+      key: 'f',
+      value: true,
+      variation: 0,
+      variationName: 'on',
+      reason: 'STATIC',
+      version: 7,
+    });
   });
 
   it('DEFAULT: fixed fallthrough of a flag with rules, targets or prerequisites', () => {
@@ -23,9 +41,23 @@ describe('reasons', () => {
 
   it('DISABLED: a flag that is off serves its off variation, whatever the targeting', () => {
     const env = givenEnv([
-      givenFlag('f', { state: { on: false, offVariation: 1, fallthrough: { variation: 0 }, targets: [{ variation: 0, values: ['u'] }] } }),
+      givenFlag('f', {
+        state: {
+          on: false,
+          offVariation: 1,
+          fallthrough: { variation: 0 },
+          targets: [{ variation: 0, values: ['u'] }],
+        },
+      }),
     ]);
-    expect(evaluate(env, 'f', { key: 'u' })).toEqual({ key: 'f', value: false, variation: 1, variationName: 'off', reason: 'DISABLED', version: 1 });
+    expect(evaluate(env, 'f', { key: 'u' })).toEqual({
+      key: 'f',
+      value: false,
+      variation: 1,
+      variationName: 'off',
+      reason: 'DISABLED',
+      version: 1,
+    });
   });
 
   it('TARGETING_MATCH and SPLIT', () => {
@@ -40,7 +72,13 @@ describe('reasons', () => {
   it('ERROR / FLAG_NOT_FOUND', () => {
     const env = givenEnv([givenFlag('f')]);
     expect(evaluate(env, 'nope', {})).toEqual({
-      key: 'nope', value: null, variation: null, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorMessage: 'flag "nope" not found', version: 0,
+      key: 'nope',
+      value: null,
+      variation: null,
+      reason: 'ERROR',
+      errorCode: 'FLAG_NOT_FOUND',
+      errorMessage: 'flag "nope" not found',
+      version: 0,
     });
   });
 
@@ -48,7 +86,12 @@ describe('reasons', () => {
     'ERROR / INVALID_CONTEXT for %j',
     (context) => {
       const env = givenEnv([givenFlag('f')]);
-      expect(evaluate(env, 'f', context)).toMatchObject({ reason: 'ERROR', errorCode: 'INVALID_CONTEXT', value: false, variation: 1 });
+      expect(evaluate(env, 'f', context)).toMatchObject({
+        reason: 'ERROR',
+        errorCode: 'INVALID_CONTEXT',
+        value: false,
+        variation: 1,
+      });
     },
   );
 
@@ -102,6 +145,10 @@ describe('evaluateAll', () => {
   });
 
   it('an invalid context gives INVALID_CONTEXT for each flag', () => {
-    expect(evaluateAll(env, 'oops').map((r) => r.errorCode)).toEqual(['INVALID_CONTEXT', 'INVALID_CONTEXT', 'INVALID_CONTEXT']);
+    expect(evaluateAll(env, 'oops').map((r) => r.errorCode)).toEqual([
+      'INVALID_CONTEXT',
+      'INVALID_CONTEXT',
+      'INVALID_CONTEXT',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
-import { describe, it, expect } from 'vitest';
-import { evaluate } from '../../src/evaluation/index.js';
+import { describe, expect, it } from 'vitest';
 import type { Rule } from '../../src/evaluation/index.js';
+import { evaluate } from '../../src/evaluation/index.js';
 import { givenEnv, givenFlag } from './builders.js';
 
 const plan = (id: string, plans: string[], variation: number): Rule => ({
@@ -9,7 +9,10 @@ const plan = (id: string, plans: string[], variation: number): Rule => ({
   serve: { variation },
 });
 
-const colors = { kind: 'string' as const, variations: [{ value: 'red', name: 'Red' }, { value: 'green' }, { value: 'blue' }] };
+const colors = {
+  kind: 'string' as const,
+  variations: [{ value: 'red', name: 'Red' }, { value: 'green' }, { value: 'blue' }],
+};
 
 describe('individual targets', () => {
   const env = givenEnv([
@@ -38,12 +41,22 @@ describe('individual targets', () => {
   });
 
   it('targets win over rules', () => {
-    expect(evaluate(env, 'color', { key: 'alice', plan: 'pro' })).toMatchObject({ value: 'green', reason: 'TARGETING_MATCH' });
+    expect(evaluate(env, 'color', { key: 'alice', plan: 'pro' })).toMatchObject({
+      value: 'green',
+      reason: 'TARGETING_MATCH',
+    });
     expect(evaluate(env, 'color', { key: 'dave', plan: 'pro' })).toMatchObject({ value: 'blue', ruleId: 'pro-users' });
   });
 
   it('a context without a key skips targets without error', () => {
-    expect(evaluate(env, 'color', {})).toEqual({ key: 'color', value: 'red', variation: 0, variationName: 'Red', reason: 'DEFAULT', version: 1 });
+    expect(evaluate(env, 'color', {})).toEqual({
+      key: 'color',
+      value: 'red',
+      variation: 0,
+      variationName: 'Red',
+      reason: 'DEFAULT',
+      version: 1,
+    });
   });
 });
 
@@ -68,7 +81,14 @@ describe('rules', () => {
           {
             id: 'rollout-rule',
             clauses: [{ attribute: 'beta', op: 'in', values: [true] }],
-            serve: { rollout: { variations: [{ variation: 1, weight: 50000 }, { variation: 2, weight: 50000 }] } },
+            serve: {
+              rollout: {
+                variations: [
+                  { variation: 1, weight: 50000 },
+                  { variation: 2, weight: 50000 },
+                ],
+              },
+            },
           },
         ],
       },
@@ -77,14 +97,22 @@ describe('rules', () => {
 
   it('the first matching rule wins and is named by ruleId', () => {
     expect(evaluate(env, 'color', { key: 'u', plan: 'pro' })).toEqual({
-      key: 'color', value: 'green', variation: 1, reason: 'TARGETING_MATCH', ruleId: 'first', version: 1,
+      key: 'color',
+      value: 'green',
+      variation: 1,
+      reason: 'TARGETING_MATCH',
+      ruleId: 'first',
+      version: 1,
     });
     expect(evaluate(env, 'color', { key: 'u', plan: 'free' })).toMatchObject({ value: 'blue', ruleId: 'second' });
   });
 
   it('clauses of a rule are AND-ed', () => {
     expect(evaluate(env, 'color', { key: 'u', country: 'fr', age: 30 })).toMatchObject({ ruleId: 'both-clauses' });
-    expect(evaluate(env, 'color', { key: 'u', country: 'fr', age: 12 })).toMatchObject({ reason: 'DEFAULT', value: 'red' });
+    expect(evaluate(env, 'color', { key: 'u', country: 'fr', age: 12 })).toMatchObject({
+      reason: 'DEFAULT',
+      value: 'red',
+    });
     expect(evaluate(env, 'color', { key: 'u', country: 'de', age: 30 })).toMatchObject({ reason: 'DEFAULT' });
   });
 
@@ -100,12 +128,18 @@ describe('rules', () => {
 
   it('a rule rollout without the bucketBy attribute is an error naming the rule', () => {
     expect(evaluate(env, 'color', { beta: true })).toMatchObject({
-      reason: 'ERROR', errorCode: 'TARGETING_KEY_MISSING', ruleId: 'rollout-rule', value: 'red', variation: 0,
+      reason: 'ERROR',
+      errorCode: 'TARGETING_KEY_MISSING',
+      ruleId: 'rollout-rule',
+      value: 'red',
+      variation: 0,
     });
   });
 
   it('a rule with no clauses matches everyone', () => {
-    const everyone = givenEnv([givenFlag('f', { state: { rules: [{ id: 'all', clauses: [], serve: { variation: 0 } }] } })]);
+    const everyone = givenEnv([
+      givenFlag('f', { state: { rules: [{ id: 'all', clauses: [], serve: { variation: 0 } }] } }),
+    ]);
     expect(evaluate(everyone, 'f', {})).toMatchObject({ value: true, ruleId: 'all' });
   });
 });

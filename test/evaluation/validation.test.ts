@@ -1,4 +1,5 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { Clause, FlagDefinition, FlagEnvState, Problem, Rule, Segment } from '../../src/evaluation/index.js';
 import {
   findPrerequisiteCycle,
   MAX_CLAUSES_PER_RULE,
@@ -11,7 +12,6 @@ import {
   validateFlagState,
   validateSegment,
 } from '../../src/evaluation/index.js';
-import type { Clause, FlagDefinition, FlagEnvState, Problem, Rule, Segment } from '../../src/evaluation/index.js';
 import { givenFlag } from './builders.js';
 
 const flag = givenFlag('f');
@@ -70,7 +70,11 @@ describe('validateFlagDefinition', () => {
     ['json', { nested: () => 1 }],
   ])('a %s flag refuses the value %s', (kind, value) => {
     const variations = kind === 'boolean' ? [{ value: true }, { value }] : [{ value }];
-    expectProblem(defProblems({ kind: kind as FlagDefinition['kind'], variations }), `variations[${variations.length - 1}].value`, /not a valid/);
+    expectProblem(
+      defProblems({ kind: kind as FlagDefinition['kind'], variations }),
+      `variations[${variations.length - 1}].value`,
+      /not a valid/,
+    );
   });
 
   it('checks clientSideAvailable, tags and salt types', () => {
@@ -84,8 +88,20 @@ describe('validateFlagState', () => {
     const state: FlagEnvState = {
       ...flag.state,
       targets: [{ variation: 0, values: ['a'] }],
-      rules: [rule([{ attribute: 'email', op: 'matches', values: ['@vexil\\.dev$'] }, { attribute: '', op: 'segmentMatch', values: ['beta'] }])],
-      fallthrough: { rollout: { variations: [{ variation: 0, weight: 30000 }, { variation: 1, weight: 70000 }] } },
+      rules: [
+        rule([
+          { attribute: 'email', op: 'matches', values: ['@vexil\\.dev$'] },
+          { attribute: '', op: 'segmentMatch', values: ['beta'] },
+        ]),
+      ],
+      fallthrough: {
+        rollout: {
+          variations: [
+            { variation: 0, weight: 30000 },
+            { variation: 1, weight: 70000 },
+          ],
+        },
+      },
       prerequisites: [{ key: 'g', variation: 2 }],
     };
     expect(validateFlagState(flag.definition, state, { ...ctx, prerequisiteGraph: new Map() })).toEqual([]);
@@ -94,8 +110,16 @@ describe('validateFlagState', () => {
   it('variation indexes must be in range everywhere', () => {
     expectProblem(stateProblems({ offVariation: 2 }), 'offVariation', /out of range/);
     expectProblem(stateProblems({ fallthrough: { variation: -1 } }), 'fallthrough.variation', /out of range/);
-    expectProblem(stateProblems({ targets: [{ variation: 5, values: ['a'] }] }), 'targets[0].variation', /out of range/);
-    expectProblem(stateProblems({ rules: [{ id: 'r', clauses: [], serve: { variation: 1.5 } }] }), 'rules[0].serve.variation', /out of range/);
+    expectProblem(
+      stateProblems({ targets: [{ variation: 5, values: ['a'] }] }),
+      'targets[0].variation',
+      /out of range/,
+    );
+    expectProblem(
+      stateProblems({ rules: [{ id: 'r', clauses: [], serve: { variation: 1.5 } }] }),
+      'rules[0].serve.variation',
+      /out of range/,
+    );
     expectProblem(
       stateProblems({ fallthrough: { rollout: { variations: [{ variation: 9, weight: 100000 }] } } }),
       'fallthrough.rollout.variations[0].variation',
@@ -104,7 +128,10 @@ describe('validateFlagState', () => {
   });
 
   it('rollout weights are integers ≥ 0 summing to exactly 100000', () => {
-    const weights = (...ws: number[]) => stateProblems({ fallthrough: { rollout: { variations: ws.map((weight, i) => ({ variation: i % 2, weight })) } } });
+    const weights = (...ws: number[]) =>
+      stateProblems({
+        fallthrough: { rollout: { variations: ws.map((weight, i) => ({ variation: i % 2, weight })) } },
+      });
     expectProblem(weights(50000, 49999), 'fallthrough.rollout.variations', /sum to 99999/);
     expectProblem(weights(50000.5, 49999.5), 'fallthrough.rollout.variations[0].weight', /integer/);
     expectProblem(weights(-1, 100001), 'fallthrough.rollout.variations[0].weight', /≥ 0/);
@@ -112,22 +139,47 @@ describe('validateFlagState', () => {
   });
 
   it('unknown segment keys in segmentMatch', () => {
-    expectProblem(clauseProblems({ attribute: '', op: 'segmentMatch', values: ['beta', 'ghost'] }), 'rules[0].clauses[0].values[1]', /unknown segment "ghost"/);
+    expectProblem(
+      clauseProblems({ attribute: '', op: 'segmentMatch', values: ['beta', 'ghost'] }),
+      'rules[0].clauses[0].values[1]',
+      /unknown segment "ghost"/,
+    );
   });
 
   it('prerequisites: unknown flag, variation out of range, self, duplicate', () => {
-    expectProblem(stateProblems({ prerequisites: [{ key: 'ghost', variation: 0 }] }), 'prerequisites[0].key', /unknown flag/);
-    expectProblem(stateProblems({ prerequisites: [{ key: 'h', variation: 2 }] }), 'prerequisites[0].variation', /out of range/);
-    expectProblem(stateProblems({ prerequisites: [{ key: 'f', variation: 0 }] }), 'prerequisites[0].key', /its own prerequisite/);
     expectProblem(
-      stateProblems({ prerequisites: [{ key: 'h', variation: 0 }, { key: 'h', variation: 1 }] }),
+      stateProblems({ prerequisites: [{ key: 'ghost', variation: 0 }] }),
+      'prerequisites[0].key',
+      /unknown flag/,
+    );
+    expectProblem(
+      stateProblems({ prerequisites: [{ key: 'h', variation: 2 }] }),
+      'prerequisites[0].variation',
+      /out of range/,
+    );
+    expectProblem(
+      stateProblems({ prerequisites: [{ key: 'f', variation: 0 }] }),
+      'prerequisites[0].key',
+      /its own prerequisite/,
+    );
+    expectProblem(
+      stateProblems({
+        prerequisites: [
+          { key: 'h', variation: 0 },
+          { key: 'h', variation: 1 },
+        ],
+      }),
       'prerequisites[1].key',
       /duplicate/,
     );
   });
 
   it('prerequisite cycles through other flags', () => {
-    expectProblem(stateProblems({ prerequisites: [{ key: 'g', variation: 0 }] }), 'prerequisites', /cycle: f → g → h → f/);
+    expectProblem(
+      stateProblems({ prerequisites: [{ key: 'g', variation: 0 }] }),
+      'prerequisites',
+      /cycle: f → g → h → f/,
+    );
   });
 
   it.each([
@@ -137,7 +189,11 @@ describe('validateFlagState', () => {
     ['backreference', '(a)\\1', /backreferences/],
     ['lookahead', 'a(?=b)', /lookaround/],
   ])('refuses a %s regular expression', (_name, pattern, message) => {
-    expectProblem(clauseProblems({ attribute: 'a', op: 'matches', values: [pattern] }), 'rules[0].clauses[0].values[0]', message);
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'matches', values: [pattern] }),
+      'rules[0].clauses[0].values[0]',
+      message,
+    );
   });
 
   it('accepts a regular expression of exactly the maximum length', () => {
@@ -145,21 +201,53 @@ describe('validateFlagState', () => {
   });
 
   it('operand types per operator', () => {
-    expectProblem(clauseProblems({ attribute: 'a', op: 'lt', values: ['10'] }), 'rules[0].clauses[0].values[0]', /finite number/);
-    expectProblem(clauseProblems({ attribute: 'a', op: 'semverGt', values: ['1.2'] }), 'rules[0].clauses[0].values[0]', /semantic version/);
-    expectProblem(clauseProblems({ attribute: 'a', op: 'before', values: ['2024-02-30'] }), 'rules[0].clauses[0].values[0]', /RFC 3339/);
-    expectProblem(clauseProblems({ attribute: 'a', op: 'contains', values: [1] }), 'rules[0].clauses[0].values[0]', /string/);
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'lt', values: ['10'] }),
+      'rules[0].clauses[0].values[0]',
+      /finite number/,
+    );
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'semverGt', values: ['1.2'] }),
+      'rules[0].clauses[0].values[0]',
+      /semantic version/,
+    );
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'before', values: ['2024-02-30'] }),
+      'rules[0].clauses[0].values[0]',
+      /RFC 3339/,
+    );
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'contains', values: [1] }),
+      'rules[0].clauses[0].values[0]',
+      /string/,
+    );
   });
 
   it('unknown operators, empty attributes and empty values', () => {
-    expectProblem(clauseProblems({ attribute: 'a', op: 'like' as never, values: ['x'] }), 'rules[0].clauses[0].op', /unknown operator "like"/);
-    expectProblem(clauseProblems({ attribute: '', op: 'in', values: ['x'] }), 'rules[0].clauses[0].attribute', /non-empty/);
-    expectProblem(clauseProblems({ attribute: 'a', op: 'in', values: [] }), 'rules[0].clauses[0].values', /at least one/);
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'like' as never, values: ['x'] }),
+      'rules[0].clauses[0].op',
+      /unknown operator "like"/,
+    );
+    expectProblem(
+      clauseProblems({ attribute: '', op: 'in', values: ['x'] }),
+      'rules[0].clauses[0].attribute',
+      /non-empty/,
+    );
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'in', values: [] }),
+      'rules[0].clauses[0].values',
+      /at least one/,
+    );
   });
 
   it('rule ids are non-empty and unique', () => {
     expectProblem(stateProblems({ rules: [rule([], '')] }), 'rules[0].id', /non-empty/);
-    expectProblem(stateProblems({ rules: [rule([], 'x'), rule([], 'y'), rule([], 'x')] }), 'rules[2].id', /duplicate rule id "x"/);
+    expectProblem(
+      stateProblems({ rules: [rule([], 'x'), rule([], 'y'), rule([], 'x')] }),
+      'rules[2].id',
+      /duplicate rule id "x"/,
+    );
   });
 
   it('limits: rules, clauses, values, target keys', () => {
@@ -167,15 +255,27 @@ describe('validateFlagState', () => {
     expectProblem(stateProblems({ rules }), 'rules', new RegExp(`at most ${MAX_RULES} rules`));
     expect(stateProblems({ rules: rules.slice(0, MAX_RULES) })).toEqual([]);
 
-    const clauses = Array.from({ length: MAX_CLAUSES_PER_RULE + 1 }, (): Clause => ({ attribute: 'a', op: 'in', values: ['x'] }));
+    const clauses = Array.from(
+      { length: MAX_CLAUSES_PER_RULE + 1 },
+      (): Clause => ({ attribute: 'a', op: 'in', values: ['x'] }),
+    );
     expectProblem(stateProblems({ rules: [rule(clauses)] }), 'rules[0].clauses', /at most 30 clauses/);
 
     const values = Array.from({ length: MAX_VALUES_PER_CLAUSE + 1 }, (_, i) => `v${i}`);
-    expectProblem(clauseProblems({ attribute: 'a', op: 'in', values }), 'rules[0].clauses[0].values', /at most 1000 values/);
+    expectProblem(
+      clauseProblems({ attribute: 'a', op: 'in', values }),
+      'rules[0].clauses[0].values',
+      /at most 1000 values/,
+    );
 
     const keys = Array.from({ length: MAX_TARGET_KEYS / 2 + 1 }, (_, i) => `k${i}`);
     expectProblem(
-      stateProblems({ targets: [{ variation: 0, values: keys }, { variation: 1, values: keys }] }),
+      stateProblems({
+        targets: [
+          { variation: 0, values: keys },
+          { variation: 1, values: keys },
+        ],
+      }),
       'targets',
       /at most 10000 target keys/,
     );
@@ -183,7 +283,12 @@ describe('validateFlagState', () => {
 });
 
 describe('validateSegment', () => {
-  const segment: Segment = { key: 'beta', included: ['a'], excluded: ['b'], rules: [{ id: 's', clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }] }] };
+  const segment: Segment = {
+    key: 'beta',
+    included: ['a'],
+    excluded: ['b'],
+    rules: [{ id: 's', clauses: [{ attribute: 'plan', op: 'in', values: ['pro'] }] }],
+  };
 
   it('accepts a valid segment', () => {
     expect(validateSegment(segment)).toEqual([]);
@@ -210,8 +315,25 @@ describe('validateSegment', () => {
 describe('findPrerequisiteCycle', () => {
   it('finds self loops and longer cycles, and nothing in a DAG', () => {
     expect(findPrerequisiteCycle(new Map([['a', ['a']]]))).toEqual(['a', 'a']);
-    expect(findPrerequisiteCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]), 'a')).toEqual(['a', 'b', 'c', 'a']);
-    expect(findPrerequisiteCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toBeNull();
+    expect(
+      findPrerequisiteCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+        'a',
+      ),
+    ).toEqual(['a', 'b', 'c', 'a']);
+    expect(
+      findPrerequisiteCycle(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toBeNull();
   });
 });
 
@@ -231,6 +353,12 @@ describe('validateEnvironment', () => {
   });
 
   it('a valid environment has no problems', () => {
-    expect(validateEnvironment({ version: 1, segments: [], flags: [givenFlag('a'), givenFlag('b', { state: { prerequisites: [{ key: 'a', variation: 1 }] } })] })).toEqual([]);
+    expect(
+      validateEnvironment({
+        version: 1,
+        segments: [],
+        flags: [givenFlag('a'), givenFlag('b', { state: { prerequisites: [{ key: 'a', variation: 1 }] } })],
+      }),
+    ).toEqual([]);
   });
 });

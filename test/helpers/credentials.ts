@@ -3,13 +3,26 @@ import { graphql } from './client.js';
 import type { GivenOrg } from './givens.js';
 
 export async function environmentsOf(base: string, org: { auth: Record<string, string> }) {
-  const r = await graphql(base, '{ project(slug: "default") { id environments { id key clientSideId } } }', {}, org.auth);
+  const r = await graphql(
+    base,
+    '{ project(slug: "default") { id environments { id key clientSideId } } }',
+    {},
+    org.auth,
+  );
   expect(r.errors).toBeUndefined();
   const envs: { id: string; key: string; clientSideId: string }[] = r.data.project.environments;
-  return { projectId: r.data.project.id as string, byKey: Object.fromEntries(envs.map((e) => [e.key, e])) as Record<string, (typeof envs)[number]> };
+  return {
+    projectId: r.data.project.id as string,
+    byKey: Object.fromEntries(envs.map((e) => [e.key, e])) as Record<string, (typeof envs)[number]>,
+  };
 }
 
-export async function givenSdkKey(base: string, org: GivenOrg, environmentId: string, kind: 'SERVER' | 'MOBILE' = 'SERVER') {
+export async function givenSdkKey(
+  base: string,
+  org: GivenOrg,
+  environmentId: string,
+  kind: 'SERVER' | 'MOBILE' = 'SERVER',
+) {
   const r = await graphql(
     base,
     'mutation($e: ID!, $k: SdkKeyKind!) { createSdkKey(environmentId: $e, kind: $k, name: "test key") { value key { id masked kind } } }',

@@ -36,7 +36,12 @@ export interface GivenFlag {
 }
 
 /** A flag in `project`; a boolean one unless `input` says otherwise. */
-export async function givenFlag(server: Server, org: GivenOrg, project: GivenProject, input: Record<string, unknown> = {}): Promise<GivenFlag> {
+export async function givenFlag(
+  server: Server,
+  org: GivenOrg,
+  project: GivenProject,
+  input: Record<string, unknown> = {},
+): Promise<GivenFlag> {
   const r = await graphql(
     server.url,
     'mutation($p: ID!, $input: CreateFlagInput!) { createFlag(projectId: $p, input: $input) { id key } }',
@@ -52,7 +57,12 @@ export interface GivenSegment {
   key: string;
 }
 
-export async function givenSegment(server: Server, org: GivenOrg, project: GivenProject, input: Record<string, unknown> = {}): Promise<GivenSegment> {
+export async function givenSegment(
+  server: Server,
+  org: GivenOrg,
+  project: GivenProject,
+  input: Record<string, unknown> = {},
+): Promise<GivenSegment> {
   const r = await graphql(
     server.url,
     'mutation($p: ID!, $input: CreateSegmentInput!) { createSegment(projectId: $p, input: $input) { id key } }',
@@ -74,7 +84,15 @@ export const UPDATE_STATE = `mutation($flagId: ID, $projectId: ID, $flagKey: Str
 
 /** The stored state of a flag in an environment, straight from the database. */
 export async function storedState(server: Server, flagId: string, environmentId: string) {
-  const [row] = await server.sql<{ on: boolean; version: number; rules: unknown[]; prerequisites: { key: string; variation: number }[]; targets: unknown[]; fallthrough: unknown; off_variation: number }>(
+  const [row] = await server.sql<{
+    on: boolean;
+    version: number;
+    rules: unknown[];
+    prerequisites: { key: string; variation: number }[];
+    targets: unknown[];
+    fallthrough: unknown;
+    off_variation: number;
+  }>(
     'select "on", version, rules, prerequisites, targets, fallthrough, off_variation from flag_states where flag_id = ? and environment_id = ?',
     [flagId, environmentId],
   );
@@ -83,7 +101,13 @@ export async function storedState(server: Server, flagId: string, environmentId:
 }
 
 /** Changes a flag's state in one environment from its current version; fails the test on errors. */
-export async function givenState(server: Server, org: GivenOrg, flagId: string, environmentId: string, input: Record<string, unknown>) {
+export async function givenState(
+  server: Server,
+  org: GivenOrg,
+  flagId: string,
+  environmentId: string,
+  input: Record<string, unknown>,
+) {
   const { version } = await storedState(server, flagId, environmentId);
   const r = await graphql(server.url, UPDATE_STATE, { flagId, env: environmentId, v: version, input }, org.auth);
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
@@ -92,6 +116,9 @@ export async function givenState(server: Server, org: GivenOrg, flagId: string, 
 
 /** Environment versions by id, from the database. */
 export async function environmentVersions(server: Server, ids: string[]): Promise<Record<string, number>> {
-  const rows = await server.sql<{ id: string; version: number }>('select id, version from environments where id = any(?::uuid[])', [uuidArray(ids)]);
+  const rows = await server.sql<{ id: string; version: number }>(
+    'select id, version from environments where id = any(?::uuid[])',
+    [uuidArray(ids)],
+  );
   return Object.fromEntries(rows.map((r) => [r.id, Number(r.version)]));
 }

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import { graphql } from './client.js';
 import { environmentsOf, givenSdkKey } from './credentials.js';
-import { environmentVersions, givenFlag, givenState, type GivenProject } from './flags.js';
-import { givenOrg, type GivenOrg } from './givens.js';
+import { environmentVersions, type GivenProject, givenFlag, givenState } from './flags.js';
+import { type GivenOrg, givenOrg } from './givens.js';
 import type { TestServer } from './server.js';
 
 /**
@@ -25,7 +25,12 @@ export async function givenSdkWorld(server: TestServer): Promise<SdkWorld> {
   const dev = byKey.dev!;
   const server_ = await givenSdkKey(server.url, org, dev.id, 'SERVER');
   const mobile = await givenSdkKey(server.url, org, dev.id, 'MOBILE');
-  return { org, project: { id: projectId, env }, envs: byKey, dev: { id: dev.id, clientSideId: dev.clientSideId, server: server_.value, mobile: mobile.value } };
+  return {
+    org,
+    project: { id: projectId, env },
+    envs: byKey,
+    dev: { id: dev.id, clientSideId: dev.clientSideId, server: server_.value, mobile: mobile.value },
+  };
 }
 
 /** Waits (bounded) until this node's snapshot of each environment has the database's version. */

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Options } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../src/db/embedded.js';
-import type { Options } from '@mikro-orm/postgresql';
 import { createOrm, type Orm } from '../../src/db/orm.js';
 
 export interface TestServer {
@@ -44,7 +44,11 @@ export async function startServer(
     app,
     orm,
     databaseUrl,
-    sql: (query, params = []) => orm.em.fork().getConnection().execute(query, params as never[]),
+    sql: (query, params = []) =>
+      orm.em
+        .fork()
+        .getConnection()
+        .execute(query, params as never[]),
     async close() {
       if (closed) return;
       closed = true;

@@ -3,7 +3,7 @@
  * as the HTML spec says (fields, comments, blank-line dispatch) and lets tests wait for events
  * with a bounded timeout instead of sleeping.
  */
-import { wakeAll, waitOn, type Waiters } from './waiters.js';
+import { type Waiters, waitOn, wakeAll } from './waiters.js';
 
 export interface SseEvent {
   id: string | undefined;
@@ -122,7 +122,8 @@ export async function openSse(
       ended: () => ended,
       timeoutMs,
       endedMessage: `stream ended while waiting for ${what}`,
-      timeoutMessage: () => `no ${what} within ${timeoutMs} ms (events so far: ${JSON.stringify(events.map((e) => e.event))})`,
+      timeoutMessage: () =>
+        `no ${what} within ${timeoutMs} ms (events so far: ${JSON.stringify(events.map((e) => e.event))})`,
     });
 
   return {
@@ -134,13 +135,15 @@ export async function openSse(
     retries,
     closed,
     isClosed: () => ended,
-    next: (timeoutMs = 5_000) => waitFor(() => (cursor < events.length ? events[cursor++] : undefined), timeoutMs, 'event'),
+    next: (timeoutMs = 5_000) =>
+      waitFor(() => (cursor < events.length ? events[cursor++] : undefined), timeoutMs, 'event'),
     async expectNothing(ms) {
       const before = events.length;
       await new Promise((r) => setTimeout(r, ms));
       if (events.length !== before) throw new Error(`expected no event, got ${JSON.stringify(events.slice(before))}`);
     },
-    comment: (pattern, timeoutMs = 5_000) => waitFor(() => comments.find((c) => pattern.test(c)), timeoutMs, `comment ${pattern}`),
+    comment: (pattern, timeoutMs = 5_000) =>
+      waitFor(() => comments.find((c) => pattern.test(c)), timeoutMs, `comment ${pattern}`),
     close: () => abort.abort(),
   };
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { wakeAll, waitOn, type Waiters } from './waiters.js';
+import { type Waiters, waitOn, wakeAll } from './waiters.js';
 
 /** A graphql-ws subscription seen from a real client: messages in order, and how it ended. */
 export interface LiveSubscription {
@@ -94,7 +94,10 @@ export function subscribeWs(
  * A bare WebSocket upgrade request to /graphql: the server's answer before any graphql-ws
  * message. A 101 socket is closed at once; any other answer comes with its (JSON) body.
  */
-export function upgradeWs(baseUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body?: any }> {
+export function upgradeWs(
+  baseUrl: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body?: any }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${baseUrl}/graphql`, {
       headers: {
@@ -114,7 +117,9 @@ export function upgradeWs(baseUrl: string, headers: Record<string, string> = {})
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

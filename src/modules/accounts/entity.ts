@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
-import { timestamps, createdAt } from '../../db/columns.js';
 import type { Role } from '../../auth/permissions.js';
+import { createdAt, timestamps } from '../../db/columns.js';
 
 export interface User {
   id: string;

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Orm } from '../../db/orm.js';
-import { rateLimitBy, type RateLimit } from '../../http/rate-limit.js';
-import type { Organization, User } from './entity.js';
+import { type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
 import { exchangeSsoToken } from '../sso/service.js';
+import type { Organization, User } from './entity.js';
 import { login, refresh, register, type SessionSettings, type TokenPair } from './service.js';
 
 /** The REST auth routes of the API reference (featuresignals-authentication), field for field. */
@@ -17,11 +17,30 @@ const RefreshBody = Type.Object({ refresh_token: Type.String() }, strict);
 const SsoBody = Type.Object({ token: Type.String() }, strict);
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const userJson = (u: User) => ({ id: u.id, email: u.email, name: u.name, created_at: iso(u.createdAt), updated_at: iso(u.updatedAt) });
-const orgJson = (o: Organization) => ({ id: o.id, name: o.name, slug: o.slug, created_at: iso(o.createdAt), updated_at: iso(o.updatedAt) });
-const tokensJson = (t: TokenPair) => ({ access_token: t.accessToken, refresh_token: t.refreshToken, expires_at: t.expiresAt });
+const userJson = (u: User) => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  created_at: iso(u.createdAt),
+  updated_at: iso(u.updatedAt),
+});
+const orgJson = (o: Organization) => ({
+  id: o.id,
+  name: o.name,
+  slug: o.slug,
+  created_at: iso(o.createdAt),
+  updated_at: iso(o.updatedAt),
+});
+const tokensJson = (t: TokenPair) => ({
+  access_token: t.accessToken,
+  refresh_token: t.refreshToken,
+  expires_at: t.expiresAt,
+});
 
-export function registerAuthRoutes(app: FastifyInstance, deps: { orm: Orm; settings: SessionSettings; authLimit: RateLimit }) {
+export function registerAuthRoutes(
+  app: FastifyInstance,
+  deps: { orm: Orm; settings: SessionSettings; authLimit: RateLimit },
+) {
   const perIp = rateLimitBy(deps.authLimit, (req) => req.ip);
 
   app.post('/v1/auth/register', { schema: { body: RegisterBody }, preHandler: perIp }, async (req, reply) => {
@@ -32,11 +51,17 @@ export function registerAuthRoutes(app: FastifyInstance, deps: { orm: Orm; setti
       name: body.name,
       orgName: body.org_name,
     });
-    return reply.status(201).send({ user: userJson(user), organization: orgJson(organization), tokens: tokensJson(tokens) });
+    return reply
+      .status(201)
+      .send({ user: userJson(user), organization: orgJson(organization), tokens: tokensJson(tokens) });
   });
 
   app.post('/v1/auth/login', { schema: { body: LoginBody }, preHandler: perIp }, async (req) => {
-    const { user, tokens } = await login(deps.orm.em.fork(), deps.settings, req.body as { email: string; password: string });
+    const { user, tokens } = await login(
+      deps.orm.em.fork(),
+      deps.settings,
+      req.body as { email: string; password: string },
+    );
     return { user: { id: user.id, email: user.email, name: user.name }, tokens: tokensJson(tokens) };
   });
 

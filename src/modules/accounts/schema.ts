@@ -1,9 +1,9 @@
+import { ROLES } from '../../auth/permissions.js';
+import { NotFoundError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
-import { ROLES } from '../../auth/permissions.js';
-import { MembershipSchema, OrganizationSchema, UserSchema, type Organization, type User } from './entity.js';
+import { MembershipSchema, type Organization, OrganizationSchema, type User, UserSchema } from './entity.js';
 import { login, refresh, register, type TokenPair } from './service.js';
-import { NotFoundError } from '../../errors.js';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -46,15 +46,17 @@ export const SessionType = builder
     }),
   });
 
-const ViewerType = builder.objectRef<{ user: User | null; role: string | null; kind: string; permissions: string[] }>('Viewer').implement({
-  description: 'Who the request is authenticated as.',
-  fields: (t) => ({
-    kind: t.exposeString('kind', { description: 'member, personal-token, service-token or on-behalf.' }),
-    user: t.field({ type: UserType, nullable: true, resolve: (v) => v.user }),
-    role: t.field({ type: RoleEnum, nullable: true, resolve: (v) => v.role as (typeof ROLES)[number] | null }),
-    permissions: t.exposeStringList('permissions'),
-  }),
-});
+const ViewerType = builder
+  .objectRef<{ user: User | null; role: string | null; kind: string; permissions: string[] }>('Viewer')
+  .implement({
+    description: 'Who the request is authenticated as.',
+    fields: (t) => ({
+      kind: t.exposeString('kind', { description: 'member, personal-token, service-token or on-behalf.' }),
+      user: t.field({ type: UserType, nullable: true, resolve: (v) => v.user }),
+      role: t.field({ type: RoleEnum, nullable: true, resolve: (v) => v.role as (typeof ROLES)[number] | null }),
+      permissions: t.exposeStringList('permissions'),
+    }),
+  });
 
 builder.queryFields((t) => ({
   me: t.field({
@@ -103,7 +105,8 @@ const LoginInput = builder.inputType('LoginInput', {
 builder.mutationFields((t) => ({
   register: t.field({
     type: SessionType,
-    description: 'Creates a user, their organization (as owner), a Default project and its dev, staging and production environments.',
+    description:
+      'Creates a user, their organization (as owner), a Default project and its dev, staging and production environments.',
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     resolve: (_root, { input }, ctx) => register(ctx.em, ctx.settings, input),
   }),
@@ -114,7 +117,8 @@ builder.mutationFields((t) => ({
   }),
   refreshTokens: t.field({
     type: TokensType,
-    description: 'Exchanges a refresh token for a new pair. Each refresh token works once; reusing one revokes its whole family.',
+    description:
+      'Exchanges a refresh token for a new pair. Each refresh token works once; reusing one revokes its whole family.',
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, { refreshToken }, ctx) => refresh(ctx.em, ctx.settings, refreshToken),
   }),

@@ -1,23 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { signAccessToken, signRefreshToken, verifyRefreshToken } from '../../auth/jwt.js';
-import { DUMMY_PASSWORD_HASH, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
+import {
+  DUMMY_PASSWORD_HASH,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  verifyPassword,
+} from '../../auth/passwords.js';
 import { ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, UnauthenticatedError, ValidationError } from '../../errors.js';
-import { recordAudit } from '../audit/service.js';
-import { addProject } from '../projects/service.js';
-import { EnvironmentSchema } from '../projects/entity.js';
 import { announceChange } from '../../realtime/changes.js';
+import { recordAudit } from '../audit/service.js';
+import { EnvironmentSchema } from '../projects/entity.js';
+import { addProject } from '../projects/service.js';
 import { assertName, slugify } from '../slug.js';
 import {
+  type Membership,
   MembershipSchema,
+  type Organization,
   OrganizationSchema,
   RefreshTokenSchema,
-  UserSchema,
-  type Membership,
-  type Organization,
   type User,
+  UserSchema,
 } from './entity.js';
 
 export interface SessionSettings {
@@ -63,8 +69,16 @@ export function memberPrincipal(membership: Membership): ManagementPrincipal {
   };
 }
 
-export async function findMembership(em: EntityManager, userId: string, organizationId: string): Promise<Membership | null> {
-  return em.findOne(MembershipSchema, { user: userId, organization: organizationId }, { populate: ['user', 'organization'] });
+export async function findMembership(
+  em: EntityManager,
+  userId: string,
+  organizationId: string,
+): Promise<Membership | null> {
+  return em.findOne(
+    MembershipSchema,
+    { user: userId, organization: organizationId },
+    { populate: ['user', 'organization'] },
+  );
 }
 
 /** Issues an access token and the first refresh token of a new family (or the next of `familyId`). */
@@ -127,7 +141,14 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
     return await em.transactional(async (tx) => {
       if (await tx.count(UserSchema, { email })) throw new ConflictError('email is already registered');
       const now = new Date();
-      const user = tx.create(UserSchema, { id: randomUUID(), email, name, passwordHash, createdAt: now, updatedAt: now });
+      const user = tx.create(UserSchema, {
+        id: randomUUID(),
+        email,
+        name,
+        passwordHash,
+        createdAt: now,
+        updatedAt: now,
+      });
       const organization = tx.create(OrganizationSchema, {
         id: randomUUID(),
         name: orgName,
@@ -136,13 +157,29 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
         createdAt: now,
         updatedAt: now,
       });
-      const membership = tx.create(MembershipSchema, { id: randomUUID(), organization, user, role: 'owner' as Role, createdAt: now, updatedAt: now });
+      const membership = tx.create(MembershipSchema, {
+        id: randomUUID(),
+        organization,
+        user,
+        role: 'owner' as Role,
+        createdAt: now,
+        updatedAt: now,
+      });
       const project = await addProject(tx, organization, { name: 'Default', slug: 'default' });
-      recordAudit(tx, memberPrincipal(membership), { action: 'organization.created', resourceType: 'organization', resourceId: organization.id, details: { name: orgName, slug: organization.slug } });
+      recordAudit(tx, memberPrincipal(membership), {
+        action: 'organization.created',
+        resourceType: 'organization',
+        resourceId: organization.id,
+        details: { name: orgName, slug: organization.slug },
+      });
       const tokens = await issueSession(tx, settings, user, organization);
       // Every node builds the new environments' snapshots and key caches before an SDK asks.
       const environments = await tx.find(EnvironmentSchema, { project });
-      await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.created', actor: { userId: user.id, tokenId: null } });
+      await announceChange(tx, {
+        environmentIds: environments.map((e) => e.id),
+        kind: 'environment.created',
+        actor: { userId: user.id, tokenId: null },
+      });
       return { user, organization, tokens };
     });
   } catch (e) {
@@ -163,9 +200,13 @@ export async function login(em: EntityManager, settings: SessionSettings, input:
   }
   const user = email ? await em.findOne(UserSchema, { email }) : null;
   const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-  if (!user || !user.passwordHash || !ok) throw fail();
+  if (!user?.passwordHash || !ok) throw fail();
   // A person signs into the organization they joined first; switching is a later feature.
-  const membership = await em.findOne(MembershipSchema, { user }, { orderBy: { createdAt: 'asc' }, populate: ['organization'] });
+  const membership = await em.findOne(
+    MembershipSchema,
+    { user },
+    { orderBy: { createdAt: 'asc' }, populate: ['organization'] },
+  );
   if (!membership) throw fail();
   const tokens = await em.transactional((tx) => issueSession(tx, settings, user, membership.organization));
   return { user, organization: membership.organization, tokens };
@@ -189,9 +230,13 @@ export async function refresh(em: EntityManager, settings: SessionSettings, refr
     return issueSession(tx, settings, membership.user, membership.organization, claims.fam);
   });
   if (pair) return pair;
-  const reused = await em.execute('select family_id from refresh_tokens where id = ? and used_at is not null', [claims.jti]);
+  const reused = await em.execute('select family_id from refresh_tokens where id = ? and used_at is not null', [
+    claims.jti,
+  ]);
   if (reused.length > 0) {
-    await em.execute('update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null', [claims.fam]);
+    await em.execute('update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null', [
+      claims.fam,
+    ]);
   }
   throw new UnauthenticatedError('refresh token is invalid, expired or already used');
 }

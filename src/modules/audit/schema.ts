@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import { pageWindow, toPage } from '../pagination.js';
-import { AuditEntrySchema, type AuditEntry } from './entity.js';
+import { type AuditEntry, AuditEntrySchema } from './entity.js';
 
 const AuditEntryType = builder.objectRef<AuditEntry>('AuditEntry').implement({
   authScopes: { permission: 'audit:read' },
@@ -13,8 +13,13 @@ const AuditEntryType = builder.objectRef<AuditEntry>('AuditEntry').implement({
     resourceId: t.exposeString('resourceId', { nullable: true }),
     projectId: t.exposeID('projectId', { nullable: true }),
     environmentId: t.exposeID('environmentId', { nullable: true }),
-    principalKind: t.exposeString('principalKind', { description: 'member, personal-token, service-token or on-behalf.' }),
-    actorUserId: t.exposeID('actorUserId', { nullable: true, description: 'The member, including the one acted on behalf of.' }),
+    principalKind: t.exposeString('principalKind', {
+      description: 'member, personal-token, service-token or on-behalf.',
+    }),
+    actorUserId: t.exposeID('actorUserId', {
+      nullable: true,
+      description: 'The member, including the one acted on behalf of.',
+    }),
     actorTokenId: t.exposeID('actorTokenId', { nullable: true, description: 'The access token used, if any.' }),
     details: t.expose('details', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -26,13 +31,16 @@ const AuditPage = pageOf('AuditEntry', AuditEntryType);
 builder.queryField('auditLog', (t) =>
   t.field({
     type: AuditPage,
-    description: 'The organization\'s changes, newest first.',
+    description: "The organization's changes, newest first.",
     authScopes: { permission: 'audit:read' },
     args: { ...pageArgs, action: t.arg.string({ required: false }) },
     resolve: async (_r, args, ctx) => {
       const window = pageWindow(args);
       const where = { organizationId: actorOf(ctx).organizationId, ...(args.action ? { action: args.action } : {}) };
-      const [rows, total] = await ctx.em.findAndCount(AuditEntrySchema, where, { orderBy: { createdAt: 'desc', id: 'desc' }, ...window });
+      const [rows, total] = await ctx.em.findAndCount(AuditEntrySchema, where, {
+        orderBy: { createdAt: 'desc', id: 'desc' },
+        ...window,
+      });
       return toPage(rows, total, window);
     },
   }),

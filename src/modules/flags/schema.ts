@@ -3,7 +3,7 @@ import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import { EnvironmentType, ProjectType } from '../projects/schema.js';
-import { FlagSchema, type Flag, type FlagState } from './entity.js';
+import { type Flag, FlagSchema, type FlagState } from './entity.js';
 import { inEveryEnvironment, inEveryEnvironmentOf } from './scopes.js';
 import { archiveFlag, createFlag, deleteFlag, getFlagByKey, listFlags, updateFlag } from './service.js';
 // state.ts also registers the hook that gives a new environment a state for every flag.
@@ -40,7 +40,11 @@ FlagType.implement({
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     kind: t.field({ type: FlagKindEnum, resolve: (f) => f.kind }),
-    variations: t.field({ type: [VariationType], description: 'Referred to by index everywhere else.', resolve: (f) => f.variations }),
+    variations: t.field({
+      type: [VariationType],
+      description: 'Referred to by index everywhere else.',
+      resolve: (f) => f.variations,
+    }),
     tags: t.exposeStringList('tags'),
     clientSideAvailable: t.exposeBoolean('clientSideAvailable'),
     temporary: t.exposeBoolean('temporary'),
@@ -50,12 +54,12 @@ FlagType.implement({
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     environments: t.field({
       type: [FlagStateType],
-      description: 'The flag\'s state in every environment of its project, in display order.',
+      description: "The flag's state in every environment of its project, in display order.",
       resolve: (flag, _args, ctx) => listFlagStates(ctx.em, flag),
     }),
     state: t.field({
       type: FlagStateType,
-      description: 'The flag\'s state in one environment.',
+      description: "The flag's state in one environment.",
       args: { environmentKey: t.arg.string({ required: true }) },
       resolve: (flag, { environmentKey }, ctx) => getFlagState(ctx.em, flag, environmentKey),
     }),
@@ -64,14 +68,18 @@ FlagType.implement({
 
 FlagStateType.implement({
   authScopes: { permission: 'flag:read' },
-  description: 'A flag\'s targeting in one environment.',
+  description: "A flag's targeting in one environment.",
   fields: (t) => ({
     environment: t.field({ type: EnvironmentType, resolve: (s) => s.environment }),
     on: t.exposeBoolean('on'),
     offVariation: t.exposeInt('offVariation', { description: 'Served while the flag is off or a prerequisite fails.' }),
     targets: t.field({ type: [FlagTargetType], resolve: (s) => s.targets }),
     rules: t.field({ type: [FlagRuleType], resolve: (s) => s.rules }),
-    fallthrough: t.field({ type: ServeType, description: 'Served when no target or rule matches.', resolve: (s) => s.fallthrough }),
+    fallthrough: t.field({
+      type: ServeType,
+      description: 'Served when no target or rule matches.',
+      resolve: (s) => s.fallthrough,
+    }),
     prerequisites: t.field({ type: [PrerequisiteType], resolve: (s) => s.prerequisites }),
     version: t.exposeInt('version', { description: 'Send it back as expectedVersion to change this state.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -87,8 +95,15 @@ builder.objectFields(ProjectType, (t) => ({
     args: {
       ...pageArgs,
       tag: t.arg.string({ required: false, description: 'Only flags with this tag.' }),
-      archived: t.arg.boolean({ required: false, defaultValue: false, description: 'false (default): live flags; true: archived ones; null: both.' }),
-      search: t.arg.string({ required: false, description: 'Case-insensitive substring of the key, name or description.' }),
+      archived: t.arg.boolean({
+        required: false,
+        defaultValue: false,
+        description: 'false (default): live flags; true: archived ones; null: both.',
+      }),
+      search: t.arg.string({
+        required: false,
+        description: 'Case-insensitive substring of the key, name or description.',
+      }),
     },
     resolve: (project, args, ctx) => listFlags(ctx.em, project, args),
   }),
@@ -102,7 +117,7 @@ builder.objectFields(ProjectType, (t) => ({
 
 const VariationInput = builder.inputType('VariationInput', {
   fields: (t) => ({
-    value: t.field({ type: 'JSON', required: false, description: 'Must match the flag\'s kind.' }),
+    value: t.field({ type: 'JSON', required: false, description: "Must match the flag's kind." }),
     name: t.string({ required: false }),
   }),
 });
@@ -112,7 +127,11 @@ const CreateFlagInput = builder.inputType('CreateFlagInput', {
     name: t.string({ required: false, description: 'Defaults to the key.' }),
     description: t.string({ required: false }),
     kind: t.field({ type: FlagKindEnum, required: true }),
-    variations: t.field({ type: [VariationInput], required: false, description: 'Boolean flags default to [true, false].' }),
+    variations: t.field({
+      type: [VariationInput],
+      required: false,
+      description: 'Boolean flags default to [true, false].',
+    }),
     tags: t.stringList({ required: false }),
     clientSideAvailable: t.boolean({ required: false }),
     temporary: t.boolean({ required: false, description: 'Default true.' }),
@@ -123,7 +142,11 @@ const UpdateFlagInput = builder.inputType('UpdateFlagInput', {
     name: t.string({ required: false }),
     description: t.string({ required: false }),
     tags: t.stringList({ required: false }),
-    variations: t.field({ type: [VariationInput], required: false, description: 'Checked against every environment\'s targeting.' }),
+    variations: t.field({
+      type: [VariationInput],
+      required: false,
+      description: "Checked against every environment's targeting.",
+    }),
     clientSideAvailable: t.boolean({ required: false }),
     temporary: t.boolean({ required: false }),
   }),
@@ -145,7 +168,13 @@ const toVariations = (input: { value?: unknown; name?: string | null }[] | null 
 
 /** The project of a flag, for scopes that must cover all of its environments. */
 const projectOfFlag = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], id: string) => async () =>
-  (await ctx.em.findOne(FlagSchema, { id, project: { organization: ctx.principal?.organizationId } }, { populate: ['project'] }))?.project;
+  (
+    await ctx.em.findOne(
+      FlagSchema,
+      { id, project: { organization: ctx.principal?.organizationId } },
+      { populate: ['project'] },
+    )
+  )?.project;
 
 builder.mutationFields((t) => ({
   createFlag: t.field({
@@ -160,11 +189,12 @@ builder.mutationFields((t) => ({
     type: FlagType,
     authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, id.toString())),
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateFlagInput, required: true }) },
-    resolve: (_root, { id, input }, ctx) => updateFlag(ctx.em, actorOf(ctx), id.toString(), { ...input, variations: toVariations(input.variations) }),
+    resolve: (_root, { id, input }, ctx) =>
+      updateFlag(ctx.em, actorOf(ctx), id.toString(), { ...input, variations: toVariations(input.variations) }),
   }),
   archiveFlag: t.field({
     type: FlagType,
-    description: 'Removes the flag from every environment\'s evaluation; its targeting is kept for restoreFlag.',
+    description: "Removes the flag from every environment's evaluation; its targeting is kept for restoreFlag.",
     authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, id.toString())),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => archiveFlag(ctx.em, actorOf(ctx), id.toString(), true),
@@ -184,14 +214,19 @@ builder.mutationFields((t) => ({
   }),
   updateFlagState: t.field({
     type: FlagStateType,
-    description: 'Changes a flag\'s targeting in one environment. Name the flag by flagId or by projectId and flagKey.',
-    authScopes: (_root, { environmentId }) => ({ environmentPermission: { permission: 'flag:write', environmentId: environmentId.toString() } }),
+    description: "Changes a flag's targeting in one environment. Name the flag by flagId or by projectId and flagKey.",
+    authScopes: (_root, { environmentId }) => ({
+      environmentPermission: { permission: 'flag:write', environmentId: environmentId.toString() },
+    }),
     args: {
       flagId: t.arg.id({ required: false }),
       projectId: t.arg.id({ required: false }),
       flagKey: t.arg.string({ required: false }),
       environmentId: t.arg.id({ required: true }),
-      expectedVersion: t.arg.int({ required: true, description: 'The state version the change is based on; a stale one is refused with CONFLICT.' }),
+      expectedVersion: t.arg.int({
+        required: true,
+        description: 'The state version the change is based on; a stale one is refused with CONFLICT.',
+      }),
       input: t.arg({ type: FlagStateInput, required: true }),
     },
     resolve: (_root, args, ctx) => {
@@ -216,11 +251,12 @@ builder.mutationFields((t) => ({
         ? { environmentPermission: { permission: 'flag:write', environmentId: environmentId.toString() } }
         : inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, flagId.toString())),
     args: { flagId: t.arg.id({ required: true }), environmentId: t.arg.id({ required: false }) },
-    resolve: (_root, { flagId, environmentId }, ctx) => killFlag(ctx.em, actorOf(ctx), flagId.toString(), environmentId?.toString()),
+    resolve: (_root, { flagId, environmentId }, ctx) =>
+      killFlag(ctx.em, actorOf(ctx), flagId.toString(), environmentId?.toString()),
   }),
   promoteFlag: t.field({
     type: [FlagStateType],
-    description: 'Copies the flag\'s targeting from one environment to others, all or nothing.',
+    description: "Copies the flag's targeting from one environment to others, all or nothing.",
     authScopes: (_root, { toEnvironmentIds }) => ({
       $all: { permission: 'flag:read', ...inEveryEnvironment('flag:write', toEnvironmentIds.map(String)) },
     }),
@@ -230,6 +266,12 @@ builder.mutationFields((t) => ({
       toEnvironmentIds: t.arg.idList({ required: true }),
     },
     resolve: (_root, args, ctx) =>
-      promoteFlag(ctx.em, actorOf(ctx), args.flagId.toString(), args.fromEnvironmentId.toString(), args.toEnvironmentIds.map(String)),
+      promoteFlag(
+        ctx.em,
+        actorOf(ctx),
+        args.flagId.toString(),
+        args.fromEnvironmentId.toString(),
+        args.toEnvironmentIds.map(String),
+      ),
   }),
 }));

@@ -1,7 +1,7 @@
 import type { Permission } from '../../auth/permissions.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { listEnvironments } from '../projects/service.js';
 import type { Project } from '../projects/entity.js';
+import { listEnvironments } from '../projects/service.js';
 
 /** The subset of the builder's scope map these helpers build. */
 export interface EnvironmentScopes {
@@ -37,5 +37,8 @@ export async function inEveryEnvironmentOf(
   const project = await findProject();
   if (!project) return { permission };
   const environments = await listEnvironments(ctx.em, project);
-  return inEveryEnvironment(permission, environments.map((e) => e.id));
+  return inEveryEnvironment(
+    permission,
+    environments.map((e) => e.id),
+  );
 }

@@ -1,16 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException, type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
+import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import { validateFlagDefinition, validateFlagState, type FlagKind, type Problem, type Variation } from '../../evaluation/index.js';
+import {
+  type FlagKind,
+  type Problem,
+  type Variation,
+  validateFlagDefinition,
+  validateFlagState,
+} from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
-import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import type { Project } from '../projects/entity.js';
 import { getProject, listEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
-import { FlagSchema, FlagStateSchema, type Flag } from './entity.js';
-import { assertValid, defaultState, definitionOf, envStateOf, lockEnvironments, stateValidationContext } from './validation.js';
+import { type Flag, FlagSchema, FlagStateSchema } from './entity.js';
+import {
+  assertValid,
+  defaultState,
+  definitionOf,
+  envStateOf,
+  lockEnvironments,
+  stateValidationContext,
+} from './validation.js';
 
 const MAX_TAGS = 50;
 const MAX_TAG_LENGTH = 64;
@@ -47,9 +60,20 @@ export interface UpdateFlagInput {
 export const changeActor = (actor: ManagementPrincipal) => ({ userId: actor.userId, tokenId: actor.tokenId });
 
 /** Bumps every environment of `project` and announces a change of `flagKey`. */
-export async function announceFlagChange(em: EntityManager, actor: ManagementPrincipal, project: Project, kind: ChangeKind, flagKey: string) {
+export async function announceFlagChange(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  project: Project,
+  kind: ChangeKind,
+  flagKey: string,
+) {
   const environments = await listEnvironments(em, project);
-  await announceChange(em, { environmentIds: environments.map((e) => e.id), kind, flagKeys: [flagKey], actor: changeActor(actor) });
+  await announceChange(em, {
+    environmentIds: environments.map((e) => e.id),
+    kind,
+    flagKeys: [flagKey],
+    actor: changeActor(actor),
+  });
 }
 
 function normalizeTags(tags: string[]): string[] {
@@ -77,7 +101,11 @@ export async function listFlags(em: EntityManager, project: Project, args: FlagL
 }
 
 export async function getFlag(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Flag> {
-  const flag = await em.findOne(FlagSchema, { id, project: { organization: actor.organizationId } }, { populate: ['project'] });
+  const flag = await em.findOne(
+    FlagSchema,
+    { id, project: { organization: actor.organizationId } },
+    { populate: ['project'] },
+  );
   if (!flag) throw new NotFoundError('flag');
   return flag;
 }
@@ -102,7 +130,12 @@ export async function findFlag(
   return getFlagByKey(em, await getProject(em, actor, { id: by.projectId }), by.flagKey);
 }
 
-export async function createFlag(em: EntityManager, actor: ManagementPrincipal, projectId: string, input: CreateFlagInput): Promise<Flag> {
+export async function createFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  projectId: string,
+  input: CreateFlagInput,
+): Promise<Flag> {
   const key = assertKey(input.key, 'key');
   const name = assertName(input.name ?? key, 'name');
   // A boolean flag without explicit variations gets the obvious pair.
@@ -121,19 +154,46 @@ export async function createFlag(em: EntityManager, actor: ManagementPrincipal, 
   return em.transactional(async (tx) => {
     const project = await getProject(tx, actor, { id: projectId });
     const now = new Date();
-    const flag = tx.create(FlagSchema, { id: randomUUID(), project, ...fields, salt: null, archivedAt: null, createdAt: now, updatedAt: now });
+    const flag = tx.create(FlagSchema, {
+      id: randomUUID(),
+      project,
+      ...fields,
+      salt: null,
+      archivedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
     const environments = await listEnvironments(tx, project);
     for (const environment of environments) {
-      tx.create(FlagStateSchema, { id: randomUUID(), flag, environment, ...defaultState(flag), version: 1, updatedAt: now });
+      tx.create(FlagStateSchema, {
+        id: randomUUID(),
+        flag,
+        environment,
+        ...defaultState(flag),
+        version: 1,
+        updatedAt: now,
+      });
     }
     try {
       await tx.flush();
     } catch (e) {
-      if (e instanceof UniqueConstraintViolationException) throw new ConflictError(`a flag with key "${key}" already exists in this project`);
+      if (e instanceof UniqueConstraintViolationException)
+        throw new ConflictError(`a flag with key "${key}" already exists in this project`);
       throw e;
     }
-    recordAudit(tx, actor, { action: 'flag.created', resourceType: 'flag', resourceId: flag.id, projectId: project.id, details: { key, kind: flag.kind } });
-    await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'flag.created', flagKeys: [key], actor: changeActor(actor) });
+    recordAudit(tx, actor, {
+      action: 'flag.created',
+      resourceType: 'flag',
+      resourceId: flag.id,
+      projectId: project.id,
+      details: { key, kind: flag.kind },
+    });
+    await announceChange(tx, {
+      environmentIds: environments.map((e) => e.id),
+      kind: 'flag.created',
+      flagKeys: [key],
+      actor: changeActor(actor),
+    });
     return flag;
   });
 }
@@ -145,24 +205,39 @@ export async function createFlag(em: EntityManager, actor: ManagementPrincipal, 
 async function revalidateStates(em: EntityManager, flag: Flag): Promise<void> {
   const problems: Problem[] = [];
   const definition = definitionOf(flag);
-  const states = await em.find(FlagStateSchema, { flag: { project: flag.project } }, { populate: ['flag', 'environment'] });
+  const states = await em.find(
+    FlagStateSchema,
+    { flag: { project: flag.project } },
+    { populate: ['flag', 'environment'] },
+  );
   for (const state of states) {
     const at = `environments.${state.environment.key}`;
     if (state.flag.id === flag.id) {
-      const context = await stateValidationContext(em, flag.project.id, state.environment.id, { includeArchived: true });
-      for (const p of validateFlagState(definition, envStateOf(state), context)) problems.push({ path: `${at}.${p.path}`, message: p.message });
+      const context = await stateValidationContext(em, flag.project.id, state.environment.id, {
+        includeArchived: true,
+      });
+      for (const p of validateFlagState(definition, envStateOf(state), context))
+        problems.push({ path: `${at}.${p.path}`, message: p.message });
       continue;
     }
     state.prerequisites.forEach((p, i) => {
       if (p.key === flag.key && p.variation >= flag.variations.length) {
-        problems.push({ path: `${at}.flags.${state.flag.key}.prerequisites[${i}].variation`, message: `flag "${state.flag.key}" requires variation ${p.variation} of this flag` });
+        problems.push({
+          path: `${at}.flags.${state.flag.key}.prerequisites[${i}].variation`,
+          message: `flag "${state.flag.key}" requires variation ${p.variation} of this flag`,
+        });
       }
     });
   }
   assertValid(problems);
 }
 
-export async function updateFlag(em: EntityManager, actor: ManagementPrincipal, id: string, input: UpdateFlagInput): Promise<Flag> {
+export async function updateFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+  input: UpdateFlagInput,
+): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, id);
     if (input.name != null) flag.name = assertName(input.name, 'name');
@@ -173,23 +248,43 @@ export async function updateFlag(em: EntityManager, actor: ManagementPrincipal, 
     if (input.variations != null) flag.variations = input.variations;
     assertValid(validateFlagDefinition(definitionOf(flag)));
     if (input.variations != null) {
-      await lockEnvironments(tx, (await listEnvironments(tx, flag.project)).map((e) => e.id));
+      await lockEnvironments(
+        tx,
+        (await listEnvironments(tx, flag.project)).map((e) => e.id),
+      );
       await revalidateStates(tx, flag);
     }
-    recordAudit(tx, actor, { action: 'flag.updated', resourceType: 'flag', resourceId: id, projectId: flag.project.id, details: { key: flag.key, ...input } });
+    recordAudit(tx, actor, {
+      action: 'flag.updated',
+      resourceType: 'flag',
+      resourceId: id,
+      projectId: flag.project.id,
+      details: { key: flag.key, ...input },
+    });
     await announceFlagChange(tx, actor, flag.project, 'flag.updated', flag.key);
     return flag;
   });
 }
 
 /** Archived flags leave every environment's snapshot but keep their targeting for a restore. */
-export async function archiveFlag(em: EntityManager, actor: ManagementPrincipal, id: string, archived: boolean): Promise<Flag> {
+export async function archiveFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+  archived: boolean,
+): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, id);
     if ((flag.archivedAt !== null) === archived) return flag;
     flag.archivedAt = archived ? new Date() : null;
     const action = archived ? 'flag.archived' : 'flag.restored';
-    recordAudit(tx, actor, { action, resourceType: 'flag', resourceId: id, projectId: flag.project.id, details: { key: flag.key } });
+    recordAudit(tx, actor, {
+      action,
+      resourceType: 'flag',
+      resourceId: id,
+      projectId: flag.project.id,
+      details: { key: flag.key },
+    });
     await announceFlagChange(tx, actor, flag.project, action, flag.key);
     return flag;
   });
@@ -208,12 +303,24 @@ export async function flagsRequiring(em: EntityManager, flag: Flag): Promise<str
 export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, id);
-    await lockEnvironments(tx, (await listEnvironments(tx, flag.project)).map((e) => e.id));
+    await lockEnvironments(
+      tx,
+      (await listEnvironments(tx, flag.project)).map((e) => e.id),
+    );
     const dependents = await flagsRequiring(tx, flag);
     if (dependents.length > 0) {
-      throw new ConflictError(`flag "${flag.key}" is a prerequisite of ${dependents.map((k) => `"${k}"`).join(', ')}; remove it there first`, { flags: dependents });
+      throw new ConflictError(
+        `flag "${flag.key}" is a prerequisite of ${dependents.map((k) => `"${k}"`).join(', ')}; remove it there first`,
+        { flags: dependents },
+      );
     }
-    recordAudit(tx, actor, { action: 'flag.deleted', resourceType: 'flag', resourceId: id, projectId: flag.project.id, details: { key: flag.key } });
+    recordAudit(tx, actor, {
+      action: 'flag.deleted',
+      resourceType: 'flag',
+      resourceId: id,
+      projectId: flag.project.id,
+      details: { key: flag.key },
+    });
     await announceFlagChange(tx, actor, flag.project, 'flag.deleted', flag.key);
     tx.remove(flag);
     return flag;

@@ -1,5 +1,16 @@
-import { IsolationLevel, type EntityManager } from '@mikro-orm/postgresql';
-import type { EnvironmentData, FlagConfig, FlagKind, Prerequisite, Rule, Segment, SegmentRule, Serve, Target, Variation } from '../../evaluation/index.js';
+import { type EntityManager, IsolationLevel } from '@mikro-orm/postgresql';
+import type {
+  EnvironmentData,
+  FlagConfig,
+  FlagKind,
+  Prerequisite,
+  Rule,
+  Segment,
+  SegmentRule,
+  Serve,
+  Target,
+  Variation,
+} from '../../evaluation/index.js';
 
 /**
  * What the snapshots are built from: every live (non-archived) flag of an environment with its
@@ -89,7 +100,11 @@ async function load(em: EntityManager, environmentId: string | null): Promise<Ma
         segmentsByProject.set(row.project_id, list);
       }
       for (const env of environments) {
-        result.set(env.id, { version: Number(env.version), flags: [], segments: segmentsByProject.get(env.project_id) ?? [] });
+        result.set(env.id, {
+          version: Number(env.version),
+          flags: [],
+          segments: segmentsByProject.get(env.project_id) ?? [],
+        });
       }
       for (const row of flags) result.get(row.environment_id)?.flags.push(flagConfig(row));
       return result;

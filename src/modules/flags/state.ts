@@ -1,16 +1,31 @@
-import DataLoader from 'dataloader';
 import { randomUUID } from 'node:crypto';
-import { FlushMode, LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, FlushMode, LockMode } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import { validateFlagState, type FlagEnvState, type Prerequisite, type Problem, type Rule, type Serve, type Target } from '../../evaluation/index.js';
+import {
+  type FlagEnvState,
+  type Prerequisite,
+  type Problem,
+  type Rule,
+  type Serve,
+  type Target,
+  validateFlagState,
+} from '../../evaluation/index.js';
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
-import { EnvironmentSchema, type Environment } from '../projects/entity.js';
+import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { listEnvironments, onEnvironmentCreated } from '../projects/service.js';
-import { FlagSchema, FlagStateSchema, type Flag, type FlagState } from './entity.js';
+import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
 import { changeActor, findFlag, getFlag } from './service.js';
-import { assertValid, defaultState, definitionOf, envStateOf, lockEnvironments, stateValidationContext } from './validation.js';
+import {
+  assertValid,
+  defaultState,
+  definitionOf,
+  envStateOf,
+  lockEnvironments,
+  stateValidationContext,
+} from './validation.js';
 
 /** A rule as a client sends it: the id is kept when given and generated when omitted. */
 export type RuleChange = Omit<Rule, 'id'> & { id?: string | null };
@@ -30,7 +45,14 @@ export interface FlagStateChanges {
 onEnvironmentCreated(async (em, environment) => {
   const flags = await em.find(FlagSchema, { project: environment.project }, { flushMode: FlushMode.COMMIT });
   for (const flag of flags) {
-    em.create(FlagStateSchema, { id: randomUUID(), flag, environment, ...defaultState(flag), version: 1, updatedAt: new Date() });
+    em.create(FlagStateSchema, {
+      id: randomUUID(),
+      flag,
+      environment,
+      ...defaultState(flag),
+      version: 1,
+      updatedAt: new Date(),
+    });
   }
 });
 
@@ -67,7 +89,11 @@ export async function listFlagStates(em: EntityManager, flag: Flag): Promise<Fla
 }
 
 export async function getFlagState(em: EntityManager, flag: Flag, environmentKey: string): Promise<FlagState> {
-  const state = await em.findOne(FlagStateSchema, { flag, environment: { key: environmentKey } }, { populate: ['environment'] });
+  const state = await em.findOne(
+    FlagStateSchema,
+    { flag, environment: { key: environmentKey } },
+    { populate: ['environment'] },
+  );
   if (!state) throw new NotFoundError(`environment "${environmentKey}"`);
   return state;
 }
@@ -88,7 +114,8 @@ async function lockStates(em: EntityManager, flag: Flag, environmentIds: string[
 }
 
 function assertLive(flag: Flag): void {
-  if (flag.archivedAt !== null) throw new ConflictError(`flag "${flag.key}" is archived; restore it before changing its targeting`);
+  if (flag.archivedAt !== null)
+    throw new ConflictError(`flag "${flag.key}" is archived; restore it before changing its targeting`);
 }
 
 function applyState(state: FlagState, next: Omit<FlagEnvState, 'version'>): void {
@@ -123,9 +150,12 @@ export async function updateFlagState(
     const [state] = await lockStates(tx, flag, [environment.id]);
     if (!state) throw new NotFoundError('flag state');
     if (state.version !== expectedVersion) {
-      throw new ConflictError(`the flag's state in "${environment.key}" is at version ${state.version}, not ${expectedVersion}: reload and retry`, {
-        currentVersion: state.version,
-      });
+      throw new ConflictError(
+        `the flag's state in "${environment.key}" is at version ${state.version}, not ${expectedVersion}: reload and retry`,
+        {
+          currentVersion: state.version,
+        },
+      );
     }
     const before = envStateOf(state);
     const next: FlagEnvState = {
@@ -148,7 +178,12 @@ export async function updateFlagState(
       environmentId: environment.id,
       details: { key: flag.key, environmentKey: environment.key, before, after: envStateOf(state) },
     });
-    await announceChange(tx, { environmentIds: [environment.id], kind: 'flag.state', flagKeys: [flag.key], actor: changeActor(actor) });
+    await announceChange(tx, {
+      environmentIds: [environment.id],
+      kind: 'flag.state',
+      flagKeys: [flag.key],
+      actor: changeActor(actor),
+    });
     return state;
   });
 }
@@ -157,12 +192,26 @@ export async function updateFlagState(
  * The kill switch: turns the flag off in one environment, or in every environment of its
  * project, at once. Allowed on archived flags too: in an emergency nobody should have to restore first.
  */
-export async function killFlag(em: EntityManager, actor: ManagementPrincipal, flagId: string, environmentId?: string | null): Promise<FlagState[]> {
+export async function killFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  flagId: string,
+  environmentId?: string | null,
+): Promise<FlagState[]> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, flagId);
-    const environments = environmentId ? [await environmentOf(tx, flag, environmentId)] : await listEnvironments(tx, flag.project);
-    await lockEnvironments(tx, environments.map((e) => e.id));
-    const states = await lockStates(tx, flag, environments.map((e) => e.id));
+    const environments = environmentId
+      ? [await environmentOf(tx, flag, environmentId)]
+      : await listEnvironments(tx, flag.project);
+    await lockEnvironments(
+      tx,
+      environments.map((e) => e.id),
+    );
+    const states = await lockStates(
+      tx,
+      flag,
+      environments.map((e) => e.id),
+    );
     const killed = states.filter((s) => s.on);
     for (const state of killed) applyState(state, { ...envStateOf(state), on: false });
     const killedIn = environments.filter((e) => killed.some((s) => s.environment.id === e.id));
@@ -175,9 +224,16 @@ export async function killFlag(em: EntityManager, actor: ManagementPrincipal, fl
       details: { key: flag.key, environmentKeys: killedIn.map((e) => e.key) },
     });
     if (killedIn.length > 0) {
-      await announceChange(tx, { environmentIds: killedIn.map((e) => e.id), kind: 'flag.killed', flagKeys: [flag.key], actor: changeActor(actor) });
+      await announceChange(tx, {
+        environmentIds: killedIn.map((e) => e.id),
+        kind: 'flag.killed',
+        flagKeys: [flag.key],
+        actor: changeActor(actor),
+      });
     }
-    return environments.map((e) => states.find((s) => s.environment.id === e.id)).filter((s): s is FlagState => s !== undefined);
+    return environments
+      .map((e) => states.find((s) => s.environment.id === e.id))
+      .filter((s): s is FlagState => s !== undefined);
   });
 }
 
@@ -226,7 +282,12 @@ export async function promoteFlag(
       environmentId: from.id,
       details: { key: flag.key, from: from.key, to: environments.map((e) => e.key), state: copy },
     });
-    await announceChange(tx, { environmentIds: targets, kind: 'flag.promoted', flagKeys: [flag.key], actor: changeActor(actor) });
+    await announceChange(tx, {
+      environmentIds: targets,
+      kind: 'flag.promoted',
+      flagKeys: [flag.key],
+      actor: changeActor(actor),
+    });
     return environments.map((e) => states.find((s) => s.environment.id === e.id)!);
   });
 }

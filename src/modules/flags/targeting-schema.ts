@@ -1,5 +1,16 @@
 import { ValidationError } from '../../errors.js';
-import { OPERATORS, type Clause, type ClauseValue, type Prerequisite, type Rollout, type Rule, type SegmentRule, type Serve, type Target, type WeightedVariation } from '../../evaluation/index.js';
+import {
+  type Clause,
+  type ClauseValue,
+  OPERATORS,
+  type Prerequisite,
+  type Rollout,
+  type Rule,
+  type SegmentRule,
+  type Serve,
+  type Target,
+  type WeightedVariation,
+} from '../../evaluation/index.js';
 import { builder } from '../../graphql/builder.js';
 
 // The targeting vocabulary shared by flag states and segments, as GraphQL output and input types.
@@ -20,7 +31,9 @@ export const ClauseType = builder.objectRef<Clause>('Clause').implement({
 const WeightedVariationType = builder.objectRef<WeightedVariation>('WeightedVariation').implement({
   fields: (t) => ({
     variation: t.exposeInt('variation'),
-    weight: t.exposeInt('weight', { description: 'In thousandths of a percent; the weights of a rollout sum to 100000.' }),
+    weight: t.exposeInt('weight', {
+      description: 'In thousandths of a percent; the weights of a rollout sum to 100000.',
+    }),
   }),
 });
 
@@ -75,7 +88,11 @@ export const ClauseInput = builder.inputType('ClauseInput', {
   fields: (t) => ({
     attribute: t.string({ required: false, description: 'Required except for segmentMatch.' }),
     op: t.field({ type: ClauseOperatorEnum, required: true }),
-    values: t.field({ type: ['JSON'], required: true, description: 'Strings, numbers or booleans, as the operator needs.' }),
+    values: t.field({
+      type: ['JSON'],
+      required: true,
+      description: 'Strings, numbers or booleans, as the operator needs.',
+    }),
     negate: t.boolean({ required: false }),
   }),
 });
@@ -95,7 +112,10 @@ export const ServeInput = builder.inputType('ServeInput', {
 });
 export const FlagRuleInput = builder.inputType('FlagRuleInput', {
   fields: (t) => ({
-    id: t.string({ required: false, description: 'Keep an existing rule\'s id; omitted for a new rule, one is generated.' }),
+    id: t.string({
+      required: false,
+      description: "Keep an existing rule's id; omitted for a new rule, one is generated.",
+    }),
     description: t.string({ required: false }),
     clauses: t.field({ type: [ClauseInput], required: true }),
     serve: t.field({ type: ServeInput, required: true }),
@@ -109,7 +129,10 @@ export const PrerequisiteInput = builder.inputType('FlagPrerequisiteInput', {
 });
 export const SegmentRuleInput = builder.inputType('SegmentRuleInput', {
   fields: (t) => ({
-    id: t.string({ required: false, description: 'Keep an existing rule\'s id; omitted for a new rule, one is generated.' }),
+    id: t.string({
+      required: false,
+      description: "Keep an existing rule's id; omitted for a new rule, one is generated.",
+    }),
     clauses: t.field({ type: [ClauseInput], required: true }),
   }),
 });
@@ -147,7 +170,10 @@ export function toServe(input: ServeArg, path: string): Serve {
   };
 }
 
-export function toRule(input: { id?: string | null; description?: string | null; clauses: ClauseArg[]; serve: ServeArg }, path: string) {
+export function toRule(
+  input: { id?: string | null; description?: string | null; clauses: ClauseArg[]; serve: ServeArg },
+  path: string,
+) {
   return {
     id: input.id ?? null,
     clauses: input.clauses.map(toClause),

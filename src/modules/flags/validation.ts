@@ -1,9 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidArray } from '../../db/sql.js';
 import { ValidationError } from '../../errors.js';
-import type { FlagDefinition, FlagEnvState, FlagKind, Problem, StateValidationContext } from '../../evaluation/index.js';
+import type {
+  FlagDefinition,
+  FlagEnvState,
+  FlagKind,
+  Problem,
+  StateValidationContext,
+} from '../../evaluation/index.js';
 import { SegmentSchema } from '../segments/entity.js';
-import { FlagSchema, FlagStateSchema, type Flag, type FlagState } from './entity.js';
+import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
 
 /** Throws the engine's problems as one ValidationError whose message names the first problem. */
 export function assertValid(problems: Problem[], prefix = ''): void {
@@ -53,7 +59,7 @@ export function defaultState(flag: Pick<Flag, 'kind' | 'variations'>): Omit<Flag
     const falseAt = flag.variations.findIndex((v) => v.value === false);
     const trueAt = flag.variations.findIndex((v) => v.value === true);
     off = falseAt >= 0 ? falseAt : flag.variations.length - 1;
-    on = trueAt >= 0 ? trueAt : 0;
+    on = Math.max(trueAt, 0);
   }
   return { on: false, offVariation: off, targets: [], rules: [], fallthrough: { variation: on }, prerequisites: [] };
 }
@@ -78,12 +84,17 @@ export async function stateValidationContext(
   const keyOf = new Map<string, string>();
   for (const flag of flags) {
     keyOf.set(flag.id, flag.key);
-    if (flag.archivedAt === null || options.includeArchived) flagMap.set(flag.key, { kind: flag.kind, variationsCount: flag.variations.length });
+    if (flag.archivedAt === null || options.includeArchived)
+      flagMap.set(flag.key, { kind: flag.kind, variationsCount: flag.variations.length });
   }
   const prerequisiteGraph = new Map<string, string[]>();
   for (const state of states) {
     const key = keyOf.get(state.flag.id);
-    if (key !== undefined) prerequisiteGraph.set(key, state.prerequisites.map((p) => p.key));
+    if (key !== undefined)
+      prerequisiteGraph.set(
+        key,
+        state.prerequisites.map((p) => p.key),
+      );
   }
   return { segmentKeys: new Set(segments.map((s) => s.key)), flags: flagMap, prerequisiteGraph };
 }
@@ -97,5 +108,7 @@ export async function stateValidationContext(
  */
 export async function lockEnvironments(em: EntityManager, environmentIds: readonly string[]): Promise<void> {
   if (environmentIds.length === 0) return;
-  await em.execute('select id from environments where id = any(?::uuid[]) order by id for update', [uuidArray(environmentIds)]);
+  await em.execute('select id from environments where id = any(?::uuid[]) order by id for update', [
+    uuidArray(environmentIds),
+  ]);
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { hashKey, parseKey } from '../../auth/keys.js';
-import { uuidArray } from '../../db/sql.js';
 import type { Clock } from '../../clock.js';
+import { uuidArray } from '../../db/sql.js';
 import type { SdkKeyKind } from './entity.js';
 
 /**
@@ -36,7 +36,8 @@ const HASH_MEMO_MAX = 10_000;
 const LAST_USED_EVERY_MS = 60_000;
 
 function toCached(row: Row): CachedSdkKey {
-  const origins: string[] = typeof row.authorized_origins === 'string' ? JSON.parse(row.authorized_origins) : row.authorized_origins ?? [];
+  const origins: string[] =
+    typeof row.authorized_origins === 'string' ? JSON.parse(row.authorized_origins) : (row.authorized_origins ?? []);
   return {
     id: row.id,
     environmentId: row.environment_id,

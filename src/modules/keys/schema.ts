@@ -4,7 +4,17 @@ import { UserSchema } from '../accounts/entity.js';
 import { UserType } from '../accounts/schema.js';
 import { EnvironmentType } from '../projects/schema.js';
 import type { SdkKey } from './entity.js';
-import { clientSideKey, createSdkKey, GRACE_MINUTES, isKeyActive, listSdkKeys, revokeSdkKey, rotateServerKeys, setAuthorizedOrigins, type CreatedSdkKey } from './service.js';
+import {
+  type CreatedSdkKey,
+  clientSideKey,
+  createSdkKey,
+  GRACE_MINUTES,
+  isKeyActive,
+  listSdkKeys,
+  revokeSdkKey,
+  rotateServerKeys,
+  setAuthorizedOrigins,
+} from './service.js';
 
 const SdkKeyKindEnum = builder.enumType('SdkKeyKind', {
   values: {
@@ -31,7 +41,11 @@ const SdkKeyType = builder.objectRef<SdkKey>('SdkKey').implement({
     }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'End of the revocation grace period.' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'End of the revocation grace period.',
+    }),
   }),
 });
 
@@ -69,10 +83,19 @@ builder.mutationFields((t) => ({
   createSdkKey: t.field({
     type: CreatedSdkKeyType,
     description: 'Adds a server or mobile key (rotate by addition). The value is returned this once.',
-    authScopes: (_r, { environmentId }) => ({ environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() } }),
-    args: { environmentId: t.arg.id({ required: true }), kind: t.arg({ type: SdkKeyKindEnum, required: true }), name: t.arg.string({ required: false }) },
+    authScopes: (_r, { environmentId }) => ({
+      environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
+    }),
+    args: {
+      environmentId: t.arg.id({ required: true }),
+      kind: t.arg({ type: SdkKeyKindEnum, required: true }),
+      name: t.arg.string({ required: false }),
+    },
     resolve: async (_r, args, ctx) => {
-      const created = await createSdkKey(ctx.em, actorOf(ctx), args.environmentId.toString(), { kind: args.kind, name: args.name });
+      const created = await createSdkKey(ctx.em, actorOf(ctx), args.environmentId.toString(), {
+        kind: args.kind,
+        name: args.name,
+      });
       await ctx.refreshKeys(args.environmentId.toString());
       return created;
     },
@@ -91,7 +114,9 @@ builder.mutationFields((t) => ({
   rotateServerKeys: t.field({
     type: [CreatedSdkKeyType],
     description: `Replaces every active server key of the environment: one new key per old one, the old ones revoked. ${GRACE}`,
-    authScopes: (_r, { environmentId }) => ({ environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() } }),
+    authScopes: (_r, { environmentId }) => ({
+      environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
+    }),
     args: { environmentId: t.arg.id({ required: true }), graceMinutes: t.arg.int({ required: true }) },
     resolve: async (_r, { environmentId, graceMinutes }, ctx) => {
       const created = await rotateServerKeys(ctx.em, actorOf(ctx), environmentId.toString(), graceMinutes, ctx.clock);
@@ -102,7 +127,9 @@ builder.mutationFields((t) => ({
   setAuthorizedOrigins: t.field({
     type: EnvironmentType,
     description: 'Replaces the browser origins allowed to use the client-side ID. "*" is allowed but unsafe.',
-    authScopes: (_r, { environmentId }) => ({ environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() } }),
+    authScopes: (_r, { environmentId }) => ({
+      environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
+    }),
     args: { environmentId: t.arg.id({ required: true }), origins: t.arg.stringList({ required: true }) },
     resolve: async (_r, { environmentId, origins }, ctx) => {
       const key = await setAuthorizedOrigins(ctx.em, actorOf(ctx), environmentId.toString(), origins);

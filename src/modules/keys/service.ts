@@ -8,12 +8,13 @@ import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import type { Environment } from '../projects/entity.js';
 import { getEnvironment, onEnvironmentCreated } from '../projects/service.js';
-import { SdkKeySchema, type SdkKey, type SdkKeyKind } from './entity.js';
+import { type SdkKey, type SdkKeyKind, SdkKeySchema } from './entity.js';
 
 /** The grace periods of the reference: the old key keeps working this long after revocation. */
 export const GRACE_MINUTES = [0, 15, 30, 60, 240, 720, 1440] as const;
 
-const CLIENT_ID_FIXED = 'the client-side ID is fixed for the life of its environment: it cannot be created, revoked or rotated (create a new environment instead)';
+const CLIENT_ID_FIXED =
+  'the client-side ID is fixed for the life of its environment: it cannot be created, revoked or rotated (create a new environment instead)';
 
 export interface CreatedSdkKey {
   key: SdkKey;
@@ -21,7 +22,13 @@ export interface CreatedSdkKey {
   value: string;
 }
 
-function newKey(em: EntityManager, environment: Environment, kind: SdkKeyKind, name: string, createdBy: string | null): CreatedSdkKey {
+function newKey(
+  em: EntityManager,
+  environment: Environment,
+  kind: SdkKeyKind,
+  name: string,
+  createdBy: string | null,
+): CreatedSdkKey {
   const value = generateKey(kind);
   const key = em.create(SdkKeySchema, {
     id: randomUUID(),
@@ -80,9 +87,21 @@ export async function createSdkKey(
     const environment = await getEnvironment(tx, actor, environmentId);
     const name = input.name?.trim() || `${input.kind === 'server' ? 'Server' : 'Mobile'} key`;
     const created = newKey(tx, environment, input.kind, name.slice(0, 200), actor.userId);
-    recordAudit(tx, actor, { action: 'sdkkey.created', resourceType: 'sdk_key', resourceId: created.key.id, projectId: environment.project.id, environmentId, details: { kind: input.kind, name, masked: created.key.masked } });
+    recordAudit(tx, actor, {
+      action: 'sdkkey.created',
+      resourceType: 'sdk_key',
+      resourceId: created.key.id,
+      projectId: environment.project.id,
+      environmentId,
+      details: { kind: input.kind, name, masked: created.key.masked },
+    });
     await tx.flush();
-    await announceChange(tx, { environmentIds: [environmentId], kind: 'sdkkey.created', bumpVersion: false, actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    await announceChange(tx, {
+      environmentIds: [environmentId],
+      kind: 'sdkkey.created',
+      bumpVersion: false,
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     return created;
   });
 }
@@ -91,7 +110,8 @@ function revokeInPlace(key: SdkKey, graceMinutes: number, clock: Clock): void {
   const now = clock.now();
   const expiresAt = new Date(now + graceMinutes * 60_000);
   // Revoking again may only shorten the grace (a leak found during a routine rotation).
-  if (key.expiresAt && key.expiresAt <= expiresAt) throw new ConflictError('this key is already revoked with an earlier or equal end of grace');
+  if (key.expiresAt && key.expiresAt <= expiresAt)
+    throw new ConflictError('this key is already revoked with an earlier or equal end of grace');
   key.revokedAt ??= new Date(now);
   key.expiresAt = expiresAt;
 }
@@ -105,14 +125,30 @@ export async function revokeSdkKey(
 ): Promise<SdkKey> {
   assertGrace(graceMinutes);
   return em.transactional(async (tx) => {
-    const key = await tx.findOne(SdkKeySchema, { id: keyId, environment: { project: { organization: actor.organizationId } } }, { populate: ['environment.project'] });
+    const key = await tx.findOne(
+      SdkKeySchema,
+      { id: keyId, environment: { project: { organization: actor.organizationId } } },
+      { populate: ['environment.project'] },
+    );
     if (!key) throw new NotFoundError('SDK key');
     if (key.kind === 'client') throw new ValidationError(CLIENT_ID_FIXED);
     assertEnvironmentAccess(actor, key.environment.id);
     revokeInPlace(key, graceMinutes, clock);
-    recordAudit(tx, actor, { action: 'sdkkey.revoked', resourceType: 'sdk_key', resourceId: key.id, projectId: key.environment.project.id, environmentId: key.environment.id, details: { graceMinutes, masked: key.masked } });
+    recordAudit(tx, actor, {
+      action: 'sdkkey.revoked',
+      resourceType: 'sdk_key',
+      resourceId: key.id,
+      projectId: key.environment.project.id,
+      environmentId: key.environment.id,
+      details: { graceMinutes, masked: key.masked },
+    });
     await tx.flush();
-    await announceChange(tx, { environmentIds: [key.environment.id], kind: 'sdkkey.revoked', bumpVersion: false, actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    await announceChange(tx, {
+      environmentIds: [key.environment.id],
+      kind: 'sdkkey.revoked',
+      bumpVersion: false,
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     return key;
   });
 }
@@ -134,9 +170,21 @@ export async function rotateServerKeys(
       revokeInPlace(old, graceMinutes, clock);
       return newKey(tx, environment, 'server', old.name, actor.userId);
     });
-    recordAudit(tx, actor, { action: 'sdkkey.rotated_all', resourceType: 'environment', resourceId: environmentId, projectId: environment.project.id, environmentId, details: { graceMinutes, rotated: active.map((k) => k.masked) } });
+    recordAudit(tx, actor, {
+      action: 'sdkkey.rotated_all',
+      resourceType: 'environment',
+      resourceId: environmentId,
+      projectId: environment.project.id,
+      environmentId,
+      details: { graceMinutes, rotated: active.map((k) => k.masked) },
+    });
     await tx.flush();
-    await announceChange(tx, { environmentIds: [environmentId], kind: 'sdkkey.revoked', bumpVersion: false, actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    await announceChange(tx, {
+      environmentIds: [environmentId],
+      kind: 'sdkkey.revoked',
+      bumpVersion: false,
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     return created;
   });
 }
@@ -151,8 +199,16 @@ export function normaliseOrigin(origin: string): string {
   } catch {
     throw new ValidationError(`"${origin}" is not an origin like https://app.example.com`);
   }
-  if (!['http:', 'https:'].includes(url.protocol) || url.pathname.length > 1 || url.search || url.hash || url.username) {
-    throw new ValidationError(`"${origin}" is not an origin like https://app.example.com (no path, query or credentials)`);
+  if (
+    !['http:', 'https:'].includes(url.protocol) ||
+    url.pathname.length > 1 ||
+    url.search ||
+    url.hash ||
+    url.username
+  ) {
+    throw new ValidationError(
+      `"${origin}" is not an origin like https://app.example.com (no path, query or credentials)`,
+    );
   }
   return url.origin;
 }
@@ -171,9 +227,21 @@ export async function setAuthorizedOrigins(
     const key = await tx.findOne(SdkKeySchema, { environment, kind: 'client' });
     if (!key) throw new NotFoundError('client-side ID');
     key.authorizedOrigins = normalised;
-    recordAudit(tx, actor, { action: 'sdkkey.origins_changed', resourceType: 'sdk_key', resourceId: key.id, projectId: environment.project.id, environmentId, details: { origins: normalised } });
+    recordAudit(tx, actor, {
+      action: 'sdkkey.origins_changed',
+      resourceType: 'sdk_key',
+      resourceId: key.id,
+      projectId: environment.project.id,
+      environmentId,
+      details: { origins: normalised },
+    });
     await tx.flush();
-    await announceChange(tx, { environmentIds: [environmentId], kind: 'sdkkey.updated', bumpVersion: false, actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    await announceChange(tx, {
+      environmentIds: [environmentId],
+      kind: 'sdkkey.updated',
+      bumpVersion: false,
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     return key;
   });
 }

@@ -3,7 +3,14 @@ import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import type { Membership } from '../accounts/entity.js';
 import { OrganizationType, RoleEnum, SessionType, UserType } from '../accounts/schema.js';
-import { addMember, listMembers, organizationsOf, removeMember, switchOrganization, updateMemberRole } from './service.js';
+import {
+  addMember,
+  listMembers,
+  organizationsOf,
+  removeMember,
+  switchOrganization,
+  updateMemberRole,
+} from './service.js';
 
 const MemberType = builder.objectRef<Membership>('Member').implement({
   authScopes: { permission: 'member:read' },
@@ -59,6 +66,7 @@ builder.mutationFields((t) => ({
     description: 'A new session in another organization the signed-in person belongs to.',
     authScopes: { authenticated: true },
     args: { organizationId: t.arg.id({ required: true }) },
-    resolve: (_root, { organizationId }, ctx) => switchOrganization(ctx.em, ctx.settings, actorOf(ctx), organizationId.toString()),
+    resolve: (_root, { organizationId }, ctx) =>
+      switchOrganization(ctx.em, ctx.settings, actorOf(ctx), organizationId.toString()),
   }),
 }));

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { isRole, type Role } from '../../auth/permissions.js';
+import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
-import { MembershipSchema, RefreshTokenSchema, UserSchema, type Membership } from '../accounts/entity.js';
+import { type Membership, MembershipSchema, RefreshTokenSchema, UserSchema } from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import { deactivatePersonalTokens } from '../tokens/service.js';
-import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
 
 function assertRole(role: string): Role {
   if (!isRole(role)) throw new ValidationError(`role must be one of owner, admin, developer, viewer`);
@@ -37,7 +37,11 @@ async function getMembership(em: EntityManager, actor: ManagementPrincipal, user
   return membership;
 }
 
-export async function listMembers(em: EntityManager, actor: ManagementPrincipal, args: PageArgs): Promise<Page<Membership>> {
+export async function listMembers(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  args: PageArgs,
+): Promise<Page<Membership>> {
   const window = pageWindow(args);
   const [rows, total] = await em.findAndCount(
     MembershipSchema,
@@ -67,7 +71,12 @@ export async function addMember(em: EntityManager, actor: ManagementPrincipal, i
       createdAt: now,
       updatedAt: now,
     });
-    recordAudit(tx, actor, { action: 'member.added', resourceType: 'member', resourceId: user.id, details: { email, role } });
+    recordAudit(tx, actor, {
+      action: 'member.added',
+      resourceType: 'member',
+      resourceId: user.id,
+      details: { email, role },
+    });
     return membership;
   });
 }
@@ -79,7 +88,12 @@ export async function updateMemberRole(em: EntityManager, actor: ManagementPrinc
     assertCanTouchRole(actor, role, membership.role);
     if (membership.role === role) return membership;
     if (role !== 'owner') await assertNotLastOwner(tx, membership);
-    recordAudit(tx, actor, { action: 'member.role_changed', resourceType: 'member', resourceId: userId, details: { from: membership.role, to: role } });
+    recordAudit(tx, actor, {
+      action: 'member.role_changed',
+      resourceType: 'member',
+      resourceId: userId,
+      details: { from: membership.role, to: role },
+    });
     membership.role = role;
     return membership;
   });
@@ -97,7 +111,12 @@ export async function removeMember(em: EntityManager, actor: ManagementPrincipal
       { revokedAt: new Date() },
     );
     await deactivatePersonalTokens(tx, actor.organizationId, userId);
-    recordAudit(tx, actor, { action: 'member.removed', resourceType: 'member', resourceId: userId, details: { role: membership.role } });
+    recordAudit(tx, actor, {
+      action: 'member.removed',
+      resourceType: 'member',
+      resourceId: userId,
+      details: { role: membership.role },
+    });
     tx.remove(membership);
     return membership;
   });
@@ -110,7 +129,8 @@ export async function switchOrganization(
   actor: ManagementPrincipal,
   organizationId: string,
 ) {
-  if (actor.kind !== 'member' || !actor.userId) throw new ForbiddenError('only a signed-in member can switch organization');
+  if (actor.kind !== 'member' || !actor.userId)
+    throw new ForbiddenError('only a signed-in member can switch organization');
   const membership = await em.findOne(
     MembershipSchema,
     { user: actor.userId, organization: organizationId },

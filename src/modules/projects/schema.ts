@@ -60,7 +60,7 @@ builder.queryFields((t) => ({
   project: t.field({
     type: ProjectType,
     authScopes: { permission: 'project:read' },
-    description: 'A project of the caller\'s organization, by id or by slug (exactly one).',
+    description: "A project of the caller's organization, by id or by slug (exactly one).",
     args: { id: t.arg.id({ required: false }), slug: t.arg.string({ required: false }) },
     resolve: (_root, args, ctx) => getProject(ctx.em, actorOf(ctx), { id: args.id?.toString(), slug: args.slug }),
   }),
@@ -122,13 +122,17 @@ builder.mutationFields((t) => ({
   }),
   updateEnvironment: t.field({
     type: EnvironmentType,
-    authScopes: (_root, { id }) => ({ environmentPermission: { permission: 'environment:write', environmentId: id.toString() } }),
+    authScopes: (_root, { id }) => ({
+      environmentPermission: { permission: 'environment:write', environmentId: id.toString() },
+    }),
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateEnvironmentInput, required: true }) },
     resolve: (_root, { id, input }, ctx) => updateEnvironment(ctx.em, actorOf(ctx), id.toString(), input),
   }),
   deleteEnvironment: t.field({
     type: EnvironmentType,
-    authScopes: (_root, { id }) => ({ environmentPermission: { permission: 'environment:delete', environmentId: id.toString() } }),
+    authScopes: (_root, { id }) => ({
+      environmentPermission: { permission: 'environment:delete', environmentId: id.toString() },
+    }),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => deleteEnvironment(ctx.em, actorOf(ctx), id.toString()),
   }),

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { announceChange } from '../../realtime/changes.js';
-import { recordAudit } from '../audit/service.js';
-import { pageWindow, toPage, type PageArgs, type Page } from '../pagination.js';
-import { assertKey, assertName, slugify } from '../slug.js';
 import type { Organization } from '../accounts/entity.js';
-import { EnvironmentSchema, ProjectSchema, type Environment, type Project } from './entity.js';
+import { recordAudit } from '../audit/service.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
+import { assertKey, assertName, slugify } from '../slug.js';
+import { type Environment, EnvironmentSchema, type Project, ProjectSchema } from './entity.js';
 
 export const DEFAULT_ENVIRONMENTS = [
   { key: 'dev', name: 'Development', color: '#3b82f6' },
@@ -64,7 +64,8 @@ export async function addProject(
 }
 
 function assertColor(color: string | null | undefined): void {
-  if (color != null && !/^#[0-9a-fA-F]{6}$/.test(color)) throw new ValidationError('color must be a #rrggbb hex colour');
+  if (color != null && !/^#[0-9a-fA-F]{6}$/.test(color))
+    throw new ValidationError('color must be a #rrggbb hex colour');
 }
 
 async function flushUnique<T>(em: EntityManager, what: string, work: () => Promise<T>): Promise<T> {
@@ -78,7 +79,11 @@ async function flushUnique<T>(em: EntityManager, what: string, work: () => Promi
   }
 }
 
-export async function listProjects(em: EntityManager, actor: ManagementPrincipal, args: PageArgs): Promise<Page<Project>> {
+export async function listProjects(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  args: PageArgs,
+): Promise<Page<Project>> {
   const window = pageWindow(args);
   const [rows, total] = await em.findAndCount(
     ProjectSchema,
@@ -113,10 +118,20 @@ export async function createProject(
     flushUnique(tx, `a project with slug "${slug}"`, async () => {
       const organization = tx.getReference<Organization>('Organization', actor.organizationId);
       const project = await addProject(tx, organization, { name, slug, description: input.description ?? '' });
-      recordAudit(tx, actor, { action: 'project.created', resourceType: 'project', resourceId: project.id, projectId: project.id, details: { name, slug } });
+      recordAudit(tx, actor, {
+        action: 'project.created',
+        resourceType: 'project',
+        resourceId: project.id,
+        projectId: project.id,
+        details: { name, slug },
+      });
       await tx.flush();
       const environments = await tx.find(EnvironmentSchema, { project });
-      await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.created', actor: { userId: actor.userId, tokenId: actor.tokenId } });
+      await announceChange(tx, {
+        environmentIds: environments.map((e) => e.id),
+        kind: 'environment.created',
+        actor: { userId: actor.userId, tokenId: actor.tokenId },
+      });
       return project;
     }),
   );
@@ -132,7 +147,13 @@ export async function updateProject(
     const project = await getProject(tx, actor, { id });
     if (input.name != null) project.name = assertName(input.name, 'name');
     if (input.description != null) project.description = input.description;
-    recordAudit(tx, actor, { action: 'project.updated', resourceType: 'project', resourceId: id, projectId: id, details: { ...input } });
+    recordAudit(tx, actor, {
+      action: 'project.updated',
+      resourceType: 'project',
+      resourceId: id,
+      projectId: id,
+      details: { ...input },
+    });
     return project;
   });
 }
@@ -140,9 +161,19 @@ export async function updateProject(
 export async function deleteProject(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Project> {
   return em.transactional(async (tx) => {
     const project = await getProject(tx, actor, { id });
-    recordAudit(tx, actor, { action: 'project.deleted', resourceType: 'project', resourceId: id, projectId: id, details: { slug: project.slug } });
+    recordAudit(tx, actor, {
+      action: 'project.deleted',
+      resourceType: 'project',
+      resourceId: id,
+      projectId: id,
+      details: { slug: project.slug },
+    });
     const environments = await tx.find(EnvironmentSchema, { project });
-    await announceChange(tx, { environmentIds: environments.map((e) => e.id), kind: 'environment.deleted', actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    await announceChange(tx, {
+      environmentIds: environments.map((e) => e.id),
+      kind: 'environment.deleted',
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     tx.remove(project);
     return project;
   });
@@ -175,10 +206,26 @@ export async function createEnvironment(
     flushUnique(tx, `an environment with key "${key}" in this project`, async () => {
       const project = await getProject(tx, actor, { id: projectId });
       const last = await tx.findOne(EnvironmentSchema, { project }, { orderBy: { sortOrder: 'desc' } });
-      const environment = await addEnvironment(tx, project, { key, name, color: input.color }, (last?.sortOrder ?? -1) + 1);
-      recordAudit(tx, actor, { action: 'environment.created', resourceType: 'environment', resourceId: environment.id, projectId, environmentId: environment.id, details: { key, name } });
+      const environment = await addEnvironment(
+        tx,
+        project,
+        { key, name, color: input.color },
+        (last?.sortOrder ?? -1) + 1,
+      );
+      recordAudit(tx, actor, {
+        action: 'environment.created',
+        resourceType: 'environment',
+        resourceId: environment.id,
+        projectId,
+        environmentId: environment.id,
+        details: { key, name },
+      });
       await tx.flush();
-      await announceChange(tx, { environmentIds: [environment.id], kind: 'environment.created', actor: { userId: actor.userId, tokenId: actor.tokenId } });
+      await announceChange(tx, {
+        environmentIds: [environment.id],
+        kind: 'environment.created',
+        actor: { userId: actor.userId, tokenId: actor.tokenId },
+      });
       return environment;
     }),
   );
@@ -199,16 +246,38 @@ export async function updateEnvironment(
     if (input.name != null) environment.name = assertName(input.name, 'name');
     if (input.color !== undefined) environment.color = input.color;
     if (input.sortOrder != null) environment.sortOrder = input.sortOrder;
-    recordAudit(tx, actor, { action: 'environment.updated', resourceType: 'environment', resourceId: id, projectId: environment.project.id, environmentId: id, details: { ...input } });
+    recordAudit(tx, actor, {
+      action: 'environment.updated',
+      resourceType: 'environment',
+      resourceId: id,
+      projectId: environment.project.id,
+      environmentId: id,
+      details: { ...input },
+    });
     return environment;
   });
 }
 
-export async function deleteEnvironment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Environment> {
+export async function deleteEnvironment(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+): Promise<Environment> {
   return em.transactional(async (tx) => {
     const environment = await getEnvironment(tx, actor, id);
-    recordAudit(tx, actor, { action: 'environment.deleted', resourceType: 'environment', resourceId: id, projectId: environment.project.id, environmentId: id, details: { key: environment.key } });
-    await announceChange(tx, { environmentIds: [id], kind: 'environment.deleted', actor: { userId: actor.userId, tokenId: actor.tokenId } });
+    recordAudit(tx, actor, {
+      action: 'environment.deleted',
+      resourceType: 'environment',
+      resourceId: id,
+      projectId: environment.project.id,
+      environmentId: id,
+      details: { key: environment.key },
+    });
+    await announceChange(tx, {
+      environmentIds: [id],
+      kind: 'environment.deleted',
+      actor: { userId: actor.userId, tokenId: actor.tokenId },
+    });
     tx.remove(environment);
     return environment;
   });

@@ -41,7 +41,8 @@ export function queryContext(query: { context?: string; key?: string }): Evaluat
   if (query.context !== undefined) {
     if (query.key !== undefined) throw new ValidationError('give either "context" or "key", not both');
     const raw = query.context;
-    if (raw.length > MAX_QUERY_CONTEXT || !BASE64URL.test(raw)) throw new ValidationError('query "context" is not base64url');
+    if (raw.length > MAX_QUERY_CONTEXT || !BASE64URL.test(raw))
+      throw new ValidationError('query "context" is not base64url');
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));

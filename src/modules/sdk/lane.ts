@@ -1,16 +1,16 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import secureJson from 'secure-json-parse';
 import { DomainError, RateLimitedError } from '../../errors.js';
 import { envelope, requestIdFrom, validationMessage } from '../../http/envelope.js';
-import { protocolOf, trustOf, type Trust } from '../../http/proxy.js';
-import { rateLimitHeaders, type RateLimit, type RateLimitVerdict } from '../../http/rate-limit.js';
+import { protocolOf, type Trust, trustOf } from '../../http/proxy.js';
+import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
-import { ENVIRONMENT_UNAVAILABLE } from './common.js';
 import type { SdkKeyKind } from '../keys/entity.js';
+import { ENVIRONMENT_UNAVAILABLE } from './common.js';
 
 /**
  * The SDK fast lane: `POST /v1/evaluate` and `POST /v1/evaluate/bulk` answered straight from the
@@ -44,7 +44,9 @@ export interface LaneRoute {
 }
 
 interface CompiledRoute extends LaneRoute {
-  validate: ((body: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; params: unknown; message?: string }[] | null };
+  validate: ((body: unknown) => boolean) & {
+    errors?: { instancePath: string; keyword: string; params: unknown; message?: string }[] | null;
+  };
   serialize(body: unknown): string;
 }
 
@@ -122,7 +124,10 @@ export class SdkLane {
   handled = 0;
 
   /** Fastify's `serverFactory`: the lane sees each request first and hands on what it does not take. */
-  readonly serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions): Server => {
+  readonly serverFactory = (
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+    options: FastifyServerOptions,
+  ): Server => {
     const server = createServer((req, res) => {
       if (!this.take(req, res)) handler(req, res);
     });
@@ -140,8 +145,18 @@ export class SdkLane {
     for (const route of deps.routes) {
       this.routes.set(route.url, {
         ...route,
-        validate: validators({ schema: route.bodySchema, method: 'POST', url: route.url, httpPart: 'body' }) as CompiledRoute['validate'],
-        serialize: serializers({ schema: route.responseSchema, method: 'POST', url: route.url, httpStatus: '200' }) as CompiledRoute['serialize'],
+        validate: validators({
+          schema: route.bodySchema,
+          method: 'POST',
+          url: route.url,
+          httpPart: 'body',
+        }) as CompiledRoute['validate'],
+        serialize: serializers({
+          schema: route.responseSchema,
+          method: 'POST',
+          url: route.url,
+          httpStatus: '200',
+        }) as CompiledRoute['serialize'],
       });
     }
     this.trusted = trustOf(deps.trustProxy);
@@ -177,11 +192,20 @@ export class SdkLane {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client gone mid-body: nothing to answer
     const id = requestIdFrom(h.requestId);
-    req.on('end', () => this.answer(res, id, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('end', () =>
+      this.answer(res, id, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+    );
     return true;
   }
 
-  private answer(res: ServerResponse, id: string, route: CompiledRoute, presented: string, key: CachedSdkKey, raw: Buffer) {
+  private answer(
+    res: ServerResponse,
+    id: string,
+    route: CompiledRoute,
+    presented: string,
+    key: CachedSdkKey,
+    raw: Buffer,
+  ) {
     let body: unknown;
     try {
       body = secureJson.parse(raw, undefined, JSON_PARSE);
@@ -199,7 +223,8 @@ export class SdkLane {
         if (!verdict.allowed) return this.failWith(res, id, verdict, new RateLimitedError());
         // The snapshot may have been replaced while the limiter answered (a change landed).
         const snapshot = this.deps!.snapshots.get(key.environmentId);
-        if (snapshot === undefined) return this.fail(res, id, verdict, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
+        if (snapshot === undefined)
+          return this.fail(res, id, verdict, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
         let payload: string;
         try {
           payload = route.serialize(route.answer(body, snapshot));
@@ -209,13 +234,20 @@ export class SdkLane {
         // A flat list: node:http writes it as it comes, without walking an object's keys.
         res
           .writeHead(200, [
-            'x-request-id', id,
-            'x-ratelimit-limit', verdict.limit,
-            'x-ratelimit-remaining', verdict.remaining,
-            'x-ratelimit-reset', verdict.reset,
-            'cache-control', 'no-store',
-            'content-type', JSON_UTF8,
-            'content-length', String(Buffer.byteLength(payload)),
+            'x-request-id',
+            id,
+            'x-ratelimit-limit',
+            verdict.limit,
+            'x-ratelimit-remaining',
+            verdict.remaining,
+            'x-ratelimit-reset',
+            verdict.reset,
+            'cache-control',
+            'no-store',
+            'content-type',
+            JSON_UTF8,
+            'content-length',
+            String(Buffer.byteLength(payload)),
           ])
           .end(payload);
       },
@@ -225,7 +257,15 @@ export class SdkLane {
 
   private failWith(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, err: unknown) {
     if (err instanceof DomainError) {
-      return this.fail(res, id, verdict, err.status, err.message, undefined, err.details ? { details: err.details } : undefined);
+      return this.fail(
+        res,
+        id,
+        verdict,
+        err.status,
+        err.message,
+        undefined,
+        err.details ? { details: err.details } : undefined,
+      );
     }
     this.deps!.log.error({ err, reqId: id }, 'unhandled error');
     return this.fail(res, id, verdict, 500, 'internal server error');

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientSideOnly, evaluateAll, evaluateFlag, type EvaluationContext } from '../../evaluation/index.js';
+import { clientSideOnly, type EvaluationContext, evaluateAll, evaluateFlag } from '../../evaluation/index.js';
 import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
-import { openFeatureContext } from './context.js';
-import { ofrepResult, ofrepStatus, type OfrepFailure } from './present.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
+import { openFeatureContext } from './context.js';
+import { type OfrepFailure, ofrepResult, ofrepStatus } from './present.js';
 import { OfrepBody } from './schemas.js';
 
 /**
@@ -33,12 +33,17 @@ function requestFailure(error: FastifyError): Failure | null {
     const field = String((first.params as { additionalProperty?: unknown }).additionalProperty);
     return { errorCode: 'PARSE_ERROR', errorDetails: `unknown field "${path ? `${path}.` : ''}${field}"` };
   }
-  return { errorCode: path.startsWith('context') ? 'INVALID_CONTEXT' : 'PARSE_ERROR', errorDetails: `${path || 'body'} ${first.message ?? 'is invalid'}` };
+  return {
+    errorCode: path.startsWith('context') ? 'INVALID_CONTEXT' : 'PARSE_ERROR',
+    errorDetails: `${path || 'body'} ${first.message ?? 'is invalid'}`,
+  };
 }
 
 function contextOf(body: unknown): { context: EvaluationContext } | { failure: Failure } {
   const context = openFeatureContext((body as { context?: unknown } | undefined)?.context);
-  return typeof context === 'string' ? { failure: { errorCode: 'INVALID_CONTEXT', errorDetails: context } } : { context };
+  return typeof context === 'string'
+    ? { failure: { errorCode: 'INVALID_CONTEXT', errorDetails: context } }
+    : { context };
 }
 
 const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABLE } as const;
@@ -46,7 +51,13 @@ const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABL
 export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
   const { metrics } = deps;
   const auth = sdkAuth(deps.keyCache, deps.evaluationLimit, { kinds: ['server', 'mobile', 'client'], bearer: true });
-  const common = { config: { cacheControl: 'no-store' }, compress: false, decompress: false, schema: { body: OfrepBody }, preHandler: auth } as const;
+  const common = {
+    config: { cacheControl: 'no-store' },
+    compress: false,
+    decompress: false,
+    schema: { body: OfrepBody },
+    preHandler: auth,
+  } as const;
   registerSdkPreflight(app, [SINGLE, BULK]);
 
   const evaluateOne = (req: FastifyRequest, reply: FastifyReply, snapshot: Snapshot) => {
@@ -87,7 +98,9 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
         return reply.code(400).send({ key: (req.params as { key: string }).key, ...failure });
       },
     },
-    fromSnapshot(deps.snapshots, evaluateOne, (req, reply) => reply.code(500).send({ key: (req.params as { key: string }).key, ...unavailable })),
+    fromSnapshot(deps.snapshots, evaluateOne, (req, reply) =>
+      reply.code(500).send({ key: (req.params as { key: string }).key, ...unavailable }),
+    ),
   );
 
   app.post(

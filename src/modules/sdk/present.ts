@@ -21,7 +21,13 @@ export interface RestEvaluation {
 
 export function restEvaluation(result: EvaluationResult, withKey: boolean): RestEvaluation {
   const out: RestEvaluation = withKey
-    ? { flag_key: result.key, value: result.value, variation: result.variation, reason: result.reason, version: result.version }
+    ? {
+        flag_key: result.key,
+        value: result.value,
+        variation: result.variation,
+        reason: result.reason,
+        version: result.version,
+      }
     : { value: result.value, variation: result.variation, reason: result.reason, version: result.version };
   if (result.variationName !== undefined) out.variation_name = result.variationName;
   if (result.ruleId !== undefined) out.rule_id = result.ruleId;

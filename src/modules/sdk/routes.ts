@@ -3,14 +3,14 @@ import { clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js
 import { sendError } from '../../http/envelope.js';
 import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
+import type { SdkMetrics } from '../metrics/recorder.js';
 import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { bodyContext, queryContext } from './context.js';
+import type { LaneRoute } from './lane.js';
 import { registerOfrepRoutes } from './ofrep.js';
 import { evaluationResponse, flagsResponse, restEvaluation, restFlags } from './present.js';
 import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
-import { trackedRows, type TrackEventInput } from './track.js';
-import type { LaneRoute } from './lane.js';
-import type { SdkMetrics } from '../metrics/recorder.js';
+import { type TrackEventInput, trackedRows } from './track.js';
 
 /**
  * The SDK doors: SDK-key auth from memory, per-client rate limits, `Cache-Control: no-store`,
@@ -39,7 +39,11 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
   for (const route of hot) {
     app.post(
       route.url,
-      { ...sdk, schema: { body: route.bodySchema, response: { 200: route.responseSchema } }, preHandler: serverOrMobile },
+      {
+        ...sdk,
+        schema: { body: route.bodySchema, response: { 200: route.responseSchema } },
+        preHandler: serverOrMobile,
+      },
       fromSnapshot(deps.snapshots, (req, _reply, snapshot) => route.answer(req.body, snapshot)),
     );
   }
@@ -54,7 +58,11 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
     },
     fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
       const context = queryContext(req.query as { context?: string; key?: string });
-      const results = evaluateAll(snapshot.compiled, context, req.sdkKey!.kind === 'server' ? undefined : clientSideOnly);
+      const results = evaluateAll(
+        snapshot.compiled,
+        context,
+        req.sdkKey!.kind === 'server' ? undefined : clientSideOnly,
+      );
       metrics.evaluations.record(snapshot.environmentId, results);
       return { flags: restFlags(results), version: snapshot.version };
     }),
@@ -92,7 +100,8 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
         reply.header('retry-after', '10');
         return sendError(reply, 503, 'event buffer is full; retry later');
       }
-      if (metrics.events.size >= EARLY_FLUSH_EVENTS) metrics.flushSoon((err) => req.log.warn(`event flush failed: ${err.message}`));
+      if (metrics.events.size >= EARLY_FLUSH_EVENTS)
+        metrics.flushSoon((err) => req.log.warn(`event flush failed: ${err.message}`));
       return reply.code(202).send({ accepted: rows.length });
     },
   );

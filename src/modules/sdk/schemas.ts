@@ -18,7 +18,10 @@ export const BulkBody = Type.Object(
   strict,
 );
 
-export const ClientQuery = Type.Object({ context: Type.Optional(Type.String()), key: Type.Optional(Type.String({ maxLength: 256 })) });
+export const ClientQuery = Type.Object({
+  context: Type.Optional(Type.String()),
+  key: Type.Optional(Type.String({ maxLength: 256 })),
+});
 
 /** One event; which fields a kind requires (and forbids) is checked in track.ts. */
 export const TrackEvent = Type.Object(
@@ -36,7 +39,10 @@ export const TrackEvent = Type.Object(
   strict,
 );
 
-export const TrackBody = Type.Object({ events: Type.Array(TrackEvent, { minItems: 1, maxItems: MAX_TRACK_EVENTS }) }, strict);
+export const TrackBody = Type.Object(
+  { events: Type.Array(TrackEvent, { minItems: 1, maxItems: MAX_TRACK_EVENTS }) },
+  strict,
+);
 
 /** OFREP `evaluationRequest` / `bulkEvaluationRequest`: only `context`. */
 export const OfrepBody = Type.Object({ context: Type.Optional(Context) }, strict);

@@ -23,7 +23,9 @@ function occurredAt(timestamp: number | string | undefined, now: number, at: str
   if (timestamp === undefined) return new Date(now).toISOString();
   const time = typeof timestamp === 'number' ? timestamp : RFC3339.test(timestamp) ? Date.parse(timestamp) : NaN;
   if (!Number.isFinite(time) || time < MIN_TIME || time > now + MAX_AHEAD_MS) {
-    throw new ValidationError(`field "${at}.timestamp" must be epoch milliseconds or an RFC 3339 date-time, not in the future`);
+    throw new ValidationError(
+      `field "${at}.timestamp" must be epoch milliseconds or an RFC 3339 date-time, not in the future`,
+    );
   }
   return new Date(time).toISOString();
 }
@@ -34,10 +36,12 @@ export function trackedRows(environmentId: string, events: readonly TrackEventIn
   return events.map((event, i) => {
     const at = `events.${i}`;
     for (const field of REQUIRED[event.kind]) {
-      if (event[field] === undefined) throw new ValidationError(`field "${at}.${field}" is required for ${event.kind} events`);
+      if (event[field] === undefined)
+        throw new ValidationError(`field "${at}.${field}" is required for ${event.kind} events`);
     }
     for (const field of FORBIDDEN[event.kind]) {
-      if (event[field] !== undefined) throw new ValidationError(`field "${at}.${field}" is not allowed on ${event.kind} events`);
+      if (event[field] !== undefined)
+        throw new ValidationError(`field "${at}.${field}" is not allowed on ${event.kind} events`);
     }
     return {
       environment_id: environmentId,

@@ -4,7 +4,7 @@ import { pageArgs, pageOf } from '../../graphql/page.js';
 import { inEveryEnvironmentOf } from '../flags/scopes.js';
 import { SegmentRuleInput, SegmentRuleType, toClause } from '../flags/targeting-schema.js';
 import { ProjectType } from '../projects/schema.js';
-import { SegmentSchema, type Segment } from './entity.js';
+import { type Segment, SegmentSchema } from './entity.js';
 import { createSegment, deleteSegment, getSegmentByKey, listSegments, updateSegment } from './service.js';
 
 export const SegmentType = builder.objectRef<Segment>('Segment').implement({
@@ -15,9 +15,17 @@ export const SegmentType = builder.objectRef<Segment>('Segment').implement({
     key: t.exposeString('key'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
-    included: t.exposeStringList('included', { description: 'Context keys that are always members (wins over excluded).' }),
-    excluded: t.exposeStringList('excluded', { description: 'Context keys that are never members, whatever the rules say.' }),
-    rules: t.field({ type: [SegmentRuleType], description: 'A context matching any rule is a member.', resolve: (s) => s.rules }),
+    included: t.exposeStringList('included', {
+      description: 'Context keys that are always members (wins over excluded).',
+    }),
+    excluded: t.exposeStringList('excluded', {
+      description: 'Context keys that are never members, whatever the rules say.',
+    }),
+    rules: t.field({
+      type: [SegmentRuleType],
+      description: 'A context matching any rule is a member.',
+      resolve: (s) => s.rules,
+    }),
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -63,22 +71,31 @@ const UpdateSegmentInput = builder.inputType('UpdateSegmentInput', {
 });
 
 type RuleArg = { id?: string | null; clauses: Parameters<typeof toClause>[0][] };
-const toRules = (rules: RuleArg[] | null | undefined) => rules?.map((r) => ({ id: r.id ?? null, clauses: r.clauses.map(toClause) }));
+const toRules = (rules: RuleArg[] | null | undefined) =>
+  rules?.map((r) => ({ id: r.id ?? null, clauses: r.clauses.map(toClause) }));
 
 const projectOfSegment = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], id: string) => async () =>
-  (await ctx.em.findOne(SegmentSchema, { id, project: { organization: ctx.principal?.organizationId } }, { populate: ['project'] }))?.project;
+  (
+    await ctx.em.findOne(
+      SegmentSchema,
+      { id, project: { organization: ctx.principal?.organizationId } },
+      { populate: ['project'] },
+    )
+  )?.project;
 
 builder.mutationFields((t) => ({
   createSegment: t.field({
     type: SegmentType,
     authScopes: { permission: 'segment:write' },
     args: { projectId: t.arg.id({ required: true }), input: t.arg({ type: CreateSegmentInput, required: true }) },
-    resolve: (_root, { projectId, input }, ctx) => createSegment(ctx.em, actorOf(ctx), projectId.toString(), { ...input, rules: toRules(input.rules) }),
+    resolve: (_root, { projectId, input }, ctx) =>
+      createSegment(ctx.em, actorOf(ctx), projectId.toString(), { ...input, rules: toRules(input.rules) }),
   }),
   updateSegment: t.field({
     type: SegmentType,
     description: 'Changes a segment; with expectedVersion, a stale version is refused with CONFLICT.',
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
+    authScopes: (_root, { id }, ctx) =>
+      inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
     args: {
       id: t.arg.id({ required: true }),
       expectedVersion: t.arg.int({ required: false }),
@@ -89,8 +106,9 @@ builder.mutationFields((t) => ({
   }),
   deleteSegment: t.field({
     type: SegmentType,
-    description: 'Deletes a segment; refused with CONFLICT while a flag\'s rules use it.',
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
+    description: "Deletes a segment; refused with CONFLICT while a flag's rules use it.",
+    authScopes: (_root, { id }, ctx) =>
+      inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => deleteSegment(ctx.em, actorOf(ctx), id.toString()),
   }),

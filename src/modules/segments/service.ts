@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
-import { validateSegment, type Clause } from '../../evaluation/index.js';
+import { type Clause, validateSegment } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import { assertValid, lockEnvironments } from '../flags/validation.js';
-import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import type { Project } from '../projects/entity.js';
 import { getProject, listEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
-import { SegmentSchema, type Segment } from './entity.js';
+import { type Segment, SegmentSchema } from './entity.js';
 
 /** A segment rule as a client sends it: the id is kept when given and generated when omitted. */
 export interface SegmentRuleChange {
@@ -32,11 +32,19 @@ export type UpdateSegmentInput = Omit<CreateSegmentInput, 'key'>;
 const withRuleIds = (rules: SegmentRuleChange[]) => rules.map((r) => ({ ...r, id: r.id ?? randomUUID() }));
 
 function assertValidSegment(segment: Segment): void {
-  assertValid(validateSegment({ key: segment.key, included: segment.included, excluded: segment.excluded, rules: segment.rules }));
+  assertValid(
+    validateSegment({ key: segment.key, included: segment.included, excluded: segment.excluded, rules: segment.rules }),
+  );
 }
 
 /** Segments are shared by every environment of their project, so each change reaches all of them. */
-async function announceSegmentChange(em: EntityManager, actor: ManagementPrincipal, project: Project, kind: ChangeKind, key: string) {
+async function announceSegmentChange(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  project: Project,
+  kind: ChangeKind,
+  key: string,
+) {
   const environments = await listEnvironments(em, project);
   await announceChange(em, {
     environmentIds: environments.map((e) => e.id),
@@ -59,12 +67,21 @@ export async function getSegmentByKey(em: EntityManager, project: Project, key: 
 }
 
 export async function getSegment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Segment> {
-  const segment = await em.findOne(SegmentSchema, { id, project: { organization: actor.organizationId } }, { populate: ['project'] });
+  const segment = await em.findOne(
+    SegmentSchema,
+    { id, project: { organization: actor.organizationId } },
+    { populate: ['project'] },
+  );
   if (!segment) throw new NotFoundError('segment');
   return segment;
 }
 
-export async function createSegment(em: EntityManager, actor: ManagementPrincipal, projectId: string, input: CreateSegmentInput): Promise<Segment> {
+export async function createSegment(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  projectId: string,
+  input: CreateSegmentInput,
+): Promise<Segment> {
   const key = assertKey(input.key, 'key');
   const name = assertName(input.name ?? key, 'name');
   return em.transactional(async (tx) => {
@@ -87,10 +104,17 @@ export async function createSegment(em: EntityManager, actor: ManagementPrincipa
     try {
       await tx.flush();
     } catch (e) {
-      if (e instanceof UniqueConstraintViolationException) throw new ConflictError(`a segment with key "${key}" already exists in this project`);
+      if (e instanceof UniqueConstraintViolationException)
+        throw new ConflictError(`a segment with key "${key}" already exists in this project`);
       throw e;
     }
-    recordAudit(tx, actor, { action: 'segment.created', resourceType: 'segment', resourceId: segment.id, projectId: project.id, details: { key } });
+    recordAudit(tx, actor, {
+      action: 'segment.created',
+      resourceType: 'segment',
+      resourceId: segment.id,
+      projectId: project.id,
+      details: { key },
+    });
     await announceSegmentChange(tx, actor, project, 'segment.created', key);
     return segment;
   });
@@ -106,9 +130,12 @@ export async function updateSegment(
   return em.transactional(async (tx) => {
     const segment = await getSegment(tx, actor, id);
     if (expectedVersion != null && segment.version !== expectedVersion) {
-      throw new ConflictError(`segment "${segment.key}" is at version ${segment.version}, not ${expectedVersion}: reload and retry`, {
-        currentVersion: segment.version,
-      });
+      throw new ConflictError(
+        `segment "${segment.key}" is at version ${segment.version}, not ${expectedVersion}: reload and retry`,
+        {
+          currentVersion: segment.version,
+        },
+      );
     }
     if (input.name != null) segment.name = assertName(input.name, 'name');
     if (input.description != null) segment.description = input.description;
@@ -117,7 +144,13 @@ export async function updateSegment(
     if (input.rules != null) segment.rules = withRuleIds(input.rules);
     assertValidSegment(segment);
     segment.version += 1;
-    recordAudit(tx, actor, { action: 'segment.updated', resourceType: 'segment', resourceId: id, projectId: segment.project.id, details: { key: segment.key, ...input } });
+    recordAudit(tx, actor, {
+      action: 'segment.updated',
+      resourceType: 'segment',
+      resourceId: id,
+      projectId: segment.project.id,
+      details: { key: segment.key, ...input },
+    });
     await announceSegmentChange(tx, actor, segment.project, 'segment.updated', segment.key);
     return segment;
   });
@@ -138,12 +171,24 @@ export async function flagsUsingSegment(em: EntityManager, segment: Segment): Pr
 export async function deleteSegment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Segment> {
   return em.transactional(async (tx) => {
     const segment = await getSegment(tx, actor, id);
-    await lockEnvironments(tx, (await listEnvironments(tx, segment.project)).map((e) => e.id));
+    await lockEnvironments(
+      tx,
+      (await listEnvironments(tx, segment.project)).map((e) => e.id),
+    );
     const flags = await flagsUsingSegment(tx, segment);
     if (flags.length > 0) {
-      throw new ConflictError(`segment "${segment.key}" is used by flag${flags.length > 1 ? 's' : ''} ${flags.map((k) => `"${k}"`).join(', ')}; remove it from their rules first`, { flags });
+      throw new ConflictError(
+        `segment "${segment.key}" is used by flag${flags.length > 1 ? 's' : ''} ${flags.map((k) => `"${k}"`).join(', ')}; remove it from their rules first`,
+        { flags },
+      );
     }
-    recordAudit(tx, actor, { action: 'segment.deleted', resourceType: 'segment', resourceId: id, projectId: segment.project.id, details: { key: segment.key } });
+    recordAudit(tx, actor, {
+      action: 'segment.deleted',
+      resourceType: 'segment',
+      resourceId: id,
+      projectId: segment.project.id,
+      details: { key: segment.key },
+    });
     await announceSegmentChange(tx, actor, segment.project, 'segment.deleted', segment.key);
     tx.remove(segment);
     return segment;

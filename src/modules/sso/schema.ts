@@ -13,7 +13,7 @@ builder.objectField(OrganizationType, 'ssoConfigured', (t) =>
 
 builder.mutationField('rotateSsoSecret', (t) =>
   t.string({
-    description: 'Creates or replaces the organization\'s SSO secret (owner only). The value is returned this once.',
+    description: "Creates or replaces the organization's SSO secret (owner only). The value is returned this once.",
     authScopes: { permission: 'owner:manage' },
     resolve: (_r, _a, ctx) => rotateSsoSecret(ctx.em, actorOf(ctx), ctx.settings.jwtSecret),
   }),

@@ -5,7 +5,13 @@ import { ROLE_PERMISSIONS } from '../../auth/permissions.js';
 import { intersect, type ManagementPrincipal } from '../../auth/principal.js';
 import { generateSsoSecret, openSecret, sealSecret } from '../../auth/sso-secret.js';
 import { UnauthenticatedError, ValidationError } from '../../errors.js';
-import { MembershipSchema, OrganizationSchema, UserSchema, type Membership, type Organization } from '../accounts/entity.js';
+import {
+  type Membership,
+  MembershipSchema,
+  type Organization,
+  OrganizationSchema,
+  UserSchema,
+} from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
 
@@ -15,7 +21,11 @@ import { recordAudit } from '../audit/service.js';
  */
 const INVALID = 'SSO token is invalid or expired';
 
-export async function rotateSsoSecret(em: EntityManager, actor: ManagementPrincipal, serverSecret: string): Promise<string> {
+export async function rotateSsoSecret(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  serverSecret: string,
+): Promise<string> {
   return em.transactional(async (tx) => {
     const org = await tx.findOneOrFail(OrganizationSchema, { id: actor.organizationId });
     const secret = generateSsoSecret();
@@ -85,7 +95,8 @@ export async function onBehalfPrincipal(
  */
 export async function exchangeSsoToken(em: EntityManager, settings: SessionSettings, ssoJwt: string) {
   const unverified = jwt.decode(ssoJwt);
-  const orgRef = unverified && typeof unverified === 'object' && typeof unverified.org === 'string' ? unverified.org : null;
+  const orgRef =
+    unverified && typeof unverified === 'object' && typeof unverified.org === 'string' ? unverified.org : null;
   if (!orgRef) throw new ValidationError('the SSO token must carry an "org" claim: the organization id or slug');
   const byId = /^[0-9a-f-]{36}$/i.test(orgRef);
   const org = await em.findOne(OrganizationSchema, byId ? { id: orgRef } : { slug: orgRef });
@@ -100,10 +111,37 @@ export async function exchangeSsoToken(em: EntityManager, settings: SessionSetti
       const now = new Date();
       const user =
         (await tx.findOne(UserSchema, { email })) ??
-        tx.create(UserSchema, { id: randomUUID(), email, name: claims.name?.slice(0, 200) || email, passwordHash: null, createdAt: now, updatedAt: now });
-      membership = tx.create(MembershipSchema, { id: randomUUID(), organization: org, user, role: 'viewer', createdAt: now, updatedAt: now });
-      const principal: ManagementPrincipal = { kind: 'member', organizationId: org.id, userId: user.id, tokenId: null, role: 'viewer', permissions: ROLE_PERMISSIONS.viewer, environmentIds: null };
-      recordAudit(tx, principal, { action: 'member.provisioned_sso', resourceType: 'member', resourceId: user.id, details: { email } });
+        tx.create(UserSchema, {
+          id: randomUUID(),
+          email,
+          name: claims.name?.slice(0, 200) || email,
+          passwordHash: null,
+          createdAt: now,
+          updatedAt: now,
+        });
+      membership = tx.create(MembershipSchema, {
+        id: randomUUID(),
+        organization: org,
+        user,
+        role: 'viewer',
+        createdAt: now,
+        updatedAt: now,
+      });
+      const principal: ManagementPrincipal = {
+        kind: 'member',
+        organizationId: org.id,
+        userId: user.id,
+        tokenId: null,
+        role: 'viewer',
+        permissions: ROLE_PERMISSIONS.viewer,
+        environmentIds: null,
+      };
+      recordAudit(tx, principal, {
+        action: 'member.provisioned_sso',
+        resourceType: 'member',
+        resourceId: user.id,
+        details: { email },
+      });
     }
     const tokens = await issueSession(tx, settings, membership.user, org);
     return { user: membership.user, organization: org, tokens };

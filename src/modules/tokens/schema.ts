@@ -3,11 +3,17 @@ import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import { UserType } from '../accounts/schema.js';
 import type { AccessToken } from './entity.js';
-import { createAccessToken, deleteAccessToken, listAccessTokens, updateAccessToken, type CreatedAccessToken } from './service.js';
+import {
+  type CreatedAccessToken,
+  createAccessToken,
+  deleteAccessToken,
+  listAccessTokens,
+  updateAccessToken,
+} from './service.js';
 
 const AccessTokenKindEnum = builder.enumType('AccessTokenKind', {
   values: {
-    PERSONAL: { value: 'personal', description: 'vx_pat_…: acts as its owner; scopes ∩ the owner\'s current role.' },
+    PERSONAL: { value: 'personal', description: "vx_pat_…: acts as its owner; scopes ∩ the owner's current role." },
     SERVICE: { value: 'service', description: 'vx_sat_…: scopes fixed at creation, independent of its creator.' },
   } as const,
 });
@@ -20,7 +26,12 @@ const AccessTokenType = builder.objectRef<AccessToken>('AccessToken').implement(
     kind: t.field({ type: AccessTokenKindEnum, resolve: (tk) => tk.kind }),
     name: t.exposeString('name'),
     masked: t.exposeString('masked'),
-    owner: t.field({ type: UserType, nullable: true, description: 'Owner (personal) or creator (service).', resolve: (tk) => tk.user }),
+    owner: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'Owner (personal) or creator (service).',
+      resolve: (tk) => tk.user,
+    }),
     permissions: t.stringList({ resolve: (tk) => tk.scopes }),
     environmentIds: t.idList({ nullable: true, resolve: (tk) => tk.environmentIds }),
     active: t.exposeBoolean('active'),
@@ -42,8 +53,14 @@ const CreateAccessTokenInput = builder.inputType('CreateAccessTokenInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     kind: t.field({ type: AccessTokenKindEnum, required: true }),
-    permissions: t.stringList({ required: true, description: 'Permissions such as flag:read, flag:write (never more than yours).' }),
-    environmentIds: t.idList({ required: false, description: 'Limit environment-scoped writes to these environments.' }),
+    permissions: t.stringList({
+      required: true,
+      description: 'Permissions such as flag:read, flag:write (never more than yours).',
+    }),
+    environmentIds: t.idList({
+      required: false,
+      description: 'Limit environment-scoped writes to these environments.',
+    }),
   }),
 });
 
@@ -87,7 +104,7 @@ builder.mutationFields((t) => ({
   }),
   deleteAccessToken: t.field({
     type: AccessTokenType,
-    description: 'Deletes a token for good (it then answers 401). Admins may delete other members\' tokens.',
+    description: "Deletes a token for good (it then answers 401). Admins may delete other members' tokens.",
     authScopes: { anyPermission: ['token:manage-personal', 'token:manage-service', 'member:manage'] },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => deleteAccessToken(ctx.em, actorOf(ctx), id.toString()),

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { generateKey, hashKey, maskKey, parseKey } from '../../auth/keys.js';
-import { isPermission, ROLE_PERMISSIONS, type Permission } from '../../auth/permissions.js';
+import { isPermission, type Permission, ROLE_PERMISSIONS } from '../../auth/permissions.js';
 import { hasPermission, intersect, type ManagementPrincipal } from '../../auth/principal.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../errors.js';
 import { MembershipSchema, UserSchema } from '../accounts/entity.js';
 import { recordAudit } from '../audit/service.js';
-import { pageWindow, toPage, type Page, type PageArgs } from '../pagination.js';
-import { assertName } from '../slug.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import { EnvironmentSchema } from '../projects/entity.js';
-import { AccessTokenSchema, type AccessToken, type AccessTokenKind } from './entity.js';
+import { assertName } from '../slug.js';
+import { type AccessToken, type AccessTokenKind, AccessTokenSchema } from './entity.js';
 
 export interface CreatedAccessToken {
   token: AccessToken;
@@ -29,7 +29,8 @@ export async function createAccessToken(
 ): Promise<CreatedAccessToken> {
   const name = assertName(input.name, 'name');
   if (!hasPermission(actor, MANAGE[input.kind])) throw new ForbiddenError();
-  if (input.kind === 'personal' && !actor.userId) throw new ForbiddenError('a personal token belongs to a member: sign in as one');
+  if (input.kind === 'personal' && !actor.userId)
+    throw new ForbiddenError('a personal token belongs to a member: sign in as one');
   if (input.permissions.length === 0) throw new ValidationError('give the token at least one permission');
   const unknown = input.permissions.filter((p) => !isPermission(p));
   if (unknown.length) throw new ValidationError(`unknown permissions: ${unknown.join(', ')}`);
@@ -41,12 +42,17 @@ export async function createAccessToken(
   let environmentIds: string[] | null = null;
   if (input.environmentIds) {
     environmentIds = [...new Set(input.environmentIds)];
-    if (environmentIds.length === 0) throw new ValidationError('environmentIds, when given, must name at least one environment');
+    if (environmentIds.length === 0)
+      throw new ValidationError('environmentIds, when given, must name at least one environment');
     if (actor.environmentIds && environmentIds.some((id) => !actor.environmentIds!.has(id))) {
       throw new ForbiddenError('you cannot grant access to environments you cannot reach');
     }
-    const found = await em.count(EnvironmentSchema, { id: { $in: environmentIds }, project: { organization: actor.organizationId } });
-    if (found !== environmentIds.length) throw new ValidationError('environmentIds names an environment that does not exist');
+    const found = await em.count(EnvironmentSchema, {
+      id: { $in: environmentIds },
+      project: { organization: actor.organizationId },
+    });
+    if (found !== environmentIds.length)
+      throw new ValidationError('environmentIds names an environment that does not exist');
   } else if (actor.environmentIds) {
     environmentIds = [...actor.environmentIds];
   }
@@ -69,12 +75,21 @@ export async function createAccessToken(
       updatedAt: now,
       lastUsedAt: null,
     });
-    recordAudit(tx, actor, { action: 'token.created', resourceType: 'access_token', resourceId: token.id, details: { kind: input.kind, name, scopes, environmentIds, masked: token.masked } });
+    recordAudit(tx, actor, {
+      action: 'token.created',
+      resourceType: 'access_token',
+      resourceId: token.id,
+      details: { kind: input.kind, name, scopes, environmentIds, masked: token.masked },
+    });
     return { token, value };
   });
 }
 
-export async function listAccessTokens(em: EntityManager, actor: ManagementPrincipal, args: PageArgs): Promise<Page<AccessToken>> {
+export async function listAccessTokens(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  args: PageArgs,
+): Promise<Page<AccessToken>> {
   const window = pageWindow(args);
   const [rows, total] = await em.findAndCount(
     AccessTokenSchema,
@@ -116,24 +131,46 @@ export async function updateAccessToken(
     assertCanManage(actor, token, 'update');
     if (input.name != null) token.name = assertName(input.name, 'name');
     if (input.active != null) token.active = input.active;
-    recordAudit(tx, actor, { action: 'token.updated', resourceType: 'access_token', resourceId: id, details: { ...input } });
+    recordAudit(tx, actor, {
+      action: 'token.updated',
+      resourceType: 'access_token',
+      resourceId: id,
+      details: { ...input },
+    });
     return token;
   });
 }
 
-export async function deleteAccessToken(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<AccessToken> {
+export async function deleteAccessToken(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  id: string,
+): Promise<AccessToken> {
   return em.transactional(async (tx) => {
     const token = await getToken(tx, actor, id);
     assertCanManage(actor, token, 'delete');
-    recordAudit(tx, actor, { action: 'token.deleted', resourceType: 'access_token', resourceId: id, details: { kind: token.kind, name: token.name } });
+    recordAudit(tx, actor, {
+      action: 'token.deleted',
+      resourceType: 'access_token',
+      resourceId: id,
+      details: { kind: token.kind, name: token.name },
+    });
     tx.remove(token);
     return token;
   });
 }
 
 /** Personal tokens of a member who leaves an organization stop working with them. */
-export async function deactivatePersonalTokens(em: EntityManager, organizationId: string, userId: string): Promise<void> {
-  await em.nativeUpdate(AccessTokenSchema, { organization: organizationId, user: userId, kind: 'personal' }, { active: false });
+export async function deactivatePersonalTokens(
+  em: EntityManager,
+  organizationId: string,
+  userId: string,
+): Promise<void> {
+  await em.nativeUpdate(
+    AccessTokenSchema,
+    { organization: organizationId, user: userId, kind: 'personal' },
+    { active: false },
+  );
 }
 
 /**
@@ -151,14 +188,19 @@ export async function tokenPrincipal(em: EntityManager, value: string): Promise<
   let permissions: Set<Permission> = scopes;
   let role = null;
   if (token.kind === 'personal') {
-    const membership = token.user ? await em.findOne(MembershipSchema, { user: token.user.id, organization: token.organization.id }) : null;
+    const membership = token.user
+      ? await em.findOne(MembershipSchema, { user: token.user.id, organization: token.organization.id })
+      : null;
     if (!membership) throw new ForbiddenError('this access token is deactivated: its owner left the organization');
     role = membership.role;
     permissions = intersect(scopes, ROLE_PERMISSIONS[membership.role]);
   }
   if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > 60_000) {
     // Off the request path: the answer does not wait for this write.
-    void em.fork().nativeUpdate(AccessTokenSchema, { id: token.id }, { lastUsedAt: new Date() }).catch(() => undefined);
+    void em
+      .fork()
+      .nativeUpdate(AccessTokenSchema, { id: token.id }, { lastUsedAt: new Date() })
+      .catch(() => undefined);
   }
   return {
     kind: token.kind === 'personal' ? 'personal-token' : 'service-token',
