@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
+import { entities } from '../src/entities.js';
 import { freePort } from '../test/helpers/process.js';
 import { measureWriteFloor } from './write-floor.js';
 
@@ -264,7 +265,7 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
       const name = `vexil_bench_${randomBytes(4).toString('hex')}`;
       await ensureDatabase(adminUrl, name);
       const databaseUrl = withDatabase(adminUrl, name);
-      const orm = await createOrm(databaseUrl, { migrations: { silent: true } });
+      const orm = await createOrm(databaseUrl, entities, { migrations: { silent: true } });
       try {
         await migrate(orm);
       } finally {

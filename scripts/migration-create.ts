@@ -5,10 +5,11 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOrm, migrate } from '../src/db/orm.js';
+import { entities } from '../src/entities.js';
 import { withScratchDatabase } from './scratch-db.js';
 
 await withScratchDatabase(async (url) => {
-  const orm = await createOrm(url);
+  const orm = await createOrm(url, entities);
   try {
     await migrate(orm);
     const result = await orm.getMigrator().createMigration('migrations', false, process.argv.includes('--initial'));

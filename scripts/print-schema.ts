@@ -1,6 +1,6 @@
 /** Writes schema/schema.graphql from the Pothos schema; with --check, fails if the file is stale. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { printedSchema } from '../src/graphql/schema.js';
+import { printedSchema } from '../src/schema.js';
 
 const path = 'schema/schema.graphql';
 const sdl = printedSchema();

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
+  | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -20,6 +21,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  SERVICE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
@@ -68,3 +70,16 @@ export class RateLimitedError extends DomainError {
     super('RATE_LIMITED', 'rate limit exceeded');
   }
 }
+
+/** The server cannot answer now but will soon: clients retry after `retryAfterSeconds`. */
+export class ServiceUnavailableError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super('SERVICE_UNAVAILABLE', message);
+  }
+}
+
+/** What every door answers once shutdown has begun (clients reconnect to another node). */
+export const shuttingDown = () => new ServiceUnavailableError('the server is shutting down; reconnect');

@@ -7,6 +7,7 @@ import './runtime.js';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createOrm, migrate } from './db/orm.js';
+import { entities } from './entities.js';
 
 let config: Config;
 try {
@@ -41,7 +42,7 @@ if (!databaseUrl) {
   stopEmbedded = embedded.stop;
 }
 
-const orm = await createOrm(databaseUrl);
+const orm = await createOrm(databaseUrl, entities);
 await migrate(orm);
 const app = await buildApp({ config, orm });
 await app.listen({ host: config.host, port: config.port });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
+import { entities } from '../src/entities.js';
 import { freePort } from './helpers/process.js';
 
 declare module 'vitest' {
@@ -38,7 +39,7 @@ export default async function setup(project: TestProject) {
   const template = `vexil_tpl_${process.pid}`;
   await dropDatabase(adminUrl, template);
   await ensureDatabase(adminUrl, template);
-  const orm = await createOrm(withDatabase(adminUrl, template), { migrations: { silent: true } });
+  const orm = await createOrm(withDatabase(adminUrl, template), entities, { migrations: { silent: true } });
   try {
     await migrate(orm);
   } finally {

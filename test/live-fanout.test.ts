@@ -1,6 +1,6 @@
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { flagValuesProjector } from '../src/realtime/ws.js';
+import { flagValuesProjector } from '../src/modules/sdk/live.js';
 import { graphql } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
 import {
@@ -16,7 +16,7 @@ import { startServer, type TestServer } from './helpers/server.js';
 import { type LiveSubscription, subscribeWs } from './helpers/ws.js';
 
 // flagValues over graphql-ws skips per-event execution when the selection is plain scalar fields
-// (realtime/ws.ts). These tests hold that path to the general one: same wire shape, same values,
+// (modules/sdk/live.ts). These tests hold that path to the general one: same wire shape, same values,
 // same end when the key goes.
 
 let server: TestServer;

@@ -381,7 +381,7 @@ describe('changedAt', () => {
     await Promise.all([snapshotsCaughtUp(a, [dev]), snapshotsCaughtUp(b, [dev])]);
     const variables = { p: project.id, flags: [flag.key], envs: ['dev'] };
     const subs = [a, b, b].map((node) => subscribeWs(node.url, org.auth, FLAG_CHANGED, variables));
-    await eventually(async () => a.app.liveHub.openStreams >= 1 && b.app.liveHub.openStreams >= 2);
+    await eventually(async () => a.app.hub.openStreams >= 1 && b.app.hub.openStreams >= 2);
 
     const before = Date.now();
     await givenState(a, org, flag.id, dev, { on: true });
@@ -408,5 +408,5 @@ async function refusal(sub: ReturnType<typeof subscribeWs>): Promise<string | un
 
 /** Streams the server holds open (subscriptions and SSE), read in-process. */
 async function openStreams(): Promise<number> {
-  return server.app.liveHub.openStreams;
+  return server.app.hub.openStreams;
 }

@@ -289,7 +289,7 @@ describe('shutdown', () => {
         variables: { p: p.id },
       }),
     });
-    await eventually(() => other.app.liveHub.openStreams === 3);
+    await eventually(() => other.app.hub.openStreams === 3);
     const started = Date.now();
     await other.close();
     console.info(`close() with three open streams took ${Date.now() - started} ms`);

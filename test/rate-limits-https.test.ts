@@ -113,7 +113,7 @@ describe('WebSocket upgrades on /graphql', () => {
     expect(plain.headers['content-type']).toMatch(/^application\/json/);
     expect(plain.body).toEqual({ error: 'HTTPS is required', request_id: 'upgrade-over-http' });
     expect(plain.headers['x-request-id']).toBe('upgrade-over-http');
-    expect(server.app.liveHub.openStreams).toBe(0);
+    expect(server.app.hub.openStreams).toBe(0);
   });
 
   it('accepts an upgrade through a trusted proxy that says https, and not from anyone else', async () => {

@@ -1,11 +1,15 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrations } from '../../migrations/index.js';
-import { entities } from './entities.js';
 
 export type Orm = MikroORM;
 
-export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}): Options {
+/** `entities`: the model (src/entities.ts); passed in, so the database layer knows no module. */
+export function ormOptions(
+  databaseUrl: string,
+  entities: Options['entities'],
+  overrides: Partial<Options> = {},
+): Options {
   const { migrations: migrationOverrides, ...rest } = overrides;
   return {
     clientUrl: databaseUrl,
@@ -32,8 +36,12 @@ export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}
   };
 }
 
-export async function createOrm(databaseUrl: string, overrides: Partial<Options> = {}): Promise<Orm> {
-  return MikroORM.init(ormOptions(databaseUrl, overrides));
+export async function createOrm(
+  databaseUrl: string,
+  entities: Options['entities'],
+  overrides: Partial<Options> = {},
+): Promise<Orm> {
+  return MikroORM.init(ormOptions(databaseUrl, entities, overrides));
 }
 
 export async function migrate(orm: Orm): Promise<void> {

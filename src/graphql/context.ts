@@ -1,20 +1,89 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../auth/principal.js';
+import type { SessionSettings } from '../auth/session.js';
 import type { Clock } from '../clock.js';
-import type { SessionSettings } from '../modules/accounts/service.js';
 
-/** What every resolver gets: a unit of work of its own, who is calling, and the app's settings. */
+/**
+ * What every resolver gets, whatever door the operation came through (HTTP, GraphQL over SSE,
+ * graphql-ws): a unit of work of its own, who is calling, and the app's services. One factory
+ * (below) builds it for every door, so no door adds fields the schema must know about.
+ */
+
+/** The management credentials of a request: headers over HTTP, `connection_init` over graphql-ws. */
+export interface ManagementCredentials {
+  authorization?: string;
+  'api-key'?: string;
+}
+
+/** What an operation presents, read by its door. */
+export interface RequestCredentials extends ManagementCredentials {
+  /** The SDK key presented (`X-API-Key`, or `x-api-key` in `connection_init`). */
+  sdkKey: string | null;
+  /** The browser origin, checked against a client-side ID's allow-list. */
+  origin: string | null;
+}
+
+/**
+ * The node's services resolvers use (the live pipeline, the SDK-key door). Empty here: the
+ * modules that read a service declare it (TypeScript declaration merging), and app.ts supplies it.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging
+export interface ContextServices {}
+
 export interface GraphQLContext {
   em: EntityManager;
   principal: Principal;
   settings: SessionSettings;
   clock: Clock;
+  requestId: string;
   /**
    * Read-your-writes for SDK keys on this node: apply a key change to the in-memory key cache
    * before the mutation answers (other nodes hear it through the change bus within ms).
    */
   refreshKeys(environmentId: string): Promise<void>;
-  requestId: string;
+  /** The caller as they are now: the operation's credentials resolved again (subscriptions re-check on every event). */
+  principalNow(): Promise<Principal>;
+  /** Names those credentials, so that the streams sharing them share one re-check per event. */
+  credentialId: string;
+  /** The SDK credential presented with the operation, with its origin (SDK-key subscriptions). */
+  sdkCredential: { presented: string | null; origin: string | null };
+  services: ContextServices;
+}
+
+export interface ContextDeps {
+  em(): EntityManager;
+  /** Who the credentials belong to; throws a DomainError (401/403) when they do not check out. */
+  resolvePrincipal(em: EntityManager, credentials: ManagementCredentials): Promise<Principal>;
+  settings: SessionSettings;
+  clock: Clock;
+  refreshKeys(environmentId: string): Promise<void>;
+  services: ContextServices;
+}
+
+export type ContextFactory = (credentials: RequestCredentials, requestId: string) => Promise<GraphQLContext>;
+
+/** The one way a door turns what a request presents into a GraphQL context. */
+export function contextFactory(deps: ContextDeps): ContextFactory {
+  return async (credentials, requestId) => {
+    const management: ManagementCredentials = {
+      authorization: credentials.authorization,
+      'api-key': credentials['api-key'],
+    };
+    const em = deps.em();
+    const principal = await deps.resolvePrincipal(em, management);
+    return {
+      em,
+      principal,
+      settings: deps.settings,
+      clock: deps.clock,
+      requestId,
+      refreshKeys: deps.refreshKeys,
+      principalNow: () => deps.resolvePrincipal(deps.em(), management),
+      credentialId: `${management.authorization ?? ''}\u0000${management['api-key'] ?? ''}`,
+      sdkCredential: { presented: credentials.sdkKey, origin: credentials.origin },
+      services: deps.services,
+    };
+  };
 }
 
 /** Resolvers behind a scope that requires a principal can rely on one. */

@@ -1,5 +1,5 @@
 import type { ObjectRef } from '@pothos/core';
-import { DEFAULT_LIMIT, MAX_LIMIT, type Page } from '../modules/pagination.js';
+import { DEFAULT_LIMIT, MAX_LIMIT, type Page } from '../common/pagination.js';
 import { builder } from './builder.js';
 
 /** `<Name>Page`: the page envelope of the API reference, for any object type. */

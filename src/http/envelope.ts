@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import compress from '@fastify/compress';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../errors.js';
+import fp from 'fastify-plugin';
+import { DomainError, ServiceUnavailableError } from '../errors.js';
 
 /**
  * The REST conventions of the API reference, for every route: request ids, the error envelope
@@ -20,6 +22,24 @@ export function requestIdFrom(incoming: unknown): string {
 /** The REST error body. */
 export function envelope(requestId: string, message: string, extra?: Record<string, unknown>) {
   return { error: message, request_id: requestId, ...extra };
+}
+
+/**
+ * How an error is answered on every REST door (fastify's error handler, the SDK lane, refused
+ * WebSocket upgrades): a DomainError keeps its status, message and details and, when it says when
+ * to retry, a Retry-After; anything else is a 500 that says nothing more.
+ */
+export function errorAnswer(
+  requestId: string,
+  error: unknown,
+): { status: number; headers: Record<string, string>; body: ReturnType<typeof envelope> } {
+  if (!(error instanceof DomainError)) {
+    return { status: 500, headers: {}, body: envelope(requestId, 'internal server error') };
+  }
+  const headers: Record<string, string> =
+    error instanceof ServiceUnavailableError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+  const extra = error.details ? { details: error.details } : undefined;
+  return { status: error.status, headers, body: envelope(requestId, error.message, extra) };
 }
 
 export function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>) {
@@ -77,7 +97,7 @@ function statusOf(error: FastifyError): { status: number; message: string } {
   return { status: 500, message: 'internal server error' };
 }
 
-export function installEnvelope(app: FastifyInstance): void {
+function installEnvelope(app: FastifyInstance): void {
   // Callback-style hooks: they run on every request, SDK hot path included, and an async hook
   // costs a promise and a microtask turn each.
   app.addHook('onRequest', (req, reply, done) => {
@@ -94,7 +114,8 @@ export function installEnvelope(app: FastifyInstance): void {
 
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof DomainError) {
-      return sendError(reply, error.status, error.message, error.details ? { details: error.details } : undefined);
+      const answer = errorAnswer(req.id, error);
+      return reply.status(answer.status).headers(answer.headers).send(answer.body);
     }
     const { status, message } = statusOf(error);
     if (status >= 500) req.log.error({ err: error }, 'unhandled error');
@@ -105,3 +126,24 @@ export function installEnvelope(app: FastifyInstance): void {
     sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`),
   );
 }
+
+/**
+ * The REST conventions of every route (this file), the HTTPS rule and response compression.
+ * Registered first, so that every later route and plugin answers by them.
+ */
+export const httpConventionsPlugin = fp(
+  async (app: FastifyInstance, options: { requireHttps: boolean }) => {
+    installEnvelope(app);
+    if (options.requireHttps) {
+      // Behind a proxy listed in TRUST_PROXY, req.protocol honours X-Forwarded-Proto; otherwise
+      // it is the socket's own protocol, so a forged header from anyone else changes nothing.
+      app.addHook('onRequest', async (req, reply) => {
+        if (req.protocol !== 'https' && req.url !== '/healthz' && req.url !== '/readyz') {
+          return sendError(reply, 403, 'HTTPS is required');
+        }
+      });
+    }
+    await app.register(compress, { global: true, threshold: 0, encodings: ['gzip', 'deflate'] });
+  },
+  { name: 'http-conventions' },
+);

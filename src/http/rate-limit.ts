@@ -1,5 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import MemoryStorage from 'rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js';
 import { RateLimitedError } from '../errors.js';
@@ -106,3 +107,46 @@ export function createRateLimit(options: {
 export function rateLimitBy(rateLimit: RateLimit, keyOf: (req: FastifyRequest) => string) {
   return async (req: FastifyRequest, reply: FastifyReply) => rateLimit.check(keyOf(req), reply);
 }
+
+/** The budgets of the API reference's route groups. */
+export interface RateLimits {
+  /** login, register, refresh, SSO: per client IP. */
+  auth: RateLimit;
+  /** GraphQL and management routes: per member or token (anonymous callers: `auth`). */
+  management: RateLimit;
+  /** SDK routes: per client (modules/keys/access.ts, `budgetOf`). */
+  evaluation: RateLimit;
+  /** WebSocket upgrades: per client IP, the auth budget counted apart from logins. */
+  upgrade: RateLimit;
+}
+
+export interface RateLimitOptions {
+  prefix: string;
+  redisUrl: string | undefined;
+  authPerMinute: number;
+  managementPerMinute: number;
+  evaluationPerMinute: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rateLimits: RateLimits;
+  }
+}
+
+/** The limiters, sharing Redis counters when REDIS_URL is set, else counting in this process. */
+export const rateLimitsPlugin = fp(
+  async (app: FastifyInstance, options: RateLimitOptions) => {
+    const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+    const limit = (name: string, perMinute: number) =>
+      createRateLimit({ name, prefix: options.prefix, perMinute, redis });
+    app.decorate('rateLimits', {
+      auth: limit('auth', options.authPerMinute),
+      management: limit('mgmt', options.managementPerMinute),
+      evaluation: limit('eval', options.evaluationPerMinute),
+      upgrade: limit('ws', options.authPerMinute),
+    } satisfies RateLimits);
+    if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => undefined)));
+  },
+  { name: 'rate-limits' },
+);

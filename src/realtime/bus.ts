@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import pg from 'pg';
 import { CHANGE_CHANNEL, type ChangePayload } from './changes.js';
 
@@ -118,3 +120,23 @@ export class ChangeBus extends EventEmitter {
     }
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    changeBus: ChangeBus;
+  }
+}
+
+/** This node's LISTEN connection, open before any cache loads and closed with the server. */
+export const changeBusPlugin = fp(
+  async (app: FastifyInstance, options: { databaseUrl: string }) => {
+    const bus = new ChangeBus(options.databaseUrl, {
+      info: (m) => app.log.info(m),
+      warn: (m) => app.log.warn(m),
+    });
+    await bus.start();
+    app.decorate('changeBus', bus);
+    app.addHook('onClose', () => bus.stop());
+  },
+  { name: 'change-bus' },
+);

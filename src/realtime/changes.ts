@@ -9,24 +9,42 @@ import { uuidArray } from '../db/sql.js';
  */
 export const CHANGE_CHANNEL = 'vexil_changes';
 
-export type ChangeKind =
-  | 'flag.created'
-  | 'flag.updated'
-  | 'flag.state'
-  | 'flag.archived'
-  | 'flag.restored'
-  | 'flag.deleted'
-  | 'flag.killed'
-  | 'flag.promoted'
-  | 'segment.created'
-  | 'segment.updated'
-  | 'segment.deleted'
-  | 'sdkkey.created'
-  | 'sdkkey.updated'
-  | 'sdkkey.revoked'
-  | 'environment.created'
-  | 'environment.updated'
-  | 'environment.deleted';
+/**
+ * What each kind of change alters on every node: `evaluation`, the environments' snapshots
+ * (and so SDK answers and live views); `keys`, the SDK-key cache (who may evaluate).
+ */
+const EFFECTS = {
+  'flag.created': { evaluation: true, keys: false },
+  'flag.updated': { evaluation: true, keys: false },
+  'flag.state': { evaluation: true, keys: false },
+  'flag.archived': { evaluation: true, keys: false },
+  'flag.restored': { evaluation: true, keys: false },
+  'flag.deleted': { evaluation: true, keys: false },
+  'flag.killed': { evaluation: true, keys: false },
+  'flag.promoted': { evaluation: true, keys: false },
+  'segment.created': { evaluation: true, keys: false },
+  'segment.updated': { evaluation: true, keys: false },
+  'segment.deleted': { evaluation: true, keys: false },
+  'sdkkey.created': { evaluation: false, keys: true },
+  'sdkkey.updated': { evaluation: false, keys: true },
+  'sdkkey.revoked': { evaluation: false, keys: true },
+  // An environment is born with its client-side ID, and its keys go with it.
+  'environment.created': { evaluation: true, keys: true },
+  'environment.updated': { evaluation: true, keys: false },
+  'environment.deleted': { evaluation: true, keys: true },
+} as const satisfies Record<string, { evaluation: boolean; keys: boolean }>;
+
+export type ChangeKind = keyof typeof EFFECTS;
+
+/** Whether the change alters what its environments evaluate (their snapshots reload). */
+export function affectsEvaluation(change: Pick<ChangePayload, 'kind'>): boolean {
+  return EFFECTS[change.kind]?.evaluation ?? true;
+}
+
+/** Whether the change alters the SDK keys of its environments (the key cache reloads them). */
+export function affectsKeys(change: Pick<ChangePayload, 'kind'>): boolean {
+  return EFFECTS[change.kind]?.keys ?? true;
+}
 
 export interface ChangePayload {
   /** Environment id → its version after this change. */

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { type CompiledEnvironment, compileEnvironment, type EnvironmentData } from '../evaluation/index.js';
-import type { ChangePayload } from './changes.js';
+import { affectsEvaluation, type ChangePayload } from './changes.js';
 
 /**
  * The in-memory, compiled view of every environment that SDK requests evaluate against
@@ -10,6 +12,9 @@ import type { ChangePayload } from './changes.js';
  */
 export interface Snapshot {
   environmentId: string;
+  /** The environment's project and key (both fixed for its life): live views route by them. */
+  projectId: string;
+  environmentKey: string;
   version: number;
   data: EnvironmentData;
   compiled: CompiledEnvironment;
@@ -17,9 +22,16 @@ export interface Snapshot {
   etag: string;
 }
 
+/** One environment as the source loads it. */
+export interface EnvironmentSnapshotData {
+  projectId: string;
+  environmentKey: string;
+  data: EnvironmentData;
+}
+
 export interface SnapshotSource {
-  all(): Promise<Map<string, EnvironmentData>>;
-  one(environmentId: string): Promise<EnvironmentData | null>;
+  all(): Promise<Map<string, EnvironmentSnapshotData>>;
+  one(environmentId: string): Promise<EnvironmentSnapshotData | null>;
 }
 
 export interface SnapshotUpdate {
@@ -29,9 +41,12 @@ export interface SnapshotUpdate {
   change: ChangePayload | null;
 }
 
-function toSnapshot(environmentId: string, data: EnvironmentData): Snapshot {
+function toSnapshot(environmentId: string, loaded: EnvironmentSnapshotData): Snapshot {
+  const { data } = loaded;
   return {
     environmentId,
+    projectId: loaded.projectId,
+    environmentKey: loaded.environmentKey,
     version: data.version,
     data,
     compiled: compileEnvironment(data),
@@ -60,9 +75,9 @@ export class SnapshotStore extends EventEmitter {
     const all = await this.source.all();
     const previous = this.snapshots;
     const next = new Map<string, Snapshot>();
-    for (const [id, data] of all) {
+    for (const [id, loaded] of all) {
       const old = previous.get(id);
-      next.set(id, old && old.version === data.version ? old : toSnapshot(id, data));
+      next.set(id, old && old.version === loaded.data.version ? old : toSnapshot(id, loaded));
     }
     this.snapshots = next;
     // After a resync, announce every environment whose version moved (changes may have been missed).
@@ -91,16 +106,16 @@ export class SnapshotStore extends EventEmitter {
   reload(environmentId: string, change: ChangePayload | null = null): Promise<void> {
     const prior = this.reloading.get(environmentId) ?? Promise.resolve();
     const next = prior.then(async () => {
-      const data = await this.source.one(environmentId);
+      const loaded = await this.source.one(environmentId);
       const previous = this.snapshots.get(environmentId);
-      if (!data) {
+      if (!loaded) {
         if (!previous) return;
         this.snapshots.delete(environmentId);
         this.emit('updated', { environmentId, previous, current: undefined, change } satisfies SnapshotUpdate);
         return;
       }
-      if (previous && previous.version >= data.version) return;
-      const current = toSnapshot(environmentId, data);
+      if (previous && previous.version >= loaded.data.version) return;
+      const current = toSnapshot(environmentId, loaded);
       this.snapshots.set(environmentId, current);
       this.emit('updated', { environmentId, previous, current, change } satisfies SnapshotUpdate);
     });
@@ -112,3 +127,30 @@ export class SnapshotStore extends EventEmitter {
     return next;
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    snapshots: SnapshotStore;
+  }
+}
+
+/**
+ * The snapshots of this node, kept fresh by the change bus: a change that alters evaluation
+ * reloads its environments; a bus reconnect reloads everything.
+ */
+export const snapshotsPlugin = fp(
+  async (app: FastifyInstance, options: { source: SnapshotSource }) => {
+    const snapshots = new SnapshotStore(options.source);
+    const failed = (what: string) => (err: Error) => app.log.warn(`${what} failed: ${err.message}`);
+    app.changeBus.on('change', (change: ChangePayload) => {
+      if (!affectsEvaluation(change)) return;
+      for (const environmentId of Object.keys(change.environments)) {
+        snapshots.reload(environmentId, change).catch(failed('snapshot reload'));
+      }
+    });
+    app.changeBus.on('resync', () => void snapshots.loadAll().catch(failed('snapshot resync')));
+    await snapshots.loadAll();
+    app.decorate('snapshots', snapshots);
+  },
+  { name: 'snapshots', dependencies: ['change-bus'] },
+);

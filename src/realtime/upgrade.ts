@@ -1,8 +1,8 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import proxyAddr from '@fastify/proxy-addr';
-import { RateLimitedError } from '../errors.js';
-import { envelope, requestId } from '../http/envelope.js';
+import { ForbiddenError, RateLimitedError } from '../errors.js';
+import { errorAnswer, requestId } from '../http/envelope.js';
 import { protocolOf, trustOf } from '../http/proxy.js';
 import { type RateLimit, rateLimitHeaders } from '../http/rate-limit.js';
 
@@ -20,9 +20,9 @@ export interface UpgradeRules {
   rateLimit: RateLimit;
 }
 
+/** Why an upgrade is refused (a DomainError, answered in the envelope), with the headers to send. */
 export interface UpgradeRefusal {
-  status: number;
-  message: string;
+  error: unknown;
   headers?: Record<string, string>;
 }
 
@@ -33,13 +33,13 @@ export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Prom
   const trusted = trustOf(rules.trustProxy);
   return async (req) => {
     if (rules.requireHttps && protocolOf(req.socket, req.headers['x-forwarded-proto'], trusted) !== 'https') {
-      return { refusal: { status: 403, message: 'HTTPS is required' } };
+      return { refusal: { error: new ForbiddenError('HTTPS is required') } };
     }
     // The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies.
     const ip = proxyAddr(req, trusted) ?? req.socket.remoteAddress ?? 'unknown';
     const verdict = await rules.rateLimit.consume(ip);
     const headers = rateLimitHeaders(verdict);
-    if (!verdict.allowed) return { refusal: { status: 429, message: new RateLimitedError().message, headers } };
+    if (!verdict.allowed) return { refusal: { error: new RateLimitedError(), headers } };
     return { refusal: null, headers };
   };
 }
@@ -48,9 +48,11 @@ export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Prom
 export function refuseUpgrade(req: IncomingMessage, socket: Duplex, refusal: UpgradeRefusal): void {
   if (socket.destroyed) return;
   const id = requestId(req);
-  const body = JSON.stringify(envelope(id, refusal.message));
+  const answer = errorAnswer(id, refusal.error);
+  const body = JSON.stringify(answer.body);
   const headers: Record<string, string | number> = {
     ...refusal.headers,
+    ...answer.headers,
     'x-request-id': id,
     'cache-control': 'private, no-cache',
     'content-type': 'application/json; charset=utf-8',
@@ -60,5 +62,5 @@ export function refuseUpgrade(req: IncomingMessage, socket: Duplex, refusal: Upg
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n${head.join('')}\r\n${body}`);
+  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${head.join('')}\r\n${body}`);
 }

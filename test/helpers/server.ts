@@ -7,6 +7,7 @@ import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../src/db/embedded.js';
 import { createOrm, type Orm } from '../../src/db/orm.js';
+import { entities } from '../../src/entities.js';
 
 export interface TestServer {
   url: string;
@@ -34,7 +35,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? (await givenDatabase());
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const orm = await createOrm(databaseUrl, options.orm);
+  const orm = await createOrm(databaseUrl, entities, options.orm);
   const app = await buildApp({ config, orm, clock: options.clock, logStream: options.logStream });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

@@ -10,6 +10,7 @@ import {
 } from '../../auth/passwords.js';
 import { ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
 import type { ManagementPrincipal } from '../../auth/principal.js';
+import type { SessionSettings } from '../../auth/session.js';
 import { ConflictError, UnauthenticatedError, ValidationError } from '../../errors.js';
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
@@ -26,11 +27,7 @@ import {
   UserSchema,
 } from './entity.js';
 
-export interface SessionSettings {
-  jwtSecret: string;
-  tokenTtlMinutes: number;
-  refreshTtlHours: number;
-}
+export type { SessionSettings } from '../../auth/session.js';
 
 export interface TokenPair {
   accessToken: string;

@@ -1,7 +1,7 @@
+import { pageWindow, toPage } from '../../common/pagination.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
-import { pageWindow, toPage } from '../pagination.js';
 import { type AuditEntry, AuditEntrySchema } from './entity.js';
 
 const AuditEntryType = builder.objectRef<AuditEntry>('AuditEntry').implement({

@@ -3,11 +3,7 @@ import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import { EnvironmentType, ProjectType } from '../projects/schema.js';
-import { type Flag, FlagSchema, type FlagState } from './entity.js';
-import { inEveryEnvironment, inEveryEnvironmentOf } from './scopes.js';
-import { archiveFlag, createFlag, deleteFlag, getFlagByKey, listFlags, updateFlag } from './service.js';
-// state.ts also registers the hook that gives a new environment a state for every flag.
-import { getFlagState, killFlag, listFlagStates, promoteFlag, updateFlagState } from './state.js';
+import { inEveryEnvironment, inEveryEnvironmentOf } from '../projects/scopes.js';
 import {
   FlagRuleInput,
   FlagRuleType,
@@ -19,7 +15,11 @@ import {
   ServeType,
   toRule,
   toServe,
-} from './targeting-schema.js';
+} from '../targeting/schema.js';
+import { type Flag, FlagSchema, type FlagState } from './entity.js';
+import { archiveFlag, createFlag, deleteFlag, getFlagByKey, listFlags, updateFlag } from './service.js';
+// state.ts also registers the hook that gives a new environment a state for every flag.
+import { getFlagState, killFlag, listFlagStates, promoteFlag, updateFlagState } from './state.js';
 
 export const FlagKindEnum = builder.enumType('FlagKind', { values: FLAG_KINDS });
 export const FlagType = builder.objectRef<Flag>('Flag');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import {
   type FlagKind,
@@ -11,19 +12,12 @@ import {
 } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
-import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import type { Project } from '../projects/entity.js';
-import { getProject, listEnvironments } from '../projects/service.js';
+import { getProject, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
+import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, FlagStateSchema } from './entity.js';
-import {
-  assertValid,
-  defaultState,
-  definitionOf,
-  envStateOf,
-  lockEnvironments,
-  stateValidationContext,
-} from './validation.js';
+import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
 const MAX_TAGS = 50;
 const MAX_TAG_LENGTH = 64;

@@ -11,6 +11,7 @@ import type {
   Target,
   Variation,
 } from '../../evaluation/index.js';
+import type { EnvironmentSnapshotData, SnapshotSource } from '../../realtime/snapshots.js';
 
 /**
  * What the snapshots are built from: every live (non-archived) flag of an environment with its
@@ -21,6 +22,7 @@ import type {
 interface EnvironmentRow {
   id: string;
   project_id: string;
+  key: string;
   version: number;
 }
 interface FlagRow {
@@ -71,15 +73,15 @@ function flagConfig(row: FlagRow): FlagConfig {
   };
 }
 
-async function load(em: EntityManager, environmentId: string | null): Promise<Map<string, EnvironmentData>> {
+async function load(em: EntityManager, environmentId: string | null): Promise<Map<string, EnvironmentSnapshotData>> {
   return em.transactional(
     async (tx) => {
       const one = environmentId !== null;
       const environments: EnvironmentRow[] = await tx.execute(
-        `select id, project_id, version from environments ${one ? 'where id = ?' : ''}`,
+        `select id, project_id, key, version from environments ${one ? 'where id = ?' : ''}`,
         one ? [environmentId] : [],
       );
-      const result = new Map<string, EnvironmentData>();
+      const result = new Map<string, EnvironmentSnapshotData>();
       if (environments.length === 0) return result;
       const flags: FlagRow[] = await tx.execute(
         `select s.environment_id, f.key, f.kind, f.variations, f.client_side_available, f.tags, f.temporary, f.salt,
@@ -101,12 +103,12 @@ async function load(em: EntityManager, environmentId: string | null): Promise<Ma
       }
       for (const env of environments) {
         result.set(env.id, {
-          version: Number(env.version),
-          flags: [],
-          segments: segmentsByProject.get(env.project_id) ?? [],
+          projectId: env.project_id,
+          environmentKey: env.key,
+          data: { version: Number(env.version), flags: [], segments: segmentsByProject.get(env.project_id) ?? [] },
         });
       }
-      for (const row of flags) result.get(row.environment_id)?.flags.push(flagConfig(row));
+      for (const row of flags) result.get(row.environment_id)?.data.flags.push(flagConfig(row));
       return result;
     },
     { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
@@ -115,10 +117,16 @@ async function load(em: EntityManager, environmentId: string | null): Promise<Ma
 
 /** One environment's evaluation data, or null when the environment does not exist. */
 export async function loadEnvironmentData(em: EntityManager, environmentId: string): Promise<EnvironmentData | null> {
-  return (await load(em, environmentId)).get(environmentId) ?? null;
+  return (await load(em, environmentId)).get(environmentId)?.data ?? null;
 }
 
-/** Every environment's evaluation data, keyed by environment id (for a node's cold start or a reconnect). */
+/** Every environment's evaluation data, keyed by environment id. */
 export async function loadAllEnvironmentData(em: EntityManager): Promise<Map<string, EnvironmentData>> {
-  return load(em, null);
+  return new Map([...(await load(em, null))].map(([id, loaded]) => [id, loaded.data]));
 }
+
+/** Where every node's snapshots come from: an environment's data with its project and key. */
+export const flagSnapshotSource = (em: () => EntityManager): SnapshotSource => ({
+  all: () => load(em(), null),
+  one: async (environmentId) => (await load(em(), environmentId)).get(environmentId) ?? null,
+});

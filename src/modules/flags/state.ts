@@ -15,17 +15,11 @@ import {
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import { type Environment, EnvironmentSchema } from '../projects/entity.js';
-import { listEnvironments, onEnvironmentCreated } from '../projects/service.js';
+import { listEnvironments, lockEnvironments, onEnvironmentCreated } from '../projects/service.js';
+import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
 import { changeActor, findFlag, getFlag } from './service.js';
-import {
-  assertValid,
-  defaultState,
-  definitionOf,
-  envStateOf,
-  lockEnvironments,
-  stateValidationContext,
-} from './validation.js';
+import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
 /** A rule as a client sends it: the id is kept when given and generated when omitted. */
 export type RuleChange = Omit<Rule, 'id'> & { id?: string | null };

@@ -1,25 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { uuidArray } from '../../db/sql.js';
-import { ValidationError } from '../../errors.js';
-import type {
-  FlagDefinition,
-  FlagEnvState,
-  FlagKind,
-  Problem,
-  StateValidationContext,
-} from '../../evaluation/index.js';
+import type { FlagDefinition, FlagEnvState, FlagKind, StateValidationContext } from '../../evaluation/index.js';
 import { SegmentSchema } from '../segments/entity.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
-
-/** Throws the engine's problems as one ValidationError whose message names the first problem. */
-export function assertValid(problems: Problem[], prefix = ''): void {
-  const first = problems[0];
-  if (!first) return;
-  const at = (p: Problem) => ({ path: prefix ? `${prefix}.${p.path}` : p.path, message: p.message });
-  const shown = at(first);
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-  throw new ValidationError(`${shown.path}: ${shown.message}${more}`, { problems: problems.map(at) });
-}
 
 /** The engine's view of a stored flag. */
 export function definitionOf(flag: Flag): FlagDefinition {
@@ -97,18 +79,4 @@ export async function stateValidationContext(
       );
   }
   return { segmentKeys: new Set(segments.map((s) => s.key)), flags: flagMap, prerequisiteGraph };
-}
-
-/**
- * Locks environment rows (in id order, so writers never deadlock) for the rest of the
- * transaction. Every write whose validity depends on other rows of an environment (a
- * prerequisite graph, the segments a rule names) takes these locks first, so two concurrent
- * writes cannot each pass validation and together break it (e.g. close a prerequisite cycle).
- * announceChange updates the same rows at the end, so this only moves the wait earlier.
- */
-export async function lockEnvironments(em: EntityManager, environmentIds: readonly string[]): Promise<void> {
-  if (environmentIds.length === 0) return;
-  await em.execute('select id from environments where id = any(?::uuid[]) order by id for update', [
-    uuidArray(environmentIds),
-  ]);
 }

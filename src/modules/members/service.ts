@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isRole, type Role } from '../../auth/permissions.js';
 import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { type Membership, MembershipSchema, RefreshTokenSchema, UserSchema } from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
-import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import { deactivatePersonalTokens } from '../tokens/service.js';
 
 function assertRole(role: string): Role {

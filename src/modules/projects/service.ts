@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
+import { uuidArray } from '../../db/sql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { announceChange } from '../../realtime/changes.js';
 import type { Organization } from '../accounts/entity.js';
 import { recordAudit } from '../audit/service.js';
-import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import { assertKey, assertName, slugify } from '../slug.js';
 import { type Environment, EnvironmentSchema, type Project, ProjectSchema } from './entity.js';
 
@@ -281,4 +282,18 @@ export async function deleteEnvironment(
     tx.remove(environment);
     return environment;
   });
+}
+
+/**
+ * Locks environment rows (in id order, so writers never deadlock) for the rest of the
+ * transaction. Every write whose validity depends on other rows of an environment (a
+ * prerequisite graph, the segments a rule names) takes these locks first, so two concurrent
+ * writes cannot each pass validation and together break it (e.g. close a prerequisite cycle).
+ * announceChange updates the same rows at the end, so this only moves the wait earlier.
+ */
+export async function lockEnvironments(em: EntityManager, environmentIds: readonly string[]): Promise<void> {
+  if (environmentIds.length === 0) return;
+  await em.execute('select id from environments where id = any(?::uuid[]) order by id for update', [
+    uuidArray(environmentIds),
+  ]);
 }

@@ -1,13 +1,15 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Clock } from '../../clock.js';
-import { sendError } from '../../http/envelope.js';
+import { ServiceUnavailableError } from '../../errors.js';
 import type { RateLimit } from '../../http/rate-limit.js';
+import type { Hub } from '../../realtime/hub.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
-import type { SdkKeyCache } from '../keys/cache.js';
+import type { SdkAccess } from '../keys/access.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 
 export interface SdkDeps {
-  keyCache: SdkKeyCache;
+  access: SdkAccess;
+  hub: Hub;
   snapshots: SnapshotStore;
   evaluationLimit: RateLimit;
   metrics: SdkMetrics;
@@ -42,9 +44,8 @@ export function snapshotOf(snapshots: SnapshotStore, req: FastifyRequest): Snaps
 /** What a valid key gets when its environment could not be loaded (deleted a moment ago). */
 export const ENVIRONMENT_UNAVAILABLE = 'environment is not available; retry shortly';
 
-export function environmentUnavailable(reply: FastifyReply) {
-  reply.header('retry-after', '1');
-  return sendError(reply, 503, ENVIRONMENT_UNAVAILABLE);
+export function environmentUnavailable(): never {
+  throw new ServiceUnavailableError(ENVIRONMENT_UNAVAILABLE);
 }
 
 /** RFC 9110 If-None-Match: `*` or a list of entity tags, compared weakly (a `W/` prefix is ignored). */
@@ -67,7 +68,7 @@ export function etagMatches(header: string | string[] | undefined, etag: string)
 export function fromSnapshot(
   snapshots: SnapshotStore,
   answer: (req: FastifyRequest, reply: FastifyReply, snapshot: Snapshot) => unknown,
-  unavailable: (req: FastifyRequest, reply: FastifyReply) => unknown = (_req, reply) => environmentUnavailable(reply),
+  unavailable: (req: FastifyRequest, reply: FastifyReply) => unknown = environmentUnavailable,
 ): RouteHandlerMethod {
   return (req, reply) => {
     const found = snapshotOf(snapshots, req);

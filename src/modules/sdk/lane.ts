@@ -3,12 +3,13 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { DomainError, RateLimitedError } from '../../errors.js';
-import { envelope, requestIdFrom, validationMessage } from '../../http/envelope.js';
+import { DomainError, RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
+import { errorAnswer, requestIdFrom, validationMessage } from '../../http/envelope.js';
 import { protocolOf, type Trust, trustOf } from '../../http/proxy.js';
 import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
-import type { CachedSdkKey, SdkKeyCache } from '../keys/cache.js';
+import { keyBudget, type SdkAccess } from '../keys/access.js';
+import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkKeyKind } from '../keys/entity.js';
 import { ENVIRONMENT_UNAVAILABLE } from './common.js';
 
@@ -52,7 +53,7 @@ interface CompiledRoute extends LaneRoute {
 
 export interface LaneDeps {
   routes: readonly LaneRoute[];
-  keyCache: SdkKeyCache;
+  access: SdkAccess;
   snapshots: SnapshotStore;
   limit: RateLimit;
   log: FastifyBaseLogger;
@@ -182,8 +183,8 @@ export class SdkLane {
     if (deps.requireHttps && protocolOf(req.socket, h.forwardedProto, this.trusted) !== 'https') return false;
     const presented = h.apiKey;
     if (presented === undefined || presented.length === 0) return false;
-    const key = deps.keyCache.cached(presented);
-    if (key === undefined || !route.kinds.includes(key.kind)) return false;
+    const key = deps.access.cachedKey(presented, route.kinds);
+    if (key === undefined) return false;
     const snapshot = deps.snapshots.get(key.environmentId);
     if (snapshot === undefined) return false;
 
@@ -210,26 +211,31 @@ export class SdkLane {
     try {
       body = secureJson.parse(raw, undefined, JSON_PARSE);
     } catch {
-      return this.fail(res, id, undefined, 400, 'request body is not valid JSON');
+      return this.refuse(res, id, undefined, new ValidationError('request body is not valid JSON'));
     }
     if (!route.validate(body)) {
       const first = route.validate.errors?.[0];
-      return this.fail(res, id, undefined, 400, first ? validationMessage(first) : 'request body is invalid');
+      return this.refuse(
+        res,
+        id,
+        undefined,
+        new ValidationError(first ? validationMessage(first) : 'request body is invalid'),
+      );
     }
-    // The client is the first 12 characters of the key, as on every SDK route.
+    // The budget the SDK-key door names, as on every SDK route.
     this.deps!.limit.decide(
-      presented.slice(0, 12),
+      keyBudget(presented),
       (verdict: RateLimitVerdict) => {
-        if (!verdict.allowed) return this.failWith(res, id, verdict, new RateLimitedError());
+        if (!verdict.allowed) return this.refuse(res, id, verdict, new RateLimitedError());
         // The snapshot may have been replaced while the limiter answered (a change landed).
         const snapshot = this.deps!.snapshots.get(key.environmentId);
         if (snapshot === undefined)
-          return this.fail(res, id, verdict, 503, ENVIRONMENT_UNAVAILABLE, { 'retry-after': '1' });
+          return this.refuse(res, id, verdict, new ServiceUnavailableError(ENVIRONMENT_UNAVAILABLE));
         let payload: string;
         try {
           payload = route.serialize(route.answer(body, snapshot));
         } catch (err) {
-          return this.failWith(res, id, verdict, err);
+          return this.refuse(res, id, verdict, err);
         }
         // A flat list: node:http writes it as it comes, without walking an object's keys.
         res
@@ -251,41 +257,20 @@ export class SdkLane {
           ])
           .end(payload);
       },
-      (err: unknown) => this.failWith(res, id, undefined, err),
+      (err: unknown) => this.refuse(res, id, undefined, err),
     );
   }
 
-  private failWith(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, err: unknown) {
-    if (err instanceof DomainError) {
-      return this.fail(
-        res,
-        id,
-        verdict,
-        err.status,
-        err.message,
-        undefined,
-        err.details ? { details: err.details } : undefined,
-      );
-    }
-    this.deps!.log.error({ err, reqId: id }, 'unhandled error');
-    return this.fail(res, id, verdict, 500, 'internal server error');
-  }
-
-  private fail(
-    res: ServerResponse,
-    id: string,
-    verdict: RateLimitVerdict | undefined,
-    status: number,
-    message: string,
-    more?: Record<string, string>,
-    extra?: Record<string, unknown>,
-  ) {
-    const payload = JSON.stringify(envelope(id, message, extra));
+  /** Answers `error` in the REST envelope; anything but a DomainError is a logged 500. */
+  private refuse(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, error: unknown) {
+    if (!(error instanceof DomainError)) this.deps!.log.error({ err: error, reqId: id }, 'unhandled error');
+    const answer = errorAnswer(id, error);
+    const payload = JSON.stringify(answer.body);
     res
-      .writeHead(status, {
+      .writeHead(answer.status, {
         'x-request-id': id,
         ...(verdict ? rateLimitHeaders(verdict) : undefined),
-        ...more,
+        ...answer.headers,
         'content-type': JSON_UTF8,
         'cache-control': 'no-store',
         'content-length': Buffer.byteLength(payload),

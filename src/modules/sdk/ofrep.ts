@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientSideOnly, type EvaluationContext, evaluateAll, evaluateFlag } from '../../evaluation/index.js';
-import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
+import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { openFeatureContext } from './context.js';
 import { type OfrepFailure, ofrepResult, ofrepStatus } from './present.js';
@@ -50,7 +50,7 @@ const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABL
 
 export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
   const { metrics } = deps;
-  const auth = sdkAuth(deps.keyCache, deps.evaluationLimit, { kinds: ['server', 'mobile', 'client'], bearer: true });
+  const auth = sdkAuth(deps.access, deps.evaluationLimit, { kinds: ['server', 'mobile', 'client'], bearer: true });
   const common = {
     config: { cacheControl: 'no-store' },
     compress: false,

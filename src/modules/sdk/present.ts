@@ -132,3 +132,21 @@ export function ofrepStatus(answer: OfrepSuccess | OfrepFailure): number {
   if (!('errorCode' in answer)) return 200;
   return answer.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400;
 }
+
+/** Equal as far as a client can tell (results are rebuilt by every compile, so not by identity). */
+export function sameResult(a: EvaluationResult, b: EvaluationResult): boolean {
+  if (a === b) return true;
+  return (
+    a.key === b.key &&
+    a.variation === b.variation &&
+    a.reason === b.reason &&
+    a.errorCode === b.errorCode &&
+    (a.value === b.value || JSON.stringify(a.value) === JSON.stringify(b.value))
+  );
+}
+
+export function sameResults(a: readonly EvaluationResult[], b: readonly EvaluationResult[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!sameResult(a[i]!, b[i]!)) return false;
+  return true;
+}

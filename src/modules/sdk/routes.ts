@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js';
 import { sendError } from '../../http/envelope.js';
-import { registerSdkPreflight, sdkAuth } from '../../http/sdk-auth.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
+import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { bodyContext, queryContext } from './context.js';
 import type { LaneRoute } from './lane.js';
@@ -24,12 +24,12 @@ import { type TrackEventInput, trackedRows } from './track.js';
  * values must not read server-only flags or their rules) and see client-side flags elsewhere.
  */
 export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly LaneRoute[] {
-  const { keyCache, evaluationLimit, metrics } = deps;
+  const { evaluationLimit, metrics } = deps;
   const noStore = { cacheControl: 'no-store' };
   app.decorateRequest('sdkKey', null);
   registerSdkPreflight(app, ['/v1/client/:envKey/flags', '/v1/track']);
 
-  const serverOrMobile = sdkAuth(keyCache, evaluationLimit, { kinds: ['server', 'mobile'] });
+  const serverOrMobile = sdkAuth(deps.access, evaluationLimit, { kinds: ['server', 'mobile'] });
   // SDK requests and answers are small: no gzip either way.
   const sdk = { config: noStore, compress: false, decompress: false } as const;
 
@@ -54,7 +54,7 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
       // Browsers and phones on slow networks do benefit from gzip here.
       config: noStore,
       schema: { querystring: ClientQuery, response: { 200: flagsResponse } },
-      preHandler: sdkAuth(keyCache, evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }),
+      preHandler: sdkAuth(deps.access, evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }),
     },
     fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
       const context = queryContext(req.query as { context?: string; key?: string });
@@ -91,7 +91,7 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
     {
       ...sdk,
       schema: { body: TrackBody },
-      preHandler: sdkAuth(keyCache, evaluationLimit, { kinds: ['server', 'mobile', 'client'] }),
+      preHandler: sdkAuth(deps.access, evaluationLimit, { kinds: ['server', 'mobile', 'client'] }),
     },
     async (req, reply) => {
       const { events } = req.body as { events: TrackEventInput[] };

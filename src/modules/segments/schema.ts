@@ -1,9 +1,9 @@
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
-import { inEveryEnvironmentOf } from '../flags/scopes.js';
-import { SegmentRuleInput, SegmentRuleType, toClause } from '../flags/targeting-schema.js';
 import { ProjectType } from '../projects/schema.js';
+import { inEveryEnvironmentOf } from '../projects/scopes.js';
+import { SegmentRuleInput, SegmentRuleType, toClause } from '../targeting/schema.js';
 import { type Segment, SegmentSchema } from './entity.js';
 import { createSegment, deleteSegment, getSegmentByKey, listSegments, updateSegment } from './service.js';
 

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { ManagementPrincipal } from '../../auth/principal.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { type Clause, validateSegment } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
-import { assertValid, lockEnvironments } from '../flags/validation.js';
-import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
 import type { Project } from '../projects/entity.js';
-import { getProject, listEnvironments } from '../projects/service.js';
+import { getProject, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
+import { assertValid } from '../targeting/validation.js';
 import { type Segment, SegmentSchema } from './entity.js';
 
 /** A segment rule as a client sends it: the id is kept when given and generated when omitted. */

@@ -1,10 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { FlagConfig } from '../evaluation/index.js';
 import type { ChangeKind, ChangePayload } from './changes.js';
 import type { Snapshot, SnapshotStore, SnapshotUpdate } from './snapshots.js';
 
 /**
  * The node-local pubsub behind every live view (ARCHITECTURE.md, step 3): one SnapshotStore
- * `updated` event becomes one LiveUpdate, dispatched to the streams of that environment (SSE,
+ * `updated` event becomes one HubUpdate, dispatched to the streams of that environment (SSE,
  * flagValues) and of its project (flagChanged). What changed is computed once per update, not
  * once per subscriber. The hub also tracks every open stream so shutdown can end them all.
  */
@@ -17,7 +19,7 @@ export interface FlagDelta {
   config: FlagConfig | null;
 }
 
-export interface LiveUpdate extends SnapshotUpdate {
+export interface HubUpdate extends SnapshotUpdate {
   /** When the change was made (the payload's `at`); for a resync, when this node applied it. */
   at: Date;
   /** Flags whose evaluation data changed, plus the flags the change names (a rename, say). */
@@ -28,17 +30,12 @@ export interface LiveUpdate extends SnapshotUpdate {
   readonly memo: Map<string, unknown>;
 }
 
-export type EnvironmentEvent = { type: 'update'; update: LiveUpdate } | { type: 'keys' };
+export type EnvironmentEvent = { type: 'update'; update: HubUpdate } | { type: 'keys' };
 
 export interface ProjectEvent {
-  update: LiveUpdate;
+  update: HubUpdate;
   environmentKey: string;
   delta: FlagDelta;
-}
-
-export interface EnvironmentInfo {
-  projectId: string;
-  key: string;
 }
 
 type Listener<T> = (event: T) => void;
@@ -104,7 +101,7 @@ function segmentsDiffer(update: SnapshotUpdate): boolean {
   return JSON.stringify(update.previous?.data.segments ?? []) !== JSON.stringify(update.current?.data.segments ?? []);
 }
 
-function liveUpdate(update: SnapshotUpdate, at: Date): LiveUpdate {
+function toHubUpdate(update: SnapshotUpdate, at: Date): HubUpdate {
   let flags: FlagDelta[] | undefined;
   let segments: boolean | undefined;
   return {
@@ -120,11 +117,9 @@ function liveUpdate(update: SnapshotUpdate, at: Date): LiveUpdate {
   };
 }
 
-export class LiveHub {
+export class Hub {
   private byEnvironment = new Map<string, Set<Listener<EnvironmentEvent>>>();
   private byProject = new Map<string, Set<Listener<ProjectEvent>>>();
-  private environments = new Map<string, Promise<EnvironmentInfo | null>>();
-  private projectQueue: Promise<void> = Promise.resolve();
   private open = new Set<() => void>();
   private closing = false;
   /** Environment events being dispatched in chunks, in order, per environment. */
@@ -132,7 +127,6 @@ export class LiveHub {
 
   constructor(
     snapshots: SnapshotStore,
-    private readonly lookupEnvironment: (environmentId: string) => Promise<EnvironmentInfo | null>,
     private readonly now: () => number,
   ) {
     snapshots.on('updated', (update: SnapshotUpdate) => this.publish(update));
@@ -185,31 +179,15 @@ export class LiveHub {
     for (const environmentId of [...this.byEnvironment.keys()]) this.emitEnvironment(environmentId, { type: 'keys' });
   }
 
-  /** Project and key of an environment; remembered, since an environment never changes project. */
-  environment(environmentId: string): Promise<EnvironmentInfo | null> {
-    let known = this.environments.get(environmentId);
-    if (!known) {
-      known = this.lookupEnvironment(environmentId).catch(() => null);
-      this.environments.set(environmentId, known);
-      void known.then((info) => {
-        if (!info) this.environments.delete(environmentId);
-      });
-    }
-    return known;
-  }
-
   private publish(update: SnapshotUpdate): void {
-    const live = liveUpdate(update, update.change?.at ? new Date(update.change.at) : new Date(this.now()));
-    this.emitEnvironment(update.environmentId, { type: 'update', update: live });
-    if (this.byProject.size === 0) return;
-    // Project subscribers need the environment's project; chained so events keep their order.
-    this.projectQueue = this.projectQueue.then(async () => {
-      const info = await this.environment(update.environmentId);
-      if (!info) return;
-      const listeners = this.byProject.get(info.projectId);
-      if (!listeners || listeners.size === 0) return;
-      for (const delta of live.flags) this.emit(listeners, { update: live, environmentKey: info.key, delta });
-    });
+    const hubUpdate = toHubUpdate(update, update.change?.at ? new Date(update.change.at) : new Date(this.now()));
+    this.emitEnvironment(update.environmentId, { type: 'update', update: hubUpdate });
+    // Every snapshot names its project and environment key, so project listeners need no lookup.
+    const snapshot = update.current ?? update.previous;
+    const listeners = snapshot && this.byProject.get(snapshot.projectId);
+    if (!listeners || listeners.size === 0) return;
+    for (const delta of hubUpdate.flags)
+      this.emit(listeners, { update: hubUpdate, environmentKey: snapshot.environmentKey, delta });
   }
 
   /**
@@ -275,3 +253,20 @@ export class LiveHub {
     };
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hub: Hub;
+  }
+}
+
+/**
+ * The hub over this node's snapshots. Open streams would keep close() waiting forever, so
+ * shutdown ends them (`closeAll`), once the transports that must close first have (app.ts).
+ */
+export const hubPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.decorate('hub', new Hub(app.snapshots, () => app.clock.now()));
+  },
+  { name: 'hub', dependencies: ['snapshots'] },
+);

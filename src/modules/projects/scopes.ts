@@ -1,7 +1,7 @@
 import type { Permission } from '../../auth/permissions.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import type { Project } from '../projects/entity.js';
-import { listEnvironments } from '../projects/service.js';
+import type { Project } from './entity.js';
+import { listEnvironments } from './service.js';
 
 /** The subset of the builder's scope map these helpers build. */
 export interface EnvironmentScopes {

@@ -1,0 +1,26 @@
+import { MembershipSchema, OrganizationSchema, RefreshTokenSchema, UserSchema } from './modules/accounts/entity.js';
+import { AuditEntrySchema } from './modules/audit/entity.js';
+import { FlagSchema, FlagStateSchema } from './modules/flags/entity.js';
+import { SdkKeySchema } from './modules/keys/entity.js';
+import { EvaluationCountSchema, TrackedEventSchema } from './modules/metrics/entity.js';
+import { EnvironmentSchema, ProjectSchema } from './modules/projects/entity.js';
+import { SegmentSchema } from './modules/segments/entity.js';
+import { AccessTokenSchema } from './modules/tokens/entity.js';
+
+/** Every entity of the model, from every module; the migration script diffs the database against these. */
+export const entities = [
+  UserSchema,
+  OrganizationSchema,
+  MembershipSchema,
+  RefreshTokenSchema,
+  ProjectSchema,
+  EnvironmentSchema,
+  AuditEntrySchema,
+  SdkKeySchema,
+  AccessTokenSchema,
+  FlagSchema,
+  FlagStateSchema,
+  SegmentSchema,
+  EvaluationCountSchema,
+  TrackedEventSchema,
+];

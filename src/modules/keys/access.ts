@@ -1,0 +1,158 @@
+import { type DomainError, ForbiddenError, UnauthenticatedError } from '../../errors.js';
+import type { CachedSdkKey, SdkKeyCache } from './cache.js';
+import type { SdkKeyKind } from './entity.js';
+
+/**
+ * The one door for SDK credentials. Every SDK-facing entry (the fast lane, the fastify SDK
+ * routes, the SSE bridge, graphql-ws) asks it two questions:
+ * - may this presented credential, from this browser origin, use a door that accepts these
+ *   kinds? (`check`: the key, or the refusal to answer with);
+ * - which rate-limit budget does the request spend? (`budgetOf`).
+ */
+export const INVALID_SDK_KEY = 'API key is invalid';
+
+/** What an SDK request presents. */
+export interface SdkCredential {
+  /** `X-API-Key` (or OFREP's `Authorization: Bearer`, or `x-api-key` in graphql-ws `connection_init`). */
+  presented?: string | null;
+  /** A client-side ID given in the path (`/v1/client/{envKey}/flags`, `/v1/stream/{envKey}`). */
+  pathValue?: string | null;
+  /** The browser origin, checked against a client-side ID's allow-list. */
+  origin?: string | null;
+}
+
+export type SdkVerdict = CachedSdkKey | DomainError;
+
+const kindName = (kind: SdkKeyKind) => (kind === 'client' ? 'client-side ID' : `${kind} key`);
+
+/** A client-side ID used from a browser must be used from an allowed origin. */
+export function originAllowed(key: CachedSdkKey, origin: string | null | undefined): boolean {
+  return !origin || key.kind !== 'client' || key.allowAnyOrigin || key.origins.has(origin);
+}
+
+/**
+ * The budget a request spends: a valid key's client (the reference's rule: the first 12
+ * characters of the key), else the caller's address. A request whose key does not check out
+ * never spends a valid key's budget, so knowing a public client-side ID's prefix is not enough
+ * to starve its browsers.
+ */
+export function budgetOf(verdict: SdkVerdict | null, credential: SdkCredential, ip: string): string {
+  if (verdict === null || verdict instanceof Error) return `ip:${ip}`;
+  return keyBudget(credential.presented || credential.pathValue || '');
+}
+
+/** The budget of a request whose key checked out. */
+export const keyBudget = (presented: string) => `key:${presented.slice(0, 12)}`;
+
+export class SdkAccess {
+  constructor(private readonly cache: SdkKeyCache) {}
+
+  /**
+   * The verdict when this node can give it from memory, or undefined when a key must be looked
+   * up first (a well-formed key created on another node a moment ago). Never touches the database.
+   */
+  checkInMemory(credential: SdkCredential, kinds: readonly SdkKeyKind[]): SdkVerdict | undefined {
+    const resolved = this.resolveAll(credential);
+    return resolved instanceof Promise ? undefined : this.decide(resolved, credential, kinds);
+  }
+
+  /** The verdict, looking a key up once when this node has not seen it. */
+  async check(credential: SdkCredential, kinds: readonly SdkKeyKind[]): Promise<SdkVerdict> {
+    const resolved = this.resolveAll(credential);
+    return this.decide(resolved instanceof Promise ? await resolved : resolved, credential, kinds);
+  }
+
+  /** The fast lane's question: the key when it is in memory, valid, of an accepted kind; else undefined. */
+  cachedKey(presented: string, kinds: readonly SdkKeyKind[]): CachedSdkKey | undefined {
+    const key = this.cache.cached(presented);
+    return key !== undefined && kinds.includes(key.kind) ? key : undefined;
+  }
+
+  /**
+   * Watches the key a stream was opened with and calls `end` once it stops being valid: a
+   * revocation's grace ends (a timer at expiresAt, and `stillValid()` on every event, which is a
+   * comparison, not a lookup) or the key is revoked or deleted (`recheck()`, which streams call
+   * when the environment's keys are reloaded).
+   */
+  watch(value: string, key: CachedSdkKey, end: () => void): { recheck(): void; stillValid(): boolean; stop(): void } {
+    let timer: NodeJS.Timeout | null = null;
+    let stopped = false;
+    let expiresAt = key.expiresAt;
+    const expire = () => {
+      stop();
+      end();
+    };
+    const schedule = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (expiresAt === null || stopped) return;
+      // The key cache decides with its own clock; the timer only says when to ask it again.
+      timer = setTimeout(() => recheck(), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)) + 5);
+      timer.unref();
+    };
+    const recheck = () => {
+      void Promise.resolve(this.cache.resolve(value))
+        .catch(() => null)
+        .then((now) => {
+          if (stopped) return;
+          if (!now || now.environmentId !== key.environmentId) return expire();
+          expiresAt = now.expiresAt;
+          schedule();
+        });
+    };
+    const stillValid = () => {
+      if (stopped) return false;
+      if (expiresAt !== null && expiresAt <= Date.now()) {
+        expire();
+        return false;
+      }
+      return true;
+    };
+    const stop = () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+    schedule();
+    return { recheck, stillValid, stop };
+  }
+
+  private resolveAll(credential: SdkCredential): ResolvedCredential | Promise<ResolvedCredential> {
+    const path = credential.pathValue ? this.cache.resolve(credential.pathValue) : undefined;
+    const presented = credential.presented ? this.cache.resolve(credential.presented) : undefined;
+    if (path instanceof Promise || presented instanceof Promise) {
+      return Promise.all([path, presented]).then(([p, k]) => ({ path: p, presented: k }));
+    }
+    return { path, presented };
+  }
+
+  private decide(resolved: ResolvedCredential, credential: SdkCredential, kinds: readonly SdkKeyKind[]): SdkVerdict {
+    let key: CachedSdkKey;
+    if (credential.pathValue) {
+      const inPath = resolved.path;
+      if (inPath?.kind !== 'client') return new UnauthenticatedError(INVALID_SDK_KEY);
+      key = inPath;
+      if (credential.presented) {
+        // A server key for the same environment lifts the client-side filter.
+        const secret = resolved.presented;
+        if (!secret) return new UnauthenticatedError(INVALID_SDK_KEY);
+        if (secret.environmentId !== inPath.environmentId) {
+          return new ForbiddenError('the API key belongs to another environment');
+        }
+        key = secret;
+      }
+    } else {
+      if (!resolved.presented) return new UnauthenticatedError(INVALID_SDK_KEY);
+      key = resolved.presented;
+    }
+    if (!kinds.includes(key.kind)) return new ForbiddenError(`a ${kindName(key.kind)} cannot use this route`);
+    if (!originAllowed(key, credential.origin)) {
+      return new ForbiddenError(`origin ${credential.origin} is not authorized for this client-side ID`);
+    }
+    return key;
+  }
+}
+
+interface ResolvedCredential {
+  path: CachedSdkKey | null | undefined;
+  presented: CachedSdkKey | null | undefined;
+}

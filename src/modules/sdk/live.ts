@@ -1,0 +1,313 @@
+import { type DocumentNode, type ExecutionResult, getOperationAST, Kind } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } from '../../errors.js';
+import { clientSideOnly, type EvaluationResult, evaluateAll, isValidContext } from '../../evaluation/index.js';
+import { builder } from '../../graphql/builder.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import type { Hub } from '../../realtime/hub.js';
+import { EventQueue, StreamEnded } from '../../realtime/queue.js';
+import type { SnapshotStore } from '../../realtime/snapshots.js';
+import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
+import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
+import { INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
+import { sameResults } from './present.js';
+
+/**
+ * `flagValues`, the SDK subscription (graphql-ws on /graphql, and GraphQL over SSE): one
+ * context's evaluated values, sent at once and again whenever one of them changes, from the
+ * hub's snapshot updates. The stream ends when the key stops being valid. This file also holds
+ * its graphql-ws fast path (flagValuesFastPath), which skips per-event execution.
+ */
+
+/** Small ids for engine results (compiled results are shared objects, so equal outcomes are one object). */
+const resultIds = new WeakMap<EvaluationResult, number>();
+let lastResultId = 0;
+
+/**
+ * The update's one array for these results: contexts that evaluate alike (most do) share it,
+ * so what is built from it (the projected message, its bytes) is built once per update.
+ */
+function sharedValues(memo: Map<string, unknown>, results: EvaluationResult[]): EvaluationResult[] {
+  let signature = 'flagValues:list:';
+  for (const result of results) {
+    let id = resultIds.get(result);
+    if (id === undefined) resultIds.set(result, (id = ++lastResultId));
+    signature += `${id},`;
+  }
+  const known = memo.get(signature) as EvaluationResult[] | undefined;
+  if (known !== undefined) return known;
+  memo.set(signature, results);
+  return results;
+}
+
+const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement({
+  description: "One flag evaluated for the subscriber's context.",
+  fields: (t) => ({
+    key: t.string({ resolve: (r) => r.key }),
+    value: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.value }),
+    variation: t.int({
+      nullable: true,
+      description: "Index into the flag's variations; null on errors.",
+      resolve: (r) => r.variation,
+    }),
+    reason: t.string({
+      description: 'STATIC, DISABLED, TARGETING_MATCH, SPLIT, DEFAULT or ERROR.',
+      resolve: (r) => r.reason,
+    }),
+    errorCode: t.string({ nullable: true, resolve: (r) => r.errorCode ?? null }),
+  }),
+});
+
+/** The source stream of one `flagValues` subscription: value lists, then maybe its end. */
+type FlagValuesQueue = EventQueue<EvaluationResult[] | StreamEnded>;
+
+builder.subscriptionField('flagValues', (t) =>
+  t.field({
+    type: [FlagValueType],
+    description:
+      "For SDK-key clients: every flag's value for this context, sent at once and again whenever one of them changes. A server key sees every flag; mobile keys and client-side IDs only client-side flags. The stream ends when the key stops being valid.",
+    args: {
+      context: t.arg({
+        type: 'JSON',
+        required: true,
+        description: 'The evaluation context, e.g. {"key": "user-1", "country": "NL"}.',
+      }),
+    },
+    subscribe: async (_root, { context }, ctx) => {
+      const { hub, snapshots, sdkAccess } = ctx.services;
+      const verdict = await sdkAccess.check(ctx.sdkCredential, ['server', 'mobile', 'client']);
+      if (verdict instanceof Error) throw verdict;
+      const key = verdict;
+      if (!isValidContext(context))
+        throw new ValidationError('context must be a JSON object whose key and kind, when present, are strings');
+      const snapshot = snapshots.get(key.environmentId);
+      if (!snapshot) throw new NotFoundError('environment');
+      if (hub.isClosing) throw shuttingDown();
+      // As on /v1/client: a server key sees every flag, mobile keys and client-side IDs client-side ones.
+      const filter = key.kind === 'server' ? undefined : clientSideOnly;
+
+      const queue: FlagValuesQueue = new EventQueue<EvaluationResult[] | StreamEnded>();
+      // Subscribers with the same visibility and context share one evaluation per event (the
+      // update's memo is per environment): a result array is then shared, never mutated.
+      const group = `flagValues:${filter ? 'client' : 'server'}:${JSON.stringify(context)}`;
+      let last = evaluateAll(snapshot.compiled, context, filter);
+      queue.push(last);
+      const ended = () => {
+        queue.push(new StreamEnded(new UnauthenticatedError(INVALID_SDK_KEY)));
+        queue.end();
+      };
+      const watch = sdkAccess.watch(ctx.sdkCredential.presented!, key, ended);
+      queue.onClose(watch.stop);
+      queue.onClose(
+        hub.onEnvironment(key.environmentId, (event) => {
+          if (event.type === 'keys') return watch.recheck();
+          const current = event.update.current;
+          if (!current) return queue.end();
+          if (!watch.stillValid()) return;
+          let next = event.update.memo.get(group) as EvaluationResult[] | undefined;
+          if (!next)
+            event.update.memo.set(
+              group,
+              (next = sharedValues(event.update.memo, evaluateAll(current.compiled, context, filter))),
+            );
+          if (next !== last && !sameResults(last, next)) {
+            last = next;
+            queue.push(next);
+          }
+        }),
+      );
+      queue.onClose(hub.track(() => queue.end()));
+      return queue;
+    },
+    resolve: (values) => {
+      if (values instanceof StreamEnded) throw values.error;
+      return values;
+    },
+  }),
+);
+
+// ---------------------------------------------------------------------------------------------
+// flagValues over graphql-ws without per-event execution
+//
+// A `flagValues` subscription selecting only scalar fields of FlagValue (aliases allowed; no
+// fragments, no directives) gets its events projected straight into the result graphql-js would
+// build: same keys, same order, same values. Subscribing still goes through yoga's envelop (auth,
+// validation, the resolver's checks, error masking); only the per-event `execute` is skipped.
+// An event that ends the stream (a key revoked) is executed as usual: the same error.
+
+type FlagValueField = 'key' | 'value' | 'variation' | 'reason' | 'errorCode' | '__typename';
+const FLAG_VALUE_FIELDS = new Set<string>(['key', 'value', 'variation', 'reason', 'errorCode', '__typename']);
+
+/** Builds `{data: {<alias>: [...]}}` from evaluated values; one per distinct selection. */
+class FlagValuesProjector {
+  /** Results by value list: subscribers that share an evaluation share the projected result. */
+  private readonly done = new WeakMap<readonly EvaluationResult[], ExecutionResult>();
+  private readonly encoded = new WeakMap<readonly EvaluationResult[], Map<string, Buffer>>();
+
+  constructor(
+    private readonly responseKey: string,
+    private readonly fields: readonly (readonly [string, FlagValueField])[],
+  ) {}
+
+  /**
+   * The whole `next` message for `prefix` (which names the operation id) as bytes, once per
+   * value list and id: subscribers with the same values share one buffer, and the socket
+   * write takes it as is.
+   */
+  message(values: readonly EvaluationResult[], prefix: string): Buffer {
+    let byPrefix = this.encoded.get(values);
+    if (byPrefix === undefined) this.encoded.set(values, (byPrefix = new Map()));
+    let known = byPrefix.get(prefix);
+    if (known === undefined)
+      byPrefix.set(prefix, (known = Buffer.from(`${prefix}${JSON.stringify(this.project(values))}}`, 'utf8')));
+    return known;
+  }
+
+  project(values: readonly EvaluationResult[]): ExecutionResult {
+    const known = this.done.get(values);
+    if (known) return known;
+    const list = new Array<Record<string, unknown>>(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const item: Record<string, unknown> = {};
+      for (const [alias, field] of this.fields) {
+        if (alias in item) continue;
+        item[alias] =
+          field === '__typename'
+            ? 'FlagValue'
+            : field === 'errorCode'
+              ? (v.errorCode ?? null)
+              : field === 'value'
+                ? (v.value ?? null)
+                : v[field];
+      }
+      list[i] = item;
+    }
+    const result: ExecutionResult = { data: { [this.responseKey]: list } };
+    this.done.set(values, result);
+    return result;
+  }
+}
+
+const projectors = new Map<string, FlagValuesProjector>();
+
+/** The projector for a document, or null when it needs the general path. */
+export function flagValuesProjector(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): FlagValuesProjector | null {
+  if (document.definitions.length !== 1) return null;
+  const operation = getOperationAST(document, operationName);
+  if (operation?.operation !== 'subscription' || operation.directives?.length) return null;
+  const selections = operation.selectionSet.selections;
+  if (selections.length !== 1) return null;
+  const root = selections[0]!;
+  if (root.kind !== Kind.FIELD || root.name.value !== 'flagValues' || root.directives?.length || !root.selectionSet)
+    return null;
+  const fields: [string, FlagValueField][] = [];
+  for (const selection of root.selectionSet.selections) {
+    if (
+      selection.kind !== Kind.FIELD ||
+      selection.directives?.length ||
+      selection.arguments?.length ||
+      selection.selectionSet
+    )
+      return null;
+    if (!FLAG_VALUE_FIELDS.has(selection.name.value)) return null;
+    fields.push([selection.alias?.value ?? selection.name.value, selection.name.value as FlagValueField]);
+  }
+  const responseKey = root.alias?.value ?? root.name.value;
+  const signature = JSON.stringify([responseKey, fields]);
+  let projector = projectors.get(signature);
+  if (!projector) {
+    if (projectors.size > 1_000) projectors.clear();
+    projectors.set(signature, (projector = new FlagValuesProjector(responseKey, fields)));
+  }
+  return projector;
+}
+
+/**
+ * The subscription as graphql-ws iterates it: value lists are taken from the source queue and
+ * projected; anything else (the stream's end for a revoked key) is executed exactly as the
+ * general path does.
+ *
+ * While graphql-ws waits on `next()` with nothing queued, later value lists are written to the
+ * socket directly, as the same `next` message graphql-ws would send (its JSON built once per
+ * shared evaluation): a send then costs one write instead of a chain of promises and a
+ * serialization per subscriber. Order holds because direct sends happen only while graphql-ws
+ * is idle on this operation, and anything else goes through the queue behind them.
+ */
+class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly source: FlagValuesQueue,
+    private readonly projector: FlagValuesProjector,
+    private readonly execute: (event: unknown) => Promise<ExecutionResult>,
+    private readonly sink: DirectSink,
+  ) {
+    this.prefix = `{"id":${JSON.stringify(sink.id)},"type":"next","payload":`;
+  }
+
+  private readonly sendDirect = (item: unknown): boolean => {
+    if (!Array.isArray(item)) return false;
+    const { socket } = this.sink;
+    if (socket.readyState !== socket.OPEN) return true;
+    socket.send(this.projector.message(item, this.prefix), { binary: false });
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES)
+      socket.close(CloseCode.InternalServerError, 'the client is not reading');
+    return true;
+  };
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    // graphql-ws sent the previous result and waits: later value lists may go out directly.
+    this.source.divert = this.sendDirect;
+    const head = await this.source.peek();
+    this.source.divert = null;
+    if (head === undefined) return this.return();
+    this.source.take();
+    if (Array.isArray(head)) return { done: false, value: this.projector.project(head) };
+    return { done: false, value: await this.execute(head) };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.source.divert = null;
+    await this.source.return();
+    return { done: true, value: undefined };
+  }
+
+  throw(): Promise<IteratorResult<ExecutionResult>> {
+    return this.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** The graphql-ws fast path for `flagValues` (wired into realtime/ws.ts by app.ts). */
+export const flagValuesFastPath: DirectSubscriptions = {
+  plan(document, operationName) {
+    const projector = flagValuesProjector(document, operationName);
+    if (!projector) return null;
+    return (source, execute, sink) => {
+      if (!(source instanceof EventQueue)) return null;
+      return new ProjectedFlagValues(source as FlagValuesQueue, projector, execute, sink);
+    };
+  },
+};
+
+/** A graphql-ws connection that presents an SDK key must present a valid one (4401) from an allowed origin (4403). */
+export async function sdkKeyConnectionCheck(context: GraphQLContext): Promise<void> {
+  if (!context.sdkCredential.presented) return;
+  const verdict = await context.services.sdkAccess.check(context.sdkCredential, ['server', 'mobile', 'client']);
+  if (verdict instanceof Error) throw verdict;
+}
+
+declare module '../../graphql/context.js' {
+  interface ContextServices {
+    hub: Hub;
+    snapshots: SnapshotStore;
+    sdkAccess: SdkAccess;
+  }
+}
