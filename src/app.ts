@@ -4,9 +4,12 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { contextFactory } from './graphql/context.js';
+import { useInputChecks } from './graphql/inputs.js';
+import { useOperationLimits } from './graphql/limits.js';
 import { graphqlPlugin } from './graphql/yoga.js';
-import { httpConventionsPlugin, requestId } from './http/envelope.js';
+import { frameworkError, httpConventionsPlugin, requestId } from './http/envelope.js';
 import { healthPlugin } from './http/health.js';
+import { loggerOptions } from './http/logging.js';
 import { rateLimitsPlugin } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
 import { flagSnapshotSource } from './modules/flags/snapshot-source.js';
@@ -46,21 +49,9 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   // The SDK fast lane sees requests before fastify's router (src/modules/sdk/lane.ts).
   const lane = new SdkLane();
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      // Credentials never reach the logs, whatever a later serializer decides to include.
-      redact: {
-        paths: [
-          'req.headers.authorization',
-          'req.headers["x-api-key"]',
-          'req.headers["api-key"]',
-          'req.headers.cookie',
-        ],
-        censor: '[redacted]',
-      },
-      ...(logStream ? { stream: logStream } : {}),
-    },
+    logger: loggerOptions({ level: config.logLevel, stream: logStream }),
     genReqId: requestId,
+    frameworkErrors: frameworkError,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     ajv: { customOptions: AJV_OPTIONS },
     bodyLimit: BODY_LIMIT,
@@ -113,8 +104,15 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       refreshKeys: (environmentId) => app.keyCache.reloadEnvironment(environmentId),
       services: { hub: app.hub, snapshots: app.snapshots, sdkAccess: app.sdkAccess },
     }),
-    managementLimit: app.rateLimits.management,
-    anonymousLimit: app.rateLimits.auth,
+    plugins: [
+      ...useOperationLimits({
+        management: app.rateLimits.management,
+        auth: app.rateLimits.auth,
+        evaluation: app.rateLimits.evaluation,
+        field: app.rateLimits.field,
+      }),
+      useInputChecks(),
+    ],
   });
   await app.register(graphqlWebSocketPlugin, {
     upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: app.rateLimits.upgrade },

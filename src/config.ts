@@ -4,6 +4,11 @@
  */
 export const DEFAULT_JWT_SECRET = 'dev-secret-change-in-production';
 
+/** Secrets that are published (our default, the placeholder of docker-compose.yml): never in production. */
+const KNOWN_SECRETS = new Set([DEFAULT_JWT_SECRET, 'change-me-to-a-long-random-secret']);
+/** HS256 wants a key at least as long as its hash (RFC 7518, 3.2). */
+const MIN_PRODUCTION_SECRET_BYTES = 32;
+
 export interface Config {
   nodeEnv: string;
   host: string;
@@ -25,6 +30,8 @@ export interface Config {
   rateLimitPrefix: string;
   /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (comma separated). */
   trustProxy: string[];
+  /** What the operator should know at start (main.ts prints it): risky settings outside production. */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {
@@ -60,8 +67,21 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function loadConfig(env: Env): Config {
   const nodeEnv = env.NODE_ENV?.trim() || 'development';
   const jwtSecret = env.JWT_SECRET || DEFAULT_JWT_SECRET;
-  if (nodeEnv === 'production' && jwtSecret === DEFAULT_JWT_SECRET) {
-    throw new ConfigError('JWT_SECRET', 'must be set to a strong secret when NODE_ENV=production');
+  const warnings: string[] = [];
+  if (nodeEnv === 'production') {
+    if (KNOWN_SECRETS.has(jwtSecret)) {
+      throw new ConfigError('JWT_SECRET', 'is a published default: set a random secret of 32 bytes or more');
+    }
+    if (Buffer.byteLength(jwtSecret) < MIN_PRODUCTION_SECRET_BYTES) {
+      throw new ConfigError(
+        'JWT_SECRET',
+        `must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production`,
+      );
+    }
+  } else if (KNOWN_SECRETS.has(jwtSecret)) {
+    warnings.push(
+      'JWT_SECRET is a published default: anyone can sign sessions for this server. Fine for a laptop; set a random secret of 32 bytes or more anywhere else (NODE_ENV=production refuses it).',
+    );
   }
   if (jwtSecret.length < 16) throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
 
@@ -99,5 +119,6 @@ export function loadConfig(env: Env): Config {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    warnings,
   };
 }

@@ -33,7 +33,9 @@ describe('management rate limit per token', () => {
     expect(last!.headers.get('x-ratelimit-limit')).toBe('5');
     expect(last!.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(Number(last!.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
-    expect(last!.body.error).toMatch(/rate limit/);
+    // A GraphQL operation is refused as GraphQL errors are: a typed code (since issue 06).
+    expect(last!.body.errors[0].message).toMatch(/rate limit/);
+    expect(last!.body.errors[0].extensions.code).toBe('RATE_LIMITED');
     const other = await graphql(server.url, '{ projects { total } }', {}, { 'api-key': b });
     expect(other.status).toBe(200);
   });

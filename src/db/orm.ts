@@ -1,8 +1,38 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TransactionOptions } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { EntityManager, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrations } from '../../migrations/index.js';
+import { isRetryableTransactionError } from './errors.js';
 
 export type Orm = MikroORM;
+
+const TRANSACTION_ATTEMPTS = 4;
+
+/**
+ * Every unit of work's `transactional`: a transaction that lost a race with another one (a
+ * deadlock, a serialization failure) is run again from the start, a few times with jittered
+ * backoff, so that concurrent writers never see an internal error for PostgreSQL's own retry
+ * request. Only the outermost transaction retries; its callback must only touch the database.
+ */
+export class RetryingEntityManager extends EntityManager {
+  override async transactional<T>(cb: (em: this) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
+    if (this.isInTransaction()) return super.transactional(cb, options);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await super.transactional(cb, options);
+      } catch (error) {
+        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
+        await sleep(Math.random() * 20 * attempt);
+      }
+    }
+  }
+}
+
+/** Bounds on every database wait, so a database that is away is answered with 503s, not hangs. */
+const CONNECT_TIMEOUT_MS = 3_000;
+const STATEMENT_TIMEOUT_MS = 15_000;
+const ACQUIRE_TIMEOUT_MS = 5_000;
 
 /** `entities`: the model (src/entities.ts); passed in, so the database layer knows no module. */
 export function ormOptions(
@@ -30,7 +60,18 @@ export function ormOptions(
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
     forceUtcTimezone: true,
-    pool: { min: 0, max: 10 },
+    // The driver's own EntityManager, with transactional() retrying (above).
+    entityManager: RetryingEntityManager as unknown as Options['entityManager'],
+    pool: { min: 0, max: 10, acquireTimeoutMillis: ACQUIRE_TIMEOUT_MS },
+    driverOptions: {
+      acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
+      connection: {
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        statement_timeout: STATEMENT_TIMEOUT_MS,
+        query_timeout: STATEMENT_TIMEOUT_MS + 1_000,
+        keepAlive: true,
+      },
+    },
     debug: false,
     ...rest,
   };
@@ -46,4 +87,19 @@ export async function createOrm(
 
 export async function migrate(orm: Orm): Promise<void> {
   await orm.getMigrator().up();
+}
+
+/**
+ * Applies the pending migrations over a connection of their own, without the statement timeout
+ * that bounds request work: a migration may legitimately take minutes on a large table.
+ */
+export async function migrateDatabase(databaseUrl: string, entities: Options['entities']): Promise<void> {
+  const orm = await createOrm(databaseUrl, entities, {
+    driverOptions: { connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, statement_timeout: 0 } },
+  });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
 }

@@ -1,8 +1,10 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, getNamedType } from 'graphql';
 import type { Permission } from '../auth/permissions.js';
 import { hasPermission } from '../auth/principal.js';
+import { DEFAULT_LIMIT } from '../common/pagination.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -25,7 +27,16 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin],
+  plugins: [ScopeAuthPlugin, ComplexityPlugin],
+  // What a field costs, for the operation limits (graphql/limits.ts): one, and a page multiplies
+  // what it selects by its `limit`. Lists of stored JSON (rules, clauses, values) do not multiply;
+  // fields that read a list from the database declare their own multiplier where they are defined.
+  complexity: {
+    fieldComplexity: (args, _ctx, field) =>
+      getNamedType(field.type).name.endsWith('Page')
+        ? { field: 1, multiplier: typeof args['limit'] === 'number' ? args['limit'] : DEFAULT_LIMIT }
+        : 1,
+  },
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,

@@ -33,6 +33,8 @@ export interface ContextServices {}
 export interface GraphQLContext {
   em: EntityManager;
   principal: Principal;
+  /** The caller's address (through trusted proxies): anonymous callers' and the auth budgets count by it. */
+  clientIp: string;
   settings: SessionSettings;
   clock: Clock;
   requestId: string;
@@ -60,11 +62,17 @@ export interface ContextDeps {
   services: ContextServices;
 }
 
-export type ContextFactory = (credentials: RequestCredentials, requestId: string) => Promise<GraphQLContext>;
+/** Where an operation came from. */
+export interface RequestOrigin {
+  requestId: string;
+  clientIp: string;
+}
+
+export type ContextFactory = (credentials: RequestCredentials, origin: RequestOrigin) => Promise<GraphQLContext>;
 
 /** The one way a door turns what a request presents into a GraphQL context. */
 export function contextFactory(deps: ContextDeps): ContextFactory {
-  return async (credentials, requestId) => {
+  return async (credentials, { requestId, clientIp }) => {
     const management: ManagementCredentials = {
       authorization: credentials.authorization,
       'api-key': credentials['api-key'],
@@ -74,6 +82,7 @@ export function contextFactory(deps: ContextDeps): ContextFactory {
     return {
       em,
       principal,
+      clientIp,
       settings: deps.settings,
       clock: deps.clock,
       requestId,

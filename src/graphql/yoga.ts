@@ -2,9 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type ExecutionArgs, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { DomainError } from '../errors.js';
+import { asDomainError } from '../db/errors.js';
+import type { DomainError } from '../errors.js';
+import { errorAnswer } from '../http/envelope.js';
 import { headerValue } from '../http/headers.js';
-import type { RateLimit } from '../http/rate-limit.js';
+import { yogaLogger } from '../http/logging.js';
 import type { ContextFactory, GraphQLContext } from './context.js';
 
 /** What yoga's envelop gets per operation; the graphql-ws server (realtime/ws.ts) passes the same `ctx`. */
@@ -14,8 +16,8 @@ export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
 /** Domain errors keep their message and get their code; anything else is masked and logged. */
 export function toGraphQLError(error: unknown, message: string, isDev?: boolean): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  if (original instanceof DomainError) {
+  const original = asDomainError(error instanceof GraphQLError ? error.originalError : error);
+  if (original) {
     const base = error instanceof GraphQLError ? error : undefined;
     return new GraphQLError(original.message, {
       nodes: base?.nodes,
@@ -51,8 +53,8 @@ const useRootSubscribe = (): Plugin => ({
 export interface GraphQLPluginOptions {
   schema: GraphQLSchema;
   context: ContextFactory;
-  managementLimit: RateLimit;
-  anonymousLimit: RateLimit;
+  /** Envelop plugins every door's operations go through (limits, input checks). */
+  plugins: Plugin[];
 }
 
 declare module 'fastify' {
@@ -69,16 +71,11 @@ export const graphqlPlugin = fp(
     const yoga: Yoga = createYoga<ServerContext, GraphQLContext>({
       schema: options.schema,
       graphqlEndpoint: '/graphql',
-      logging: {
-        debug: (...args) => app.log.debug(args.map(String).join(' ')),
-        info: (...args) => app.log.info(args.map(String).join(' ')),
-        warn: (...args) => app.log.warn(args.map(String).join(' ')),
-        error: (...args) => app.log.error(args.map(String).join(' ')),
-      },
+      logging: yogaLogger(app.log),
       maskedErrors: { maskError: toGraphQLError },
       graphiql: { title: 'Vexil GraphiQL' },
       landingPage: false,
-      plugins: [useRootSubscribe()],
+      plugins: [useRootSubscribe(), ...options.plugins],
       context: ({ ctx }) => ctx,
     });
 
@@ -95,18 +92,12 @@ export const graphqlPlugin = fp(
               sdkKey: headerValue(req.headers['x-api-key']) ?? null,
               origin: headerValue(req.headers.origin) ?? null,
             },
-            req.id,
+            { requestId: req.id, clientIp: req.ip },
           );
-        } catch (e) {
-          if (!(e instanceof DomainError)) throw e;
-          return reply.status(e.status).send(domainErrorBody(e));
-        }
-        // Per token (or member) for authenticated calls, per client IP for anonymous ones.
-        if (req.method === 'POST') {
-          const { principal } = ctx;
-          if (principal)
-            await options.managementLimit.check(principal.tokenId ?? principal.userId ?? 'anonymous', reply);
-          else await options.anonymousLimit.check(req.ip, reply);
+        } catch (thrown) {
+          const e = asDomainError(thrown);
+          if (!e) throw thrown;
+          return reply.status(e.status).headers(errorAnswer(req.id, e).headers).send(domainErrorBody(e));
         }
         const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply, ctx });
         response.headers.forEach((value, key) => void reply.header(key, value));

@@ -2,13 +2,18 @@ import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DomainError, ServiceUnavailableError } from '../errors.js';
+import { jsonValueProblem } from '../common/json.js';
+import { asDomainError } from '../db/errors.js';
+import { ServiceUnavailableError } from '../errors.js';
 
 /**
  * The REST conventions of the API reference, for every route: request ids, the error envelope
  * `{"error", "request_id"}`, strict bodies, 415 for non-JSON bodies, Cache-Control.
  */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** What any request body may hold (SDK contexts and management bodies alike). */
+const REQUEST_JSON_LIMITS = { maxDepth: 64 };
 
 export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
   return requestIdFrom(req.headers['x-request-id']);
@@ -31,15 +36,21 @@ export function envelope(requestId: string, message: string, extra?: Record<stri
  */
 export function errorAnswer(
   requestId: string,
-  error: unknown,
+  thrown: unknown,
 ): { status: number; headers: Record<string, string>; body: ReturnType<typeof envelope> } {
-  if (!(error instanceof DomainError)) {
-    return { status: 500, headers: {}, body: envelope(requestId, 'internal server error') };
-  }
+  const error = asDomainError(thrown);
+  if (!error) return { status: 500, headers: {}, body: envelope(requestId, 'internal server error') };
   const headers: Record<string, string> =
     error instanceof ServiceUnavailableError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
   const extra = error.details ? { details: error.details } : undefined;
   return { status: error.status, headers, body: envelope(requestId, error.message, extra) };
+}
+
+/** Errors fastify raises before routing (a malformed or overlong path): the envelope too. */
+export function frameworkError(error: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid';
+  return sendError(reply, status, message);
 }
 
 export function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>) {
@@ -98,10 +109,24 @@ function statusOf(error: FastifyError): { status: number; message: string } {
 }
 
 function installEnvelope(app: FastifyInstance): void {
+  // JSON is the only body the API reads: anything else is a 415 on every route (fastify would
+  // otherwise parse text/plain and answer its bodies with a 400).
+  app.removeContentTypeParser('text/plain');
+
   // Callback-style hooks: they run on every request, SDK hot path included, and an async hook
   // costs a promise and a microtask turn each.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
+  });
+
+  // No route reads a NUL character or a value nested without bound, wherever it hides.
+  app.addHook('preValidation', (req, reply, done) => {
+    const problem =
+      jsonValueProblem(req.body, REQUEST_JSON_LIMITS) ??
+      jsonValueProblem(req.query, REQUEST_JSON_LIMITS, 'query') ??
+      jsonValueProblem(req.params, REQUEST_JSON_LIMITS, 'path');
+    if (problem) return void sendError(reply, 400, problem);
     done();
   });
 
@@ -113,7 +138,7 @@ function installEnvelope(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof DomainError) {
+    if (asDomainError(error)) {
       const answer = errorAnswer(req.id, error);
       return reply.status(answer.status).headers(answer.headers).send(answer.body);
     }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import proxyAddr from '@fastify/proxy-addr';
@@ -11,6 +12,11 @@ export type Trust = (address: string, hop: number) => boolean;
 
 export function trustOf(trustProxy: readonly string[]): Trust {
   return trustProxy.length > 0 ? proxyAddr.compile([...trustProxy]) : () => false;
+}
+
+/** The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies. */
+export function clientAddress(req: IncomingMessage, trusted: Trust): string {
+  return proxyAddr(req, trusted) ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 /** The request's protocol as fastify's `req.protocol` sees it with the same trustProxy. */

@@ -15,10 +15,18 @@ const WINDOW_SECONDS = 60;
 export interface RateLimit {
   readonly limit: number;
   check(key: string, reply: FastifyReply): Promise<void>;
-  /** The same count without a reply (WebSocket upgrades): the verdict and the headers to send. */
-  consume(key: string): Promise<RateLimitVerdict>;
+  /**
+   * The same count without a reply (WebSocket upgrades, GraphQL operations): the verdict and the
+   * headers to send. `points` is what this request spends (1 unless it is a heavy one).
+   */
+  consume(key: string, points?: number): Promise<RateLimitVerdict>;
   /** `consume` with callbacks (the SDK fast lane); `done` runs before `decide` returns when the counters are in memory. */
-  decide(key: string, done: (verdict: RateLimitVerdict) => void, failed: (error: unknown) => void): void;
+  decide(
+    key: string,
+    done: (verdict: RateLimitVerdict) => void,
+    failed: (error: unknown) => void,
+    points?: number,
+  ): void;
 }
 
 /** One counted request: whether it may go on, and the values of the X-RateLimit-* headers. */
@@ -70,8 +78,8 @@ export function createRateLimit(options: {
       storeClient: options.redis,
       useRedisPackage: false,
     });
-    decide = (key, done, failed) => {
-      limiter.consume(key).then(
+    decide = (key, done, failed, points = 1) => {
+      limiter.consume(key, points).then(
         (res) => done(verdict(res, true)),
         (refused: unknown) => (refused instanceof RateLimiterRes ? done(verdict(refused, false)) : failed(refused)),
       );
@@ -83,13 +91,14 @@ export function createRateLimit(options: {
     // /v1/evaluate's throughput (A/B of two servers under the same load, alternating 2 s rounds).
     // Same key format, same window, same "refused once over the limit" rule.
     const store = new MemoryStorage();
-    decide = (key, done) => {
-      const res = store.incrby(`${keyPrefix}:${key}`, 1, WINDOW_SECONDS);
+    decide = (key, done, _failed, points = 1) => {
+      const res = store.incrby(`${keyPrefix}:${key}`, points, WINDOW_SECONDS);
       done(verdict(res, res.consumedPoints <= limit));
     };
   }
 
-  const consume = (key: string) => new Promise<RateLimitVerdict>((resolve, reject) => decide(key, resolve, reject));
+  const consume = (key: string, points = 1) =>
+    new Promise<RateLimitVerdict>((resolve, reject) => decide(key, resolve, reject, points));
 
   return {
     limit,
@@ -118,6 +127,8 @@ export interface RateLimits {
   evaluation: RateLimit;
   /** WebSocket upgrades: per client IP, the auth budget counted apart from logins. */
   upgrade: RateLimit;
+  /** A field's budget of its own (sensitive GraphQL mutations), created once per name. */
+  field(name: string, perMinute: number): RateLimit;
 }
 
 export interface RateLimitOptions {
@@ -140,11 +151,17 @@ export const rateLimitsPlugin = fp(
     const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
     const limit = (name: string, perMinute: number) =>
       createRateLimit({ name, prefix: options.prefix, perMinute, redis });
+    const fields = new Map<string, RateLimit>();
     app.decorate('rateLimits', {
       auth: limit('auth', options.authPerMinute),
       management: limit('mgmt', options.managementPerMinute),
       evaluation: limit('eval', options.evaluationPerMinute),
       upgrade: limit('ws', options.authPerMinute),
+      field(name, perMinute) {
+        let known = fields.get(name);
+        if (!known) fields.set(name, (known = limit(`field:${name}`, perMinute)));
+        return known;
+      },
     } satisfies RateLimits);
     if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => undefined)));
   },

@@ -79,7 +79,10 @@ export async function announceChange(
     const rows: { id: string; version: number }[] = await em.execute(
       change.bumpVersion === false
         ? 'select id, version from environments where id = any(?::uuid[])'
-        : 'update environments set version = version + 1, updated_at = now() where id = any(?::uuid[]) returning id, version',
+        : // Rows locked in id order, as lockEnvironments does, so concurrent writers never deadlock.
+          `with locked as (select id from environments where id = any(?::uuid[]) order by id for no key update)
+           update environments e set version = e.version + 1, updated_at = now()
+           from locked where e.id = locked.id returning e.id, e.version`,
       [uuidArray(change.environmentIds)],
     );
     for (const row of rows) environments[row.id] = Number(row.version);

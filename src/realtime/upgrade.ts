@@ -1,9 +1,8 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import proxyAddr from '@fastify/proxy-addr';
 import { ForbiddenError, RateLimitedError } from '../errors.js';
 import { errorAnswer, requestId } from '../http/envelope.js';
-import { protocolOf, trustOf } from '../http/proxy.js';
+import { clientAddress, protocolOf, trustOf } from '../http/proxy.js';
 import { type RateLimit, rateLimitHeaders } from '../http/rate-limit.js';
 
 /**
@@ -36,7 +35,7 @@ export function upgradeGate(rules: UpgradeRules): (req: IncomingMessage) => Prom
       return { refusal: { error: new ForbiddenError('HTTPS is required') } };
     }
     // The client's address as fastify's `req.ip` gives it: X-Forwarded-For through trusted proxies.
-    const ip = proxyAddr(req, trusted) ?? req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, trusted);
     const verdict = await rules.rateLimit.consume(ip);
     const headers = rateLimitHeaders(verdict);
     if (!verdict.allowed) return { refusal: { error: new RateLimitedError(), headers } };

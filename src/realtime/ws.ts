@@ -14,9 +14,11 @@ import {
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { DomainError, NotFoundError, shuttingDown } from '../errors.js';
+import { asDomainError } from '../db/errors.js';
+import { NotFoundError, shuttingDown } from '../errors.js';
 import type { GraphQLContext, RequestCredentials } from '../graphql/context.js';
 import { headerValue } from '../http/headers.js';
+import { clientAddress, trustOf } from '../http/proxy.js';
 import { refuseUpgrade, type UpgradeRules, upgradeGate } from './upgrade.js';
 
 /**
@@ -122,6 +124,8 @@ export const graphqlWebSocketPlugin = fp(
     let closing = false;
 
     const admit = upgradeGate(options.upgrade);
+    const trusted = trustOf(options.upgrade.trustProxy);
+    const ip = (req: IncomingMessage) => clientAddress(req, trusted);
     // The 101 of an admitted upgrade carries its X-RateLimit-* headers, as any limited response does.
     const admitted = new WeakMap<IncomingMessage, Record<string, string>>();
     wss.on('headers', (headers, req) => {
@@ -168,12 +172,18 @@ export const graphqlWebSocketPlugin = fp(
             origin: headerValue(ctx.extra.request.headers.origin) ?? null,
           };
           try {
-            const context = await app.graphqlContext(credentials, randomUUID());
+            const context = await app.graphqlContext(credentials, {
+              requestId: randomUUID(),
+              clientIp: ip(ctx.extra.request),
+            });
             for (const check of options.connectionChecks) await check(context);
-          } catch (e) {
-            if (!(e instanceof DomainError)) throw e;
-            // graphql-ws answers `false` with 4403; an unknown or expired credential is a 401.
+          } catch (thrown) {
+            const e = asDomainError(thrown);
+            if (!e) throw thrown;
+            // graphql-ws answers `false` with 4403; an unknown or expired credential is a 401, and
+            // a database that is away a "try again later".
             if (e.code === 'UNAUTHENTICATED') ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+            else if (e.code === 'SERVICE_UNAVAILABLE') ctx.extra.socket.close(1013, 'Try Again Later');
             return false;
           }
           ctx.extra.credentials = credentials;
@@ -183,9 +193,13 @@ export const graphqlWebSocketPlugin = fp(
           let context: GraphQLContext;
           try {
             // Read again per operation: a long-lived socket does not keep a role it lost.
-            context = await app.graphqlContext(ctx.extra.credentials!, randomUUID());
-          } catch (e) {
-            if (!(e instanceof DomainError)) throw e;
+            context = await app.graphqlContext(ctx.extra.credentials!, {
+              requestId: randomUUID(),
+              clientIp: ip(ctx.extra.request),
+            });
+          } catch (thrown) {
+            const e = asDomainError(thrown);
+            if (!e) throw thrown;
             return [new GraphQLError(e.message, { extensions: { code: e.code } })];
           }
           const { schema, execute, subscribe, contextFactory, parse, validate } = app.yoga.getEnveloped({

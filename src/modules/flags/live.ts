@@ -1,4 +1,5 @@
 import { hasPermission, type Principal } from '../../auth/principal.js';
+import { asDomainError } from '../../db/errors.js';
 import { DomainError, ForbiddenError, NotFoundError, shuttingDown, UnauthenticatedError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf, type GraphQLContext } from '../../graphql/context.js';
@@ -113,9 +114,7 @@ function principalAt(ctx: GraphQLContext, update: HubUpdate): Promise<Principal 
   if (!known) {
     known = ctx
       .principalNow()
-      .catch((e: unknown) =>
-        e instanceof DomainError ? e : new UnauthenticatedError('the credential could not be checked'),
-      );
+      .catch((e: unknown) => asDomainError(e) ?? new UnauthenticatedError('the credential could not be checked'));
     update.memo.set(key, known);
   }
   return known;

@@ -55,6 +55,7 @@ FlagType.implement({
     environments: t.field({
       type: [FlagStateType],
       description: "The flag's state in every environment of its project, in display order.",
+      complexity: { field: 1, multiplier: 10 },
       resolve: (flag, _args, ctx) => listFlagStates(ctx.em, flag),
     }),
     state: t.field({

@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
+import { rateLimited } from '../../graphql/limits.js';
 import { UserSchema } from '../accounts/entity.js';
 import { UserType } from '../accounts/schema.js';
 import { EnvironmentType } from '../projects/schema.js';
@@ -72,6 +73,7 @@ builder.objectFields(EnvironmentType, (t) => ({
   }),
   sdkKeys: t.field({
     type: [SdkKeyType],
+    complexity: { field: 1, multiplier: 10 },
     authScopes: { permission: 'sdkkey:read' },
     resolve: (env, _a, ctx) => listSdkKeys(ctx.em, env.id),
   }),
@@ -83,6 +85,7 @@ builder.mutationFields((t) => ({
   createSdkKey: t.field({
     type: CreatedSdkKeyType,
     description: 'Adds a server or mobile key (rotate by addition). The value is returned this once.',
+    extensions: rateLimited({ perMinute: 30 }),
     authScopes: (_r, { environmentId }) => ({
       environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
     }),
@@ -114,6 +117,7 @@ builder.mutationFields((t) => ({
   rotateServerKeys: t.field({
     type: [CreatedSdkKeyType],
     description: `Replaces every active server key of the environment: one new key per old one, the old ones revoked. ${GRACE}`,
+    extensions: rateLimited({ perMinute: 30 }),
     authScopes: (_r, { environmentId }) => ({
       environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
     }),

@@ -29,6 +29,7 @@ ProjectType.implement({
     environments: t.field({
       type: [EnvironmentType],
       description: 'The environments of this project, in their display order.',
+      complexity: { field: 1, multiplier: 10 },
       resolve: (project, _args, ctx) => listEnvironments(ctx.em, project),
     }),
   }),

@@ -289,11 +289,13 @@ export async function deleteEnvironment(
  * transaction. Every write whose validity depends on other rows of an environment (a
  * prerequisite graph, the segments a rule names) takes these locks first, so two concurrent
  * writes cannot each pass validation and together break it (e.g. close a prerequisite cycle).
- * announceChange updates the same rows at the end, so this only moves the wait earlier.
+ * announceChange updates the same rows at the end, so this only moves the wait earlier. The lock
+ * is FOR NO KEY UPDATE, the one an UPDATE of those rows takes: it serializes these writers
+ * without conflicting with the key-share locks that inserts referencing an environment hold.
  */
 export async function lockEnvironments(em: EntityManager, environmentIds: readonly string[]): Promise<void> {
   if (environmentIds.length === 0) return;
-  await em.execute('select id from environments where id = any(?::uuid[]) order by id for update', [
+  await em.execute('select id from environments where id = any(?::uuid[]) order by id for no key update', [
     uuidArray(environmentIds),
   ]);
 }

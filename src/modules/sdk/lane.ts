@@ -3,7 +3,8 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { DomainError, RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
+import { asDomainError } from '../../db/errors.js';
+import { RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
 import { errorAnswer, requestIdFrom, validationMessage } from '../../http/envelope.js';
 import { protocolOf, type Trust, trustOf } from '../../http/proxy.js';
 import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../../http/rate-limit.js';
@@ -263,7 +264,7 @@ export class SdkLane {
 
   /** Answers `error` in the REST envelope; anything but a DomainError is a logged 500. */
   private refuse(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, error: unknown) {
-    if (!(error instanceof DomainError)) this.deps!.log.error({ err: error, reqId: id }, 'unhandled error');
+    if (!asDomainError(error)) this.deps!.log.error({ err: error, reqId: id }, 'unhandled error');
     const answer = errorAnswer(id, error);
     const payload = JSON.stringify(answer.body);
     res

@@ -4,12 +4,13 @@ import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } fr
 import { clientSideOnly, type EvaluationResult, evaluateAll, isValidContext } from '../../evaluation/index.js';
 import { builder } from '../../graphql/builder.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { rateLimited } from '../../graphql/limits.js';
 import type { Hub } from '../../realtime/hub.js';
 import { EventQueue, StreamEnded } from '../../realtime/queue.js';
 import type { SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
 import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
-import { INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
+import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
 import { sameResults } from './present.js';
 
 /**
@@ -73,6 +74,16 @@ builder.subscriptionField('flagValues', (t) =>
         description: 'The evaluation context, e.g. {"key": "user-1", "country": "NL"}.',
       }),
     },
+    // An SDK client's evaluation budget, as on the SDK routes (invalid keys: the caller's IP).
+    extensions: rateLimited({
+      budget: 'evaluation',
+      key: (ctx) =>
+        budgetOf(
+          ctx.services.sdkAccess.checkInMemory(ctx.sdkCredential, ['server', 'mobile', 'client']) ?? null,
+          ctx.sdkCredential,
+          ctx.clientIp,
+        ),
+    }),
     subscribe: async (_root, { context }, ctx) => {
       const { hub, snapshots, sdkAccess } = ctx.services;
       const verdict = await sdkAccess.check(ctx.sdkCredential, ['server', 'mobile', 'client']);

@@ -1,0 +1,221 @@
+import { useDisableIntrospection } from '@envelop/disable-introspection';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import {
+  type DocumentNode,
+  type FieldNode,
+  GraphQLError,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  getOperationAST,
+  Kind,
+  type SelectionSetNode,
+  validate,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.js';
+import { RateLimitedError } from '../errors.js';
+import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../http/rate-limit.js';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * What one GraphQL operation may cost, whatever door it came through (POST, GET, GraphQL over
+ * SSE, graphql-ws), decided before anything runs:
+ *
+ * - its shape, by GraphQL Armor (tokens, depth, aliases, directives) at parse and validation, and
+ *   by its cost: each field declares what it costs next to its definition (@pothos/plugin-complexity;
+ *   a page multiplies what it selects by its `limit`), and an operation over `maxCost` is refused;
+ * - its rate: each executed root field spends one point of a budget, and the operation's cost
+ *   adds a point per COST_PER_POINT. Root fields spend the caller's management budget (per token
+ *   or member; anonymous callers: per client IP, on the auth budget) unless they declare another
+ *   one: the auth mutations spend the auth budget per IP that the REST auth routes spend too, SDK
+ *   subscriptions an SDK client's evaluation budget. Sensitive fields also have a budget of their
+ *   own (`perMinute`).
+ *
+ * Refusals carry a typed code: QUERY_TOO_COMPLEX naming the limit, RATE_LIMITED (HTTP 429 with
+ * Retry-After and the X-RateLimit-* headers).
+ */
+export const QUERY_LIMITS = {
+  maxTokens: 10_000,
+  maxDepth: 20,
+  maxAliases: 50,
+  maxDirectives: 50,
+  maxCost: 50_000,
+} as const;
+
+/** One more point of the budget per this much cost: a dashboard page costs about a point. */
+export const COST_PER_POINT = 1_000;
+
+/** How a root field is counted; declared on the field as `extensions: { rateLimit }`. */
+export interface FieldRateLimit {
+  /** The budget the field spends instead of the caller's management budget. */
+  budget?: 'auth' | 'evaluation';
+  /** The key within that budget; default: the caller's IP. */
+  key?: (ctx: GraphQLContext) => string;
+  /** A budget of the field's own as well: at most this many calls per minute per caller. */
+  perMinute?: number;
+}
+
+/** `extensions` for a root field counted as `limit` says. */
+export const rateLimited = (limit: FieldRateLimit) => ({ rateLimit: limit });
+
+export interface OperationBudgets {
+  management: RateLimit;
+  auth: RateLimit;
+  evaluation: RateLimit;
+  /** The per-field budget named `name` (created once per field). */
+  field(name: string, perMinute: number): RateLimit;
+}
+
+const tooComplex = (limit: string, message: string) =>
+  new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit, http: { status: 400 } } });
+
+/** Armor's refusals keep their message and gain the code and the name of the limit. */
+function armorRejection(limit: string) {
+  return [
+    (_ctx: unknown, error: GraphQLError) => Object.assign(error.extensions, { code: 'QUERY_TOO_COMPLEX', limit }),
+  ];
+}
+
+/** The root fields an operation executes, fragments at the root level included. */
+function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, out: FieldNode[] = []): FieldNode[] {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) out.push(selection);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFields(document, selection.selectionSet, out);
+    else {
+      const fragment = document.definitions.find(
+        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
+      );
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) rootFields(document, fragment.selectionSet, out);
+    }
+  }
+  return out;
+}
+
+interface ExecutePayload {
+  args: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    operationName?: string | null;
+    variableValues?: Record<string, unknown> | null;
+    contextValue: unknown;
+  };
+  setResultAndStopExecution(result: { errors: GraphQLError[] }): void;
+}
+
+/** The caller's own management budget key; anonymous callers are counted by IP. */
+const callerKey = (principal: Principal, ip: string) =>
+  principal ? `p:${principal.tokenId ?? principal.userId}` : `ip:${ip}`;
+
+export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
+  const armor = new EnvelopArmor({
+    maxTokens: { n: QUERY_LIMITS.maxTokens, onReject: armorRejection('tokens') },
+    maxDepth: { n: QUERY_LIMITS.maxDepth, flattenFragments: true, onReject: armorRejection('depth') },
+    maxAliases: { n: QUERY_LIMITS.maxAliases, onReject: armorRejection('aliases') },
+    maxDirectives: { n: QUERY_LIMITS.maxDirectives, onReject: armorRejection('directives') },
+    // Cost is the schema's own (below); suggestions are hidden from anonymous callers only.
+    costLimit: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
+  });
+
+  const limit = async ({ args, setResultAndStopExecution }: ExecutePayload) => {
+    const ctx = args.contextValue as GraphQLContext & { reply?: { headers(h: Record<string, string>): unknown } };
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!operation) return;
+    let cost = 0;
+    const errors = validate(args.schema, args.document, [
+      createComplexityRule({
+        context: ctx,
+        variableValues: args.variableValues ?? {},
+        operationName: args.operationName,
+        maxComplexity: QUERY_LIMITS.maxCost,
+        onResult: (result) => {
+          cost = result.complexity;
+        },
+      }),
+    ]);
+    if (errors.length > 0) {
+      const over = cost > QUERY_LIMITS.maxCost;
+      return setResultAndStopExecution({
+        errors: [
+          over
+            ? tooComplex(
+                'cost',
+                `the operation costs ${cost}, over the limit of ${QUERY_LIMITS.maxCost}: select less or page`,
+              )
+            : tooComplex('cost', errors[0]!.message),
+        ],
+      });
+    }
+
+    const root = args.schema.getRootType(operation.operation) as GraphQLObjectType;
+    const fields = root.getFields();
+    const spend = new Map<RateLimit, Map<string, number>>();
+    const add = (budget: RateLimit, key: string, points: number) => {
+      const keys = spend.get(budget) ?? new Map<string, number>();
+      keys.set(key, (keys.get(key) ?? 0) + points);
+      spend.set(budget, keys);
+    };
+    const own = ctx.principal ? budgets.management : budgets.auth;
+    const ownKey = callerKey(ctx.principal, ctx.clientIp);
+    let ownPoints = Math.floor(cost / COST_PER_POINT);
+    for (const node of rootFields(args.document, operation.selectionSet)) {
+      const declared = fields[node.name.value]?.extensions?.rateLimit as FieldRateLimit | undefined;
+      if (declared?.budget) {
+        const budget = declared.budget === 'auth' ? budgets.auth : budgets.evaluation;
+        add(budget, declared.key?.(ctx) ?? `ip:${ctx.clientIp}`, 1);
+      } else {
+        ownPoints += 1;
+      }
+      if (declared?.perMinute) add(budgets.field(node.name.value, declared.perMinute), ownKey, 1);
+    }
+    if (ownPoints > 0) add(own, ownKey, ownPoints);
+
+    let shown: RateLimitVerdict | undefined;
+    for (const [budget, keys] of spend) {
+      for (const [key, points] of keys) {
+        const verdict = await budget.consume(key, points);
+        if (budget === own || !shown) shown = verdict;
+        if (!verdict.allowed) {
+          const headers = rateLimitHeaders(verdict);
+          return setResultAndStopExecution({
+            errors: [
+              new GraphQLError(new RateLimitedError().message, {
+                extensions: { code: 'RATE_LIMITED', http: { status: 429, headers } },
+              }),
+            ],
+          });
+        }
+      }
+    }
+    if (shown) ctx.reply?.headers(rateLimitHeaders(shown));
+  };
+
+  /** "Did you mean …" would spell out the schema to a caller who may not read it. */
+  const hideSuggestions: Plugin = {
+    onValidate({ context }) {
+      const principal = (context as { ctx?: GraphQLContext }).ctx?.principal;
+      if (principal) return;
+      return ({ valid, result, setResult }) => {
+        if (valid) return;
+        setResult(
+          result.map((error) => {
+            error.message = error.message.replace(/ ?Did you mean .+\?/g, '').trim();
+            return error;
+          }),
+        );
+      };
+    },
+  };
+
+  const budgetsPlugin: Plugin = { onExecute: limit as never, onSubscribe: limit as never };
+  return [
+    ...(armor.protect().plugins as Plugin[]),
+    hideSuggestions,
+    // Integrators read the schema through introspection once signed in; anonymous callers do not.
+    useDisableIntrospection({
+      disableIf: ({ context }) => !(context as { ctx?: GraphQLContext }).ctx?.principal,
+    }) as Plugin,
+    budgetsPlugin,
+  ];
+}
