@@ -1,0 +1,98 @@
+/**
+ * The limits on every JSON value an SDK door accepts from a caller: the evaluation contexts of
+ * /v1/evaluate, /v1/evaluate/bulk, /v1/client and SSE query contexts, OFREP bodies and graphql-ws
+ * `flagValues`, and each event of /v1/track (docs/evaluation.md, "Limits on what SDKs send").
+ * Checked in one pass at the door, so nothing beyond them reaches the engine, a buffer or the
+ * database: PostgreSQL stores neither a NUL character nor a lone surrogate in text or jsonb, and
+ * one such row would fail every batch it is written in.
+ */
+export const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_STRING = 8192;
+export const MAX_JSON_VALUES = 10_000;
+export const MAX_JSON_CHARACTERS = 65_536;
+
+// With the `u` flag a surrogate pair is one code point, so the range only finds lone surrogates.
+const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
+const SHOWN_NAME = 64;
+
+interface Found {
+  /** Path from the checked value to the offending one (`.a[2]`); unset for a limit on the whole. */
+  at?: string;
+  message: string;
+}
+
+// Budgets of the value being checked. The walk is synchronous and calls nothing outside this
+// module, so one pair of counters serves every call.
+let values = 0;
+let characters = 0;
+
+const TOO_MANY_VALUES: Found = { message: `has more than ${MAX_JSON_VALUES} values` };
+const TOO_MANY_CHARACTERS: Found = {
+  message: `has more than ${MAX_JSON_CHARACTERS} characters of strings and member names`,
+};
+
+function textProblem(text: string): Found | null {
+  if (text.length > MAX_JSON_STRING) return { at: '', message: `is longer than ${MAX_JSON_STRING} characters` };
+  characters += text.length;
+  if (characters > MAX_JSON_CHARACTERS) return TOO_MANY_CHARACTERS;
+  if (!UNSTORABLE.test(text)) return null;
+  return { at: '', message: text.includes('\0') ? 'contains a NUL character' : 'contains a lone UTF-16 surrogate' };
+}
+
+function under(found: Found, step: string): Found {
+  return found.at === undefined ? found : { at: step + found.at, message: found.message };
+}
+
+function memberStep(name: string): string {
+  return `.${name.length > SHOWN_NAME ? `${name.slice(0, SHOWN_NAME)}…` : name}`;
+}
+
+function check(value: unknown, level: number): Found | null {
+  if (++values > MAX_JSON_VALUES) return TOO_MANY_VALUES;
+  switch (typeof value) {
+    case 'string':
+      return textProblem(value);
+    case 'boolean':
+      return null;
+    case 'number':
+      // JSON has no Infinity, but 1e999 parses as one.
+      return Number.isFinite(value) ? null : { at: '', message: 'is not a finite number' };
+    case 'object': {
+      if (value === null) return null;
+      if (level > MAX_JSON_DEPTH) return { at: '', message: `nests objects and arrays deeper than ${MAX_JSON_DEPTH}` };
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const found = check(value[i], level + 1);
+          if (found !== null) return under(found, `[${i}]`);
+        }
+        return null;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return { at: '', message: 'is not a JSON value' };
+      const members = value as Record<string, unknown>;
+      for (const name in members) {
+        const badName = textProblem(name);
+        if (badName !== null)
+          return badName.at === undefined ? badName : { at: '', message: `has a member name that ${badName.message}` };
+        const found = check(members[name], level + 1);
+        if (found !== null) return under(found, memberStep(name));
+      }
+      return null;
+    }
+    default:
+      return { at: '', message: 'is not a JSON value' };
+  }
+}
+
+/**
+ * Why `value` is beyond the limits, as a message that starts with `name` and the path inside it
+ * (`context.tags[2] contains a NUL character`), or null when it is within them. Nesting counts
+ * from `value` itself (level 1); strings are measured in UTF-16 code units.
+ */
+export function jsonValueProblem(value: unknown, name: string): string | null {
+  values = 0;
+  characters = 0;
+  const found = check(value, 1);
+  if (found === null) return null;
+  return `${name}${found.at ?? ''} ${found.message}`;
+}
