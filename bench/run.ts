@@ -1,7 +1,7 @@
 // `npm run bench`: every bench, one table. Ratios compare with a baseline measured in the same
 // run (flagd-core for the engine, a bare node:http server for the HTTP routes), so the numbers
 // mean something on any machine.
-import { benchEngine } from './engine.js';
+import { benchEngine, benchRegex, printRegex } from './engine.js';
 import { benchHttp } from './http.js';
 
 interface Line {
@@ -46,6 +46,10 @@ const format = (l: Line) =>
 console.log(format(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const line of lines) console.log(format(line));
+
+// The `matches` engines: cost growth on hostile patterns (linear now, exponential before).
+console.log('');
+printRegex(benchRegex());
 
 // Live updates: time from a mutation's response to each subscriber's receipt, and memory per
 // idle subscriber (BENCH_SKIP_PROPAGATION=1 leaves it out).

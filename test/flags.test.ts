@@ -467,9 +467,11 @@ describe('targeting in an environment', () => {
       /out of range for flag/,
     ],
     [
-      'an unsafe regex',
+      'a regex RE2 cannot run',
       () => ({
-        rules: [{ clauses: [{ attribute: 'email', op: 'matches', values: ['(a+)+$'] }], serve: { variation: 0 } }],
+        rules: [
+          { clauses: [{ attribute: 'email', op: 'matches', values: ['^\\u0061dmin$'] }], serve: { variation: 0 } },
+        ],
       }),
       /rules\[0\]\.clauses\[0\]\.values\[0\]/,
     ],

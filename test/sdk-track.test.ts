@@ -158,6 +158,35 @@ describe('POST /v1/track', () => {
     expect(await stored('track-bad')).toEqual([]);
   });
 
+  it('refuses events the database could not store, so they never reach the buffer; later events land', async () => {
+    // Each of these was accepted with 202 before, and from then on every flush failed. Raw JSON:
+    // neither 1e999 nor 100,000 levels of nesting go through JSON.stringify.
+    const custom = (more: string) => `{"kind":"custom","key":"x","context_key":"track-nul"${more}}`;
+    const deep = `${'{"d":'.repeat(100_000)}{}${'}'.repeat(100_000)}`;
+    const cases: [string, RegExp][] = [
+      ['{"kind":"custom","key":"x","context_key":"track-nul\\u0000"}', /events.0.context_key contains a NUL character/],
+      ['{"kind":"custom","key":"x\\u0000","context_key":"track-nul"}', /events.0.key contains a NUL character/],
+      [custom(',"data":{"note":"\\ud83d"}'), /events.0.data.note contains a lone UTF-16 surrogate/],
+      [custom(',"data":{"a\\u0000":1}'), /events.0.data has a member name that contains a NUL/],
+      [custom(`,"data":${deep}`), /events.0.data(\.d){31} nests objects and arrays deeper than 32/],
+      [custom(',"value":1e999'), /events.0.value/],
+      ['{"kind":"impression","flag_key":"f","variation":2147483648,"context_key":"track-nul"}', /events.0.variation/],
+    ];
+    for (const [event, message] of cases) {
+      const res = await request(server.url, 'POST', '/v1/track', {
+        rawBody: `{"events":[${event}]}`,
+        headers: { 'x-api-key': world.dev.clientSideId, 'content-type': 'application/json' },
+      });
+      expect(res.status, String(message)).toBe(400);
+      expect(res.body.error).toMatch(message);
+    }
+    expect(server.app.sdkMetrics.events.size).toBe(0);
+    expect((await track({ events: [{ kind: 'custom', key: 'ok', context_key: 'track-after' }] })).status).toBe(202);
+    await server.app.sdkMetrics.flush();
+    expect(await stored('track-after')).toHaveLength(1);
+    expect(await stored('track-nul')).toEqual([]);
+  });
+
   it('takes a full batch of 1000 events', async () => {
     const events = Array.from({ length: 1000 }, (_, i) => ({
       kind: 'impression',

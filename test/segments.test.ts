@@ -135,7 +135,7 @@ describe('segments', () => {
       CREATE,
       {
         p: project.id,
-        input: { key: 'regex', rules: [{ clauses: [{ attribute: 'email', op: 'matches', values: ['(x+x+)+y'] }] }] },
+        input: { key: 'regex', rules: [{ clauses: [{ attribute: 'email', op: 'matches', values: ['(?<=x)y'] }] }] },
       },
       org.auth,
     );

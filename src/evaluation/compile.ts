@@ -1,5 +1,5 @@
 // Compilation: turn raw EnvironmentData into lookup structures once, so that evaluation only
-// walks prepared objects (Sets, parsed semvers and dates, RegExps, prebuilt frozen results).
+// walks prepared objects (Sets, parsed semvers and dates, RE2 patterns, prebuilt frozen results).
 
 import type { SemVer } from 'semver';
 import { encodePrefix } from './bucketing.js';
@@ -16,7 +16,7 @@ import type {
   Segment,
   Serve,
 } from './types.js';
-import { compileRegex, parseDate, parseSemver } from './values.js';
+import { type CompiledPattern, compileRegex, parseDate, parseSemver } from './values.js';
 
 // Operator codes used by the evaluator's switch. `notIn` compiles to OP_IN with negate flipped.
 export const OP_NEVER = 0;
@@ -64,7 +64,7 @@ export interface CompiledClause {
   negate: boolean;
   set: ReadonlySet<unknown>;
   strings: readonly string[];
-  regexes: readonly RegExp[];
+  regexes: readonly CompiledPattern[];
   numbers: readonly number[];
   semvers: readonly SemVer[];
   segments: readonly CompiledSegment[];
@@ -163,7 +163,7 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
       compiled.strings = values.filter((v): v is string => typeof v === 'string');
       break;
     case OP_MATCHES:
-      compiled.regexes = values.map(compileRegex).filter((r): r is RegExp => r !== null);
+      compiled.regexes = values.map(compileRegex).filter((r): r is CompiledPattern => r !== null);
       break;
     case OP_LT:
     case OP_LTE:

@@ -27,7 +27,7 @@ import {
 import { MAX_PREREQUISITE_DEPTH } from './limits.js';
 import { DEPTH_EXCEEDED_MESSAGE } from './results.js';
 import type { EvaluationResult, FlagDefinition, FlagKind } from './types.js';
-import { parseDate, parseSemverCached } from './values.js';
+import { matchableInput, parseDate, parseSemverCached } from './values.js';
 
 type Context = Record<string, unknown>;
 
@@ -71,7 +71,7 @@ function matchesValue(clause: CompiledClause, value: unknown): boolean {
       for (const s of clause.strings) if (value.endsWith(s)) return true;
       return false;
     case OP_MATCHES:
-      if (typeof value !== 'string') return false;
+      if (typeof value !== 'string' || !matchableInput(value)) return false;
       for (const r of clause.regexes) if (r.test(value)) return true;
       return false;
     case OP_LT:

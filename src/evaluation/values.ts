@@ -1,9 +1,9 @@
 // Parsing of operator operands shared by compilation, evaluation and validation.
 
-import safeRegex from 'safe-regex2';
+import { RE2JS } from 're2js';
 import type { SemVer } from 'semver';
 import semver from 'semver';
-import { MAX_REGEX_LENGTH } from './limits.js';
+import { MAX_MATCHES_INPUT, MAX_REGEX_LENGTH, MAX_REGEX_PROGRAM_SIZE } from './limits.js';
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|([+-])(\d{2}):(\d{2})))?$/;
 
@@ -80,25 +80,73 @@ export function parseSemverCached(value: unknown): SemVer | null {
   return parsed;
 }
 
-// Constructs outside the common subset of ECMAScript and RE2 (backreferences, lookaround):
-// refused so that Go and other RE2-based SDKs can run the same patterns in linear time.
+// `matches` runs on RE2JS, a port of RE2 (and of Go's regexp): matching takes time linear in the
+// input whatever the pattern, so no stored pattern can turn an evaluation into a search that
+// backtracks. The syntax is RE2's (docs/evaluation.md, "Regular expressions"), which is also what
+// Go's regexp and Rust's regex crate accept, so SDKs evaluating locally match the server.
+
+/** A compiled `matches` pattern: an unanchored search, linear in the input. */
+export interface CompiledPattern {
+  test(input: string): boolean;
+}
+
+// RE2 already refuses these; recognising them gives a clearer message than its parse error.
 const NON_PORTABLE = /\\[1-9]|\\k<|\(\?<?[=!]/;
+const PARSE_PREFIX = 'error parsing regexp: ';
+
+type Compiled = { pattern: CompiledPattern; problem: null } | { pattern: null; problem: string };
+
+function compilePattern(source: unknown): Compiled {
+  const refuse = (problem: string): Compiled => ({ pattern: null, problem });
+  if (typeof source !== 'string') return refuse('a regular expression must be a string');
+  if (source.length > MAX_REGEX_LENGTH) return refuse(`regular expression longer than ${MAX_REGEX_LENGTH} characters`);
+  let compiled: RE2JS;
+  try {
+    // No flags: case-sensitive, `.` excludes newline, `^`/`$` at the ends of the text only;
+    // a pattern sets its own with (?i), (?s), (?m), (?U).
+    compiled = RE2JS.compile(source);
+  } catch (error) {
+    if (NON_PORTABLE.test(source)) return refuse('backreferences and lookaround are not supported (RE2 syntax)');
+    const message = error instanceof Error ? error.message : String(error);
+    return refuse(`invalid regular expression (RE2 syntax): ${message.replace(PARSE_PREFIX, '')}`);
+  }
+  // Matching costs up to (program size × input length); both are bounded.
+  if (compiled.programSize() > MAX_REGEX_PROGRAM_SIZE) {
+    return refuse(`regular expression too large: compiles to more than ${MAX_REGEX_PROGRAM_SIZE} instructions`);
+  }
+  return { pattern: compiled, problem: null };
+}
 
 /** Why a `matches` pattern is refused, or null when it is acceptable. */
 export function regexProblem(pattern: unknown): string | null {
-  if (typeof pattern !== 'string') return 'a regular expression must be a string';
-  if (pattern.length > MAX_REGEX_LENGTH) return `regular expression longer than ${MAX_REGEX_LENGTH} characters`;
-  if (NON_PORTABLE.test(pattern)) return 'backreferences and lookaround are not allowed';
-  try {
-    new RegExp(pattern, 'u');
-  } catch (error) {
-    return `invalid regular expression: ${(error as Error).message}`;
-  }
-  if (!safeRegex(pattern)) return 'regular expression may take exponential time (nested quantifiers)';
-  return null;
+  return compilePattern(pattern).problem;
 }
 
-/** The compiled pattern, or null when `regexProblem` refuses it. */
-export function compileRegex(pattern: unknown): RegExp | null {
-  return regexProblem(pattern) === null ? new RegExp(pattern as string, 'u') : null;
+/**
+ * The compiled pattern, or null when `regexProblem` refuses it: a stored pattern that the engine
+ * cannot run (one saved before RE2 syntax, e.g. with a lookahead) never matches.
+ */
+export function compileRegex(pattern: unknown): CompiledPattern | null {
+  return compilePattern(pattern).pattern;
+}
+
+/**
+ * Whether `matches` reads this value: at most MAX_MATCHES_INPUT Unicode code points (a lone
+ * surrogate counts as one). Longer values match no pattern, so the cost of a clause is bounded
+ * and the answer is the same in every SDK, whatever its string encoding.
+ */
+export function matchableInput(value: string): boolean {
+  const length = value.length;
+  if (length <= MAX_MATCHES_INPUT) return true;
+  if (length > 2 * MAX_MATCHES_INPUT) return false;
+  let points = 0;
+  for (let i = 0; i < length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++points > MAX_MATCHES_INPUT) return false;
+  }
+  return true;
 }

@@ -3,40 +3,41 @@ import {
   GraphQLError,
   type GraphQLInputType,
   type GraphQLSchema,
-  getNamedType,
   getNullableType,
   getOperationAST,
   isEnumType,
   isInputObjectType,
   isListType,
   Kind,
-  type OperationDefinitionNode,
   TypeInfo,
-  typeFromAST,
+  valueFromAST,
   visit,
   visitWithTypeInfo,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { type JsonLimits, jsonValueProblem, REQUEST_JSON_LIMITS, SDK_JSON_LIMITS } from '../common/json.js';
 
 /**
- * Every value an operation brings, checked before anything runs, whatever the transport:
- * ids are UUIDs, strings hold no NUL byte and have a bounded length, lists a bounded number of
- * items, JSON values a bounded depth. A value that breaks one of these would otherwise reach
- * PostgreSQL (which refuses it with an error) or a loop over a caller-chosen size; here it is a
- * VALIDATION error naming the argument, and nothing has been read or written.
+ * Every argument an operation passes, checked before anything runs, whatever the transport and
+ * whether written in the document or given as a variable: ids are UUIDs, strings hold no NUL
+ * byte and have a bounded length, lists a bounded number of items, JSON values the bounds of
+ * common/json.ts. A value that breaks one of these would otherwise reach PostgreSQL (which
+ * refuses it with an error) or a loop over a caller-chosen size; here it is a VALIDATION error
+ * naming the argument, and nothing has been read or written.
  */
 export const INPUT_LIMITS = {
   /** Items of one list argument (the engine's largest list, a target's keys, fits). */
   listItems: 10_000,
   /** Characters of one string. */
   stringLength: 100_000,
-  /** Nesting of one JSON value (variation values, clause values). */
-  jsonDepth: 32,
 } as const;
+
+/** JSON arguments (variation values, clause values, contexts) nest no deeper than an SDK context may. */
+const JSON_LIMITS: JsonLimits = { ...REQUEST_JSON_LIMITS, depth: SDK_JSON_LIMITS.depth };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Why `value`, given for an input of `type`, is refused, or null when it is acceptable. */
+/** Why `value`, given for an input of `type` at `at`, is refused, or null when it is acceptable. */
 function inputProblem(value: unknown, type: GraphQLInputType, at: string): string | null {
   if (value === null || value === undefined) return null;
   const nullable = getNullableType(type);
@@ -51,52 +52,22 @@ function inputProblem(value: unknown, type: GraphQLInputType, at: string): strin
   }
   if (isInputObjectType(nullable)) {
     if (typeof value !== 'object' || Array.isArray(value)) return null;
-    const fields = nullable.getFields();
-    for (const [name, field] of Object.entries(fields)) {
+    for (const [name, field] of Object.entries(nullable.getFields())) {
       const problem = inputProblem((value as Record<string, unknown>)[name], field.type, `${at}.${name}`);
       if (problem) return problem;
     }
     return null;
   }
   if (isEnumType(nullable)) return null;
-  switch (nullable.name) {
-    case 'ID':
-      return typeof value === 'string' && !UUID.test(value) ? `${at} must be a UUID` : null;
-    case 'String':
-      return typeof value === 'string' ? stringProblem(value, at) : null;
-    case 'JSON':
-      return jsonProblem(value, at, 0);
-    default:
-      return typeof value === 'string' ? stringProblem(value, at) : null;
-  }
-}
-
-function stringProblem(value: string, at: string): string | null {
+  if (nullable.name === 'JSON') return jsonValueProblem(value, at, JSON_LIMITS);
+  if (typeof value !== 'string') return null;
+  if (nullable.name === 'ID' && !UUID.test(value)) return `${at} must be a UUID`;
   if (value.length > INPUT_LIMITS.stringLength) return `${at} is longer than ${INPUT_LIMITS.stringLength} characters`;
-  if (value.includes('\u0000')) return `${at} must not contain NUL characters`;
+  if (value.includes('\u0000')) return `${at} contains a NUL character`;
   return null;
 }
 
-function jsonProblem(value: unknown, at: string, depth: number): string | null {
-  if (typeof value === 'string') return stringProblem(value, at);
-  if (typeof value !== 'object' || value === null) return null;
-  if (depth >= INPUT_LIMITS.jsonDepth) return `${at} is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`;
-  if (Array.isArray(value)) {
-    if (value.length > INPUT_LIMITS.listItems) return `${at} has more than ${INPUT_LIMITS.listItems} items`;
-    for (let i = 0; i < value.length; i++) {
-      const problem = jsonProblem(value[i], `${at}[${i}]`, depth + 1);
-      if (problem) return problem;
-    }
-    return null;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    const problem = stringProblem(key, `${at} key`) ?? jsonProblem(item, `${at}.${key}`, depth + 1);
-    if (problem) return problem;
-  }
-  return null;
-}
-
-/** The problem with the operation's literals (checked against the type each stands for) or variables. */
+/** The first problem with the arguments of the operation (and of the fragments it may spread). */
 export function operationInputProblem(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -105,39 +76,29 @@ export function operationInputProblem(
 ): string | null {
   const operation = getOperationAST(document, operationName);
   if (!operation) return null;
-  for (const definition of operation.variableDefinitions ?? []) {
-    const type = typeFromAST(schema, definition.type) as GraphQLInputType | undefined;
-    if (!type) continue;
-    const name = definition.variable.name.value;
-    const problem = inputProblem(variables?.[name], type, `$${name}`);
-    if (problem) return problem;
-  }
-  return literalProblem(schema, document, operation);
-}
-
-function literalProblem(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) {
   const typeInfo = new TypeInfo(schema);
-  let problem: string | null = null;
-  const check = (found: string | null) => {
-    problem ??= found;
-  };
-  // Fragments are visited too: their literals are as much the caller's input.
-  const nodes = {
+  const selected = {
     ...document,
     definitions: document.definitions.filter((d) => d === operation || d.kind === Kind.FRAGMENT_DEFINITION),
   };
+  let problem: string | null = null;
   visit(
-    nodes,
+    selected,
     visitWithTypeInfo(typeInfo, {
-      StringValue(node) {
-        const type = typeInfo.getInputType();
-        const named = type ? getNamedType(type).name : 'String';
-        if (named === 'ID') check(UUID.test(node.value) ? null : `"${node.value.slice(0, 40)}" must be a UUID`);
-        else check(stringProblem(node.value, 'a string argument'));
-      },
-      ListValue(node) {
-        if (node.values.length > INPUT_LIMITS.listItems)
-          check(`a list argument has more than ${INPUT_LIMITS.listItems} items`);
+      Argument(node) {
+        if (problem) return false;
+        const argument = typeInfo.getArgument();
+        if (!argument) return false;
+        const value =
+          node.value.kind === Kind.VARIABLE
+            ? variables?.[node.value.name.value]
+            : valueFromAST(node.value, argument.type, variables ?? undefined);
+        problem = inputProblem(value, argument.type, node.name.value);
+        // Literal lists are measured as written too (valueFromAST refuses what does not coerce).
+        if (!problem && node.value.kind === Kind.LIST && node.value.values.length > INPUT_LIMITS.listItems) {
+          problem = `${node.name.value} has more than ${INPUT_LIMITS.listItems} items`;
+        }
+        return false;
       },
     }),
   );
@@ -147,15 +108,6 @@ function literalProblem(schema: GraphQLSchema, document: DocumentNode, operation
 const invalid = (message: string) =>
   new GraphQLError(message, { extensions: { code: 'VALIDATION', http: { status: 400 } } });
 
-/** The envelop plugin: every operation (query, mutation, subscription; any door) is checked first. */
-export function useInputChecks(): Plugin {
-  const check = ({ args, setResultAndStopExecution }: CheckPayload) => {
-    const problem = operationInputProblem(args.schema, args.document, args.operationName, args.variableValues);
-    if (problem) setResultAndStopExecution({ errors: [invalid(problem)] });
-  };
-  return { onExecute: check, onSubscribe: check as never };
-}
-
 interface CheckPayload {
   args: {
     schema: GraphQLSchema;
@@ -164,4 +116,13 @@ interface CheckPayload {
     variableValues?: Record<string, unknown> | null;
   };
   setResultAndStopExecution(result: { errors: GraphQLError[] }): void;
+}
+
+/** The envelop plugin: every operation (query, mutation, subscription; any door) is checked first. */
+export function useInputChecks(): Plugin {
+  const check = ({ args, setResultAndStopExecution }: CheckPayload) => {
+    const problem = operationInputProblem(args.schema, args.document, args.operationName, args.variableValues);
+    if (problem) setResultAndStopExecution({ errors: [invalid(problem)] });
+  };
+  return { onExecute: check as never, onSubscribe: check as never };
 }

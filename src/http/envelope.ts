@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { jsonValueProblem } from '../common/json.js';
+import { jsonValueProblem, REQUEST_JSON_LIMITS } from '../common/json.js';
 import { asDomainError } from '../db/errors.js';
 import { ServiceUnavailableError } from '../errors.js';
 
@@ -11,9 +11,6 @@ import { ServiceUnavailableError } from '../errors.js';
  * `{"error", "request_id"}`, strict bodies, 415 for non-JSON bodies, Cache-Control.
  */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-/** What any request body may hold (SDK contexts and management bodies alike). */
-const REQUEST_JSON_LIMITS = { maxDepth: 64 };
 
 export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
   return requestIdFrom(req.headers['x-request-id']);
@@ -64,6 +61,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Cache-Control for this route; management and auth routes default to `private, no-cache`. */
     cacheControl?: string;
+    /**
+     * The route checks the JSON values it reads itself (the SDK doors, with their limits and in
+     * their protocol's error shape); every other route gets the generic check below.
+     */
+    checksOwnInput?: boolean;
   }
 }
 
@@ -122,10 +124,12 @@ function installEnvelope(app: FastifyInstance): void {
 
   // No route reads a NUL character or a value nested without bound, wherever it hides.
   app.addHook('preValidation', (req, reply, done) => {
+    if (req.routeOptions.config?.checksOwnInput) return done();
     const problem =
-      jsonValueProblem(req.body, REQUEST_JSON_LIMITS) ??
-      jsonValueProblem(req.query, REQUEST_JSON_LIMITS, 'query') ??
-      jsonValueProblem(req.params, REQUEST_JSON_LIMITS, 'path');
+      (req.body === undefined ? null : jsonValueProblem(req.body, 'body', REQUEST_JSON_LIMITS)) ??
+      // Query and path objects come from fastify's parsers with prototypes of their own.
+      jsonValueProblem({ ...(req.query as object) }, 'query', REQUEST_JSON_LIMITS) ??
+      jsonValueProblem({ ...(req.params as object) }, 'path', REQUEST_JSON_LIMITS);
     if (problem) return void sendError(reply, 400, problem);
     done();
   });

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../clock.js';
 import type { EvaluationResult } from '../../evaluation/index.js';
+import { type WriteOutcome, writeInBatches } from './batches.js';
 
 /**
  * Evaluation counts per (environment, flag, variation, minute), kept in memory on the request
@@ -34,6 +35,8 @@ export class EvaluationCounter {
   private current: MinuteCounts = new Map();
   private sealed: { minute: number; counts: MinuteCounts }[] = [];
   private retry: Row[] = [];
+  /** Count rows the database refused since start (flag keys come from snapshots, so none should be). */
+  dropped = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -84,8 +87,11 @@ export class EvaluationCounter {
     return all;
   }
 
-  /** Adds every count so far to the table; on failure the unwritten counts wait for the next flush. */
-  async flush(em: EntityManager): Promise<void> {
+  /**
+   * Adds every count so far to the table. A row the database refuses is dropped (counted in
+   * `dropped`); when the database fails otherwise, the unwritten counts wait for the next flush.
+   */
+  async flush(em: EntityManager): Promise<WriteOutcome<Row>> {
     // Aggregated by primary key: one upsert statement may not touch a row twice.
     const byKey = new Map<string, Row>();
     const add = (row: Row) => {
@@ -106,17 +112,11 @@ export class EvaluationCounter {
         }
       }
     }
-    const rows = [...byKey.values()];
-    let written = 0;
-    try {
-      while (written < rows.length) {
-        const batch = rows.slice(written, written + BATCH);
-        await em.execute(UPSERT, [JSON.stringify(batch)]);
-        written += batch.length;
-      }
-    } catch (error) {
-      this.retry = rows.slice(written, written + MAX_RETRY_ROWS);
-      throw error;
-    }
+    const outcome = await writeInBatches([...byKey.values()], BATCH, (batch) =>
+      em.execute(UPSERT, [JSON.stringify(batch)]),
+    );
+    this.dropped += outcome.dropped;
+    this.retry = outcome.unwritten.slice(0, MAX_RETRY_ROWS);
+    return outcome;
   }
 }

@@ -1,10 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type WriteOutcome, writeInBatches } from './batches.js';
 import type { TrackedEventKind } from './entity.js';
 
 /**
  * Events from `POST /v1/track`, held in memory and inserted into `tracked_events` in batches,
  * never on the request path. The buffer is bounded: when the database cannot keep up, `add`
- * refuses the batch (the route answers 503) rather than growing without limit.
+ * refuses the batch (the route answers 503) rather than growing without limit. The door
+ * (sdk/track.ts) admits only storable rows; a row the database refuses all the same is dropped
+ * alone (batches.ts), never blocking the rest.
  */
 export interface TrackedEventRow {
   environment_id: string;
@@ -30,28 +33,37 @@ const INSERT = `insert into tracked_events (environment_id, kind, flag_key, vari
 
 export class EventBuffer {
   private rows: TrackedEventRow[] = [];
+  /** Rows taken by the flush under way (still counted against the bound). */
+  private inFlight = 0;
+  /** Rows the database refused since start, dropped so that they block nothing else. */
+  dropped = 0;
 
   get size(): number {
-    return this.rows.length;
+    return this.rows.length + this.inFlight;
   }
 
   /** Buffers a whole batch, or nothing (false) when it would overflow the buffer. */
   add(batch: readonly TrackedEventRow[]): boolean {
-    if (this.rows.length + batch.length > MAX_BUFFERED) return false;
+    if (this.size + batch.length > MAX_BUFFERED) return false;
     for (const row of batch) this.rows.push(row);
     return true;
   }
 
-  /** Inserts everything buffered so far; rows of a failed batch go back to the front. */
-  async flush(em: EntityManager): Promise<void> {
-    while (this.rows.length > 0) {
-      const batch = this.rows.splice(0, BATCH);
-      try {
-        await em.execute(INSERT, [JSON.stringify(batch)]);
-      } catch (error) {
-        this.rows.unshift(...batch);
-        throw error;
-      }
+  /**
+   * Inserts everything buffered so far. A row the database refuses is dropped (counted in
+   * `dropped`); when the database fails otherwise, the rows not written go back to the front.
+   */
+  async flush(em: EntityManager): Promise<WriteOutcome<TrackedEventRow>> {
+    const rows = this.rows;
+    this.rows = [];
+    this.inFlight = rows.length;
+    try {
+      const outcome = await writeInBatches(rows, BATCH, (batch) => em.execute(INSERT, [JSON.stringify(batch)]));
+      this.dropped += outcome.dropped;
+      if (outcome.unwritten.length > 0) this.rows = outcome.unwritten.concat(this.rows);
+      return outcome;
+    } finally {
+      this.inFlight = 0;
     }
   }
 }

@@ -1,7 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../clock.js';
+import { failureCode, flushProblem, MetricsFlushError, type WriteOutcome } from './batches.js';
 import { EvaluationCounter } from './counts.js';
 import { EventBuffer } from './events.js';
+
+function problemOf(what: string, settled: PromiseSettledResult<WriteOutcome<unknown>>): string | null {
+  return settled.status === 'fulfilled'
+    ? flushProblem(what, settled.value)
+    : `${what}: flush failed (${failureCode(settled.reason)})`;
+}
 
 /**
  * What the SDK doors record off the request path: evaluation counts and tracked events. The app
@@ -21,12 +28,19 @@ export class SdkMetrics {
     this.evaluations = new EvaluationCounter(clock);
   }
 
+  /**
+   * Resolves when everything was written. Otherwise rejects with a MetricsFlushError that says
+   * how many rows were dropped (refused by the database) or kept for the next flush, and why, in
+   * codes only: its message is safe to log.
+   */
   flush(): Promise<void> {
     const next = this.flushing.then(async () => {
       const em = this.em();
-      const results = await Promise.allSettled([this.evaluations.flush(em), this.events.flush(em)]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      const [counts, events] = await Promise.allSettled([this.evaluations.flush(em), this.events.flush(em)]);
+      const said = [problemOf('evaluation counts', counts), problemOf('tracked events', events)].filter(
+        (p): p is string => p !== null,
+      );
+      if (said.length > 0) throw new MetricsFlushError(said.join('; '));
     });
     this.flushing = next.catch(() => undefined);
     return next;

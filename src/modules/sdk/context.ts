@@ -1,10 +1,11 @@
+import { jsonValueProblem } from '../../common/json.js';
 import { ValidationError } from '../../errors.js';
 import type { EvaluationContext } from '../../evaluation/index.js';
 
 /**
  * Evaluation contexts as SDKs send them, checked at the door so that a malformed one is a 400
  * rather than an INVALID_CONTEXT result: a plain JSON object whose `key` and `kind`, when
- * present, are strings (docs/evaluation.md, "Context").
+ * present, are strings, within the JSON limits of every SDK door (docs/evaluation.md, "Context").
  */
 const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 const MAX_QUERY_CONTEXT = 8192;
@@ -15,14 +16,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Why `value` is not a usable context, or null when it is. */
-export function contextProblem(value: unknown, keyName = 'key'): string | null {
+function shapeProblem(value: unknown, keyName: string): string | null {
   if (!isPlainObject(value)) return 'context must be a JSON object';
   const key = value[keyName];
   if (key !== undefined && key !== null && typeof key !== 'string') return `context.${keyName} must be a string`;
   const kind = value['kind'];
   if (kind !== undefined && kind !== null && typeof kind !== 'string') return 'context.kind must be a string';
   return null;
+}
+
+/** Why `value` is not a usable context, or null when it is. */
+export function contextProblem(value: unknown, keyName = 'key'): string | null {
+  return shapeProblem(value, keyName) ?? jsonValueProblem(value, 'context');
 }
 
 /** The context of a REST body (`context` is optional: no context evaluates as an anonymous subject). */
@@ -51,7 +56,10 @@ export function queryContext(query: { context?: string; key?: string }): Evaluat
     }
     return bodyContext(parsed);
   }
-  return query.key !== undefined ? { key: query.key } : {};
+  if (query.key === undefined) return {};
+  const problem = jsonValueProblem(query.key, 'query "key"');
+  if (problem) throw new ValidationError(problem);
+  return { key: query.key };
 }
 
 /**
@@ -64,5 +72,5 @@ export function openFeatureContext(value: unknown): EvaluationContext | string {
   if (problem) return problem.replace('context.targetingKey', 'targetingKey');
   const { targetingKey, ...attributes } = value as Record<string, unknown>;
   if (typeof targetingKey === 'string') attributes['key'] = targetingKey;
-  return contextProblem(attributes) ?? (attributes as EvaluationContext);
+  return shapeProblem(attributes, 'key') ?? (attributes as EvaluationContext);
 }

@@ -1,7 +1,7 @@
 import { type DocumentNode, type ExecutionResult, getOperationAST, Kind } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } from '../../errors.js';
-import { clientSideOnly, type EvaluationResult, evaluateAll, isValidContext } from '../../evaluation/index.js';
+import { clientSideOnly, type EvaluationResult, evaluateAll } from '../../evaluation/index.js';
 import { builder } from '../../graphql/builder.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
@@ -11,6 +11,7 @@ import type { SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
 import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
 import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
+import { contextProblem } from './context.js';
 import { sameResults } from './present.js';
 
 /**
@@ -89,8 +90,8 @@ builder.subscriptionField('flagValues', (t) =>
       const verdict = await sdkAccess.check(ctx.sdkCredential, ['server', 'mobile', 'client']);
       if (verdict instanceof Error) throw verdict;
       const key = verdict;
-      if (!isValidContext(context))
-        throw new ValidationError('context must be a JSON object whose key and kind, when present, are strings');
+      const problem = contextProblem(context);
+      if (problem) throw new ValidationError(problem);
       const snapshot = snapshots.get(key.environmentId);
       if (!snapshot) throw new NotFoundError('environment');
       if (hub.isClosing) throw shuttingDown();

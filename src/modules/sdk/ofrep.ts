@@ -52,7 +52,7 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
   const { metrics } = deps;
   const auth = sdkAuth(deps.access, deps.evaluationLimit, { kinds: ['server', 'mobile', 'client'], bearer: true });
   const common = {
-    config: { cacheControl: 'no-store' },
+    config: { cacheControl: 'no-store', checksOwnInput: true },
     compress: false,
     decompress: false,
     schema: { body: OfrepBody },

@@ -25,7 +25,8 @@ import { type TrackEventInput, trackedRows } from './track.js';
  */
 export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly LaneRoute[] {
   const { evaluationLimit, metrics } = deps;
-  const noStore = { cacheControl: 'no-store' };
+  // SDK doors check what they read themselves, answering in their own protocol's shape.
+  const noStore = { cacheControl: 'no-store', checksOwnInput: true };
   app.decorateRequest('sdkKey', null);
   registerSdkPreflight(app, ['/v1/client/:envKey/flags', '/v1/track']);
 

@@ -28,7 +28,8 @@ export const TrackEvent = Type.Object(
   {
     kind: Type.Union([Type.Literal('impression'), Type.Literal('custom')]),
     flag_key: Type.Optional(FlagKey),
-    variation: Type.Optional(Type.Integer({ minimum: 0 })),
+    // An index into a flag's variations, stored as a 32-bit integer.
+    variation: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
     key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     context_key: Type.String({ minLength: 1, maxLength: 256 }),
     value: Type.Optional(Type.Number()),

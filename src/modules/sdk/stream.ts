@@ -94,6 +94,7 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
   const path = '/v1/stream/:envKey';
   registerSdkPreflight(app, [path]);
   app.get(path, {
+    config: { checksOwnInput: true },
     preHandler: sdkAuth(deps.access, deps.evaluationLimit, {
       kinds: ['client', 'mobile', 'server'],
       pathParam: 'envKey',

@@ -1,3 +1,4 @@
+import { jsonValueProblem } from '../../common/json.js';
 import { ValidationError } from '../../errors.js';
 import type { TrackedEventRow } from '../metrics/events.js';
 
@@ -30,11 +31,17 @@ function occurredAt(timestamp: number | string | undefined, now: number, at: str
   return new Date(time).toISOString();
 }
 
-/** The rows to store for a batch, checked whole: the first bad event refuses the batch. */
+/**
+ * The rows to store for a batch, checked whole: the first bad event refuses the batch. Each event
+ * is held to the JSON limits of every SDK door (no NUL, bounded nesting and size), so every row
+ * buffered is one the database can store.
+ */
 export function trackedRows(environmentId: string, events: readonly TrackEventInput[], now: number): TrackedEventRow[] {
   const receivedAt = new Date(now).toISOString();
   return events.map((event, i) => {
     const at = `events.${i}`;
+    const problem = jsonValueProblem(event, at);
+    if (problem) throw new ValidationError(problem);
     for (const field of REQUIRED[event.kind]) {
       if (event[field] === undefined)
         throw new ValidationError(`field "${at}.${field}" is required for ${event.kind} events`);
