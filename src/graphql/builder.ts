@@ -4,10 +4,12 @@ import { GraphQLError } from 'graphql';
 import type { Permission } from '../auth/permissions.js';
 import { hasPermission } from '../auth/principal.js';
 import type { GraphQLContext } from './context.js';
+import MutationScopesPlugin from './mutation-scopes.js';
 
 /**
  * The one place management authorization is decided: every query, mutation and sensitive field
- * names the scopes it needs; the scopes are lookups in the principal's permission set.
+ * names the scopes it needs; the scopes are lookups in the principal's permission set. A mutation
+ * is authorized whole before it runs, including what its selection reads (mutation-scopes.ts).
  */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -25,7 +27,8 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin],
+  // Order matters: scope-auth wraps outermost, so a mutation's own scopes are checked first.
+  plugins: [ScopeAuthPlugin, MutationScopesPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
