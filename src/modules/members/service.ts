@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isRole, type Role } from '../../auth/permissions.js';
+import { isRole, ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
 import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
-import { type Membership, MembershipSchema, RefreshTokenSchema, UserSchema } from '../accounts/entity.js';
+import {
+  type Membership,
+  MembershipSchema,
+  type Organization,
+  OrganizationSchema,
+  RefreshTokenSchema,
+  UserSchema,
+} from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../pagination.js';
@@ -14,10 +21,22 @@ function assertRole(role: string): Role {
   return role;
 }
 
-/** Owners are the only ones who may make, unmake or remove owners. */
+/**
+ * Nobody grants, changes or takes away a role that can do something they cannot: only owners
+ * touch owners, and a token that manages members grants no role beyond its own permissions (nor,
+ * narrowed to environments, any role, since roles reach every environment).
+ */
 function assertCanTouchRole(actor: ManagementPrincipal, ...roles: Role[]): void {
   if (roles.includes('owner') && !hasPermission(actor, 'owner:manage')) {
     throw new ForbiddenError('only an owner can grant, change or remove the owner role');
+  }
+  for (const role of roles) {
+    const beyond = [...ROLE_PERMISSIONS[role]].filter((p) => !actor.permissions.has(p));
+    if (beyond.length > 0 || actor.environmentIds !== null) {
+      throw new ForbiddenError(
+        `the ${role} role holds permissions you do not hold${beyond.length ? `: ${beyond.sort().join(', ')}` : ' (every environment)'}`,
+      );
+    }
   }
 }
 
@@ -141,6 +160,15 @@ export async function switchOrganization(
   return { user: membership.user, organization: membership.organization, tokens };
 }
 
-export async function organizationsOf(em: EntityManager, userId: string) {
-  return em.find(MembershipSchema, { user: userId }, { populate: ['organization'], orderBy: { createdAt: 'asc' } });
+/** A credential that belongs to one organization (a token) shows only that one, whoever owns it. */
+export async function organizationsVisibleTo(em: EntityManager, actor: ManagementPrincipal): Promise<Organization[]> {
+  if (actor.kind !== 'member' || !actor.userId) {
+    return [await em.findOneOrFail(OrganizationSchema, { id: actor.organizationId })];
+  }
+  const memberships = await em.find(
+    MembershipSchema,
+    { user: actor.userId },
+    { populate: ['organization'], orderBy: { createdAt: 'asc' } },
+  );
+  return memberships.map((m) => m.organization);
 }
