@@ -355,8 +355,9 @@ function currentPrincipal(
   const key = credentialKey(live.credentials);
   let known = update.memo.get(key) as Promise<Principal | DomainError> | undefined;
   if (!known) {
-    known = resolvePrincipal(ctx.em.fork(), live.credentials, ctx.settings.jwtSecret).catch((e: unknown) =>
-      e instanceof DomainError ? e : new UnauthenticatedError('the credential could not be checked'),
+    // A re-check: the request or connection already spent its SSO JWT, if it carries one.
+    known = resolvePrincipal(ctx.em.fork(), live.credentials, ctx.settings.jwtSecret, { recheck: true }).catch(
+      (e: unknown) => (e instanceof DomainError ? e : new UnauthenticatedError('the credential could not be checked')),
     );
     update.memo.set(key, known);
   }

@@ -335,8 +335,9 @@ export function attachGraphQLWebSocket(app: FastifyInstance, deps: WebSocketDeps
         const em = deps.orm.em.fork();
         let principal: Principal;
         try {
-          // Read again per operation: a long-lived socket does not keep a role it lost.
-          principal = await resolvePrincipal(em, auth.credentials, deps.settings.jwtSecret);
+          // Read again per operation: a long-lived socket does not keep a role it lost. The
+          // connection spent its SSO JWT (if any) in onConnect; this only checks it again.
+          principal = await resolvePrincipal(em, auth.credentials, deps.settings.jwtSecret, { recheck: true });
         } catch (e) {
           if (!(e instanceof DomainError)) throw e;
           return [new GraphQLError(e.message, { extensions: { code: e.code } })];

@@ -78,6 +78,11 @@ export async function addMember(em: EntityManager, actor: ManagementPrincipal, i
   return em.transactional(async (tx) => {
     const user = await tx.findOne(UserSchema, { email });
     if (!user) throw new NotFoundError('a user with this email');
+    if (user.managedByOrganization && user.managedByOrganization.id !== actor.organizationId) {
+      throw new ForbiddenError(
+        'this account is managed by the single sign-on of another organization: it joins no other',
+      );
+    }
     if (await tx.count(MembershipSchema, { organization: actor.organizationId, user })) {
       throw new ConflictError('this user is already a member');
     }
@@ -150,19 +155,26 @@ export async function switchOrganization(
 ) {
   if (actor.kind !== 'member' || !actor.userId)
     throw new ForbiddenError('only a signed-in member can switch organization');
+  // A credential minted by one organization's single sign-on leads into no other.
+  if (actor.organizationBound) {
+    throw new ForbiddenError('a session from single sign-on stays in its organization: sign in with your own login');
+  }
   const membership = await em.findOne(
     MembershipSchema,
     { user: actor.userId, organization: organizationId },
     { populate: ['user', 'organization'] },
   );
   if (!membership) throw new NotFoundError('organization');
+  if (membership.user.managedByOrganization && membership.user.managedByOrganization.id !== organizationId) {
+    throw new ForbiddenError('this account is managed by the single sign-on of another organization');
+  }
   const tokens = await em.transactional((tx) => issueSession(tx, settings, membership.user, membership.organization));
   return { user: membership.user, organization: membership.organization, tokens };
 }
 
-/** A credential that belongs to one organization (a token) shows only that one, whoever owns it. */
+/** A credential bound to one organization (a token, an SSO session) shows only that one, whoever holds it. */
 export async function organizationsVisibleTo(em: EntityManager, actor: ManagementPrincipal): Promise<Organization[]> {
-  if (actor.kind !== 'member' || !actor.userId) {
+  if (actor.organizationBound || !actor.userId) {
     return [await em.findOneOrFail(OrganizationSchema, { id: actor.organizationId })];
   }
   const memberships = await em.find(

@@ -234,5 +234,6 @@ export async function tokenPrincipal(em: EntityManager, value: string): Promise<
     role,
     permissions,
     environmentIds: token.environmentIds ? new Set(token.environmentIds) : null,
+    organizationBound: true,
   };
 }
