@@ -3,10 +3,12 @@ import { Migration20261123215328 } from './Migration20261123215328.js';
 import { Migration20261123220444 } from './Migration20261123220444.js';
 import { Migration20261123220655 } from './Migration20261123220655.js';
 import { Migration20261123221804 } from './Migration20261123221804.js';
+import { Migration20261201142605 } from './Migration20261201142605.js';
 
 export const migrations = [
   { name: 'Migration20261123215328', class: Migration20261123215328 },
   { name: 'Migration20261123220444', class: Migration20261123220444 },
   { name: 'Migration20261123220655', class: Migration20261123220655 },
   { name: 'Migration20261123221804', class: Migration20261123221804 },
+  { name: 'Migration20261201142605', class: Migration20261201142605 },
 ];

@@ -68,6 +68,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     authPerMinute: config.authRateLimitPerMinute,
     managementPerMinute: config.managementRateLimitPerMinute,
     evaluationPerMinute: config.evaluationRateLimitPerMinute,
+    sensitivePerMinute: config.sensitiveRateLimitPerMinute,
   });
 
   // The change pipeline: every node hears every change, and keeps its caches fresh from it.
@@ -98,7 +99,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     schema,
     context: contextFactory({
       em: () => orm.em.fork(),
-      resolvePrincipal: (em, credentials) => resolvePrincipal(em, { ...credentials }, settings.jwtSecret),
+      resolvePrincipal: (em, credentials, options) =>
+        resolvePrincipal(em, { ...credentials }, settings.jwtSecret, options),
       settings,
       clock,
       refreshKeys: (environmentId) => app.keyCache.reloadEnvironment(environmentId),

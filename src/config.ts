@@ -25,6 +25,8 @@ export interface Config {
   authRateLimitPerMinute: number;
   managementRateLimitPerMinute: number;
   evaluationRateLimitPerMinute: number;
+  /** Calls a minute per caller of each sensitive GraphQL mutation (keys and tokens minted, secrets rotated). */
+  sensitiveRateLimitPerMinute: number;
   requireHttps: boolean;
   /** Prefix of rate-limit counter keys (lets several deployments share one Redis). */
   rateLimitPrefix: string;
@@ -113,6 +115,7 @@ export function loadConfig(env: Env): Config {
     authRateLimitPerMinute: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
     managementRateLimitPerMinute: integer(env, 'MANAGEMENT_RATE_LIMIT', 100, 1, 1_000_000),
     evaluationRateLimitPerMinute: integer(env, 'EVALUATION_RATE_LIMIT', 1000, 1, 100_000_000),
+    sensitiveRateLimitPerMinute: integer(env, 'SENSITIVE_RATE_LIMIT', 30, 1, 1_000_000),
     requireHttps: boolean(env, 'REQUIRE_HTTPS', false),
     rateLimitPrefix: env.RATE_LIMIT_PREFIX?.trim() || 'vexil',
     trustProxy: (env.TRUST_PROXY ?? '')

@@ -5,6 +5,7 @@ import { SdkKeySchema } from './modules/keys/entity.js';
 import { EvaluationCountSchema, TrackedEventSchema } from './modules/metrics/entity.js';
 import { EnvironmentSchema, ProjectSchema } from './modules/projects/entity.js';
 import { SegmentSchema } from './modules/segments/entity.js';
+import { SsoTokenUseSchema } from './modules/sso/entity.js';
 import { AccessTokenSchema } from './modules/tokens/entity.js';
 
 /** Every entity of the model, from every module; the migration script diffs the database against these. */
@@ -23,4 +24,5 @@ export const entities = [
   SegmentSchema,
   EvaluationCountSchema,
   TrackedEventSchema,
+  SsoTokenUseSchema,
 ];

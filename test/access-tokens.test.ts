@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -232,18 +233,22 @@ describe('acting on behalf of a member', () => {
     };
   }
   const sso = (secret: string, claims: Record<string, unknown>, expiresIn = 300) =>
-    jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn });
+    jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn, jwtid: randomUUID() });
 
   it('acts with token ∩ member and is audited as both', async () => {
     const { org, viewer, dev, secret, token } = await setup();
-    const asViewer = { 'api-key': token.value, authorization: `Bearer ${sso(secret, { email: viewer.email })}` };
-    expect((await gql(PROJECTS, {}, asViewer)).errors).toBeUndefined();
-    expect(errorCode(await gql(CREATE_PROJECT, { n: 'Viewer cannot' }, asViewer))).toBe('FORBIDDEN');
+    // An SSO JWT works once: each request carries a new one.
+    const asViewer = () => ({
+      'api-key': token.value,
+      authorization: `Bearer ${sso(secret, { email: viewer.email })}`,
+    });
+    expect((await gql(PROJECTS, {}, asViewer())).errors).toBeUndefined();
+    expect(errorCode(await gql(CREATE_PROJECT, { n: 'Viewer cannot' }, asViewer()))).toBe('FORBIDDEN');
 
-    const asDev = { 'api-key': token.value, authorization: `Bearer ${sso(secret, { sub: dev.userId })}` };
-    const made = await gql(CREATE_PROJECT, { n: 'On Behalf' }, asDev);
+    const asDev = () => ({ 'api-key': token.value, authorization: `Bearer ${sso(secret, { sub: dev.userId })}` });
+    const made = await gql(CREATE_PROJECT, { n: 'On Behalf' }, asDev());
     expect(made.errors).toBeUndefined();
-    const me = await gql('{ me { kind user { email } } }', {}, asDev);
+    const me = await gql('{ me { kind user { email } } }', {}, asDev());
     expect(me.data.me).toEqual({ kind: 'on-behalf', user: { email: dev.email } });
     const [entry] = await server.sql<{ actor_user_id: string; actor_token_id: string; principal_kind: string }>(
       "select actor_user_id, actor_token_id, principal_kind from audit_entries where organization_id = ? and action = 'project.created'",

@@ -7,6 +7,11 @@ const ISSUER = 'vexil';
 export interface AccessClaims {
   sub: string;
   org: string;
+  /**
+   * A session minted by single sign-on: bound to `org` (no switching out of it) for its whole
+   * family, since every refresh carries the claim on.
+   */
+  sso: boolean;
 }
 
 export interface RefreshClaims extends AccessClaims {
@@ -14,16 +19,22 @@ export interface RefreshClaims extends AccessClaims {
   fam: string;
 }
 
+/** The claims as signed: `sso` only when set, so password sessions look as they always did. */
+const signed = ({ sso, ...rest }: AccessClaims) => (sso ? { ...rest, sso: true } : rest);
+
 export function signAccessToken(claims: AccessClaims, secret: string, ttlMinutes: number) {
   const expiresAt = Math.floor(Date.now() / 1000) + ttlMinutes * 60;
-  const token = jwt.sign({ ...claims, typ: 'access', exp: expiresAt }, secret, { algorithm: 'HS256', issuer: ISSUER });
+  const token = jwt.sign({ ...signed(claims), typ: 'access', exp: expiresAt }, secret, {
+    algorithm: 'HS256',
+    issuer: ISSUER,
+  });
   return { token, expiresAt };
 }
 
 export function signRefreshToken(claims: RefreshClaims, secret: string, ttlHours: number) {
   const expiresAt = Math.floor(Date.now() / 1000) + ttlHours * 3600;
-  const { jti, ...rest } = claims;
-  const token = jwt.sign({ ...rest, typ: 'refresh', exp: expiresAt }, secret, {
+  const { jti, fam, ...rest } = claims;
+  const token = jwt.sign({ ...signed(rest), fam, typ: 'refresh', exp: expiresAt }, secret, {
     algorithm: 'HS256',
     issuer: ISSUER,
     jwtid: jti,
@@ -51,13 +62,13 @@ function verify(token: string, secret: string, typ: 'access' | 'refresh'): jwt.J
 
 export function verifyAccessToken(token: string, secret: string): AccessClaims {
   const p = verify(token, secret, 'access');
-  return { sub: p.sub as string, org: p.org as string };
+  return { sub: p.sub as string, org: p.org as string, sso: p.sso === true };
 }
 
 export function verifyRefreshToken(token: string, secret: string): RefreshClaims {
   const p = verify(token, secret, 'refresh');
   if (typeof p.jti !== 'string' || typeof p.fam !== 'string') throw new UnauthenticatedError('invalid refresh token');
-  return { sub: p.sub as string, org: p.org as string, jti: p.jti, fam: p.fam };
+  return { sub: p.sub as string, org: p.org as string, sso: p.sso === true, jti: p.jti, fam: p.fam };
 }
 
 /** A compact JWT looks like three base64url segments; used to tell JWTs from vx_ tokens. */

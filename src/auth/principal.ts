@@ -15,6 +15,12 @@ export interface ManagementPrincipal {
   permissions: ReadonlySet<Permission>;
   /** When set, write permissions only apply to these environments (least privilege). */
   environmentIds: ReadonlySet<string> | null;
+  /**
+   * The credential belongs to this one organization and can lead into no other: every token, an
+   * on-behalf credential, and a session minted by the organization's single sign-on. False only
+   * for a person's own (password) session, which may switch between their organizations.
+   */
+  organizationBound: boolean;
 }
 
 export type Principal = ManagementPrincipal | null;

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthenticatedError } from '../errors.js';
 import { findMembership, memberPrincipal } from '../modules/accounts/service.js';
-import { onBehalfPrincipal } from '../modules/sso/service.js';
+import { type OnBehalfOptions, onBehalfPrincipal } from '../modules/sso/service.js';
 import { tokenPrincipal } from '../modules/tokens/service.js';
 import { verifyAccessToken } from './jwt.js';
 import type { Principal } from './principal.js';
@@ -27,22 +27,26 @@ function bearer(header: string | undefined): string | null {
  * - `Authorization: Bearer <access JWT>` → the signed-in member.
  * No credential → null (anonymous). A credential that does not check out → 401 (or 403 for an
  * inactive token). Roles are read on every request, so demotions take effect at once.
+ *
+ * An SSO JWT works once: resolving spends it. A door that checks the credentials of a request or
+ * connection it already resolved (a live subscription, each event) passes `{ recheck: true }`.
  */
 export async function resolvePrincipal(
   em: EntityManager,
   headers: CredentialHeaders,
   jwtSecret: string,
+  options: OnBehalfOptions = {},
 ): Promise<Principal> {
   const apiKey = typeof headers['api-key'] === 'string' && headers['api-key'] ? headers['api-key'].trim() : null;
   const auth = bearer(headers.authorization);
   if (apiKey) {
     const token = await tokenPrincipal(em, apiKey);
-    return auth ? onBehalfPrincipal(em, token, auth, jwtSecret) : token;
+    return auth ? onBehalfPrincipal(em, token, auth, jwtSecret, options) : token;
   }
   if (!auth) return null;
   if (auth.startsWith('vx_')) return tokenPrincipal(em, auth);
   const claims = verifyAccessToken(auth, jwtSecret);
   const membership = await findMembership(em, claims.sub, claims.org);
   if (!membership) throw new UnauthenticatedError('the member no longer belongs to this organization');
-  return memberPrincipal(membership);
+  return memberPrincipal(membership, claims.sso);
 }

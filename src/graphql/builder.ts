@@ -6,10 +6,12 @@ import type { Permission } from '../auth/permissions.js';
 import { hasPermission } from '../auth/principal.js';
 import { DEFAULT_LIMIT } from '../common/pagination.js';
 import type { GraphQLContext } from './context.js';
+import MutationScopesPlugin from './mutation-scopes.js';
 
 /**
  * The one place management authorization is decided: every query, mutation and sensitive field
- * names the scopes it needs; the scopes are lookups in the principal's permission set.
+ * names the scopes it needs; the scopes are lookups in the principal's permission set. A mutation
+ * is authorized whole before it runs, including what its selection reads (mutation-scopes.ts).
  */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -27,7 +29,8 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, ComplexityPlugin],
+  // Order matters: scope-auth wraps outermost, so a mutation's own scopes are checked first.
+  plugins: [ScopeAuthPlugin, MutationScopesPlugin, ComplexityPlugin],
   // What a field costs, for the operation limits (graphql/limits.ts): one, and a page multiplies
   // what it selects by its `limit`. Lists of stored JSON (rules, clauses, values) do not multiply;
   // fields that read a list from the database declare their own multiplier where they are defined.

@@ -54,8 +54,16 @@ export interface GraphQLContext {
 
 export interface ContextDeps {
   em(): EntityManager;
-  /** Who the credentials belong to; throws a DomainError (401/403) when they do not check out. */
-  resolvePrincipal(em: EntityManager, credentials: ManagementCredentials): Promise<Principal>;
+  /**
+   * Who the credentials belong to; throws a DomainError (401/403) when they do not check out.
+   * `recheck`: the request or connection already presented them once (a single-use SSO JWT is
+   * checked again, not spent again).
+   */
+  resolvePrincipal(
+    em: EntityManager,
+    credentials: ManagementCredentials,
+    options: { recheck: boolean },
+  ): Promise<Principal>;
   settings: SessionSettings;
   clock: Clock;
   refreshKeys(environmentId: string): Promise<void>;
@@ -68,17 +76,21 @@ export interface RequestOrigin {
   clientIp: string;
 }
 
-export type ContextFactory = (credentials: RequestCredentials, origin: RequestOrigin) => Promise<GraphQLContext>;
+export type ContextFactory = (
+  credentials: RequestCredentials,
+  origin: RequestOrigin,
+  options?: { recheck?: boolean },
+) => Promise<GraphQLContext>;
 
 /** The one way a door turns what a request presents into a GraphQL context. */
 export function contextFactory(deps: ContextDeps): ContextFactory {
-  return async (credentials, { requestId, clientIp }) => {
+  return async (credentials, { requestId, clientIp }, options = {}) => {
     const management: ManagementCredentials = {
       authorization: credentials.authorization,
       'api-key': credentials['api-key'],
     };
     const em = deps.em();
-    const principal = await deps.resolvePrincipal(em, management);
+    const principal = await deps.resolvePrincipal(em, management, { recheck: options.recheck ?? false });
     return {
       em,
       principal,
@@ -87,7 +99,7 @@ export function contextFactory(deps: ContextDeps): ContextFactory {
       clock: deps.clock,
       requestId,
       refreshKeys: deps.refreshKeys,
-      principalNow: () => deps.resolvePrincipal(deps.em(), management),
+      principalNow: () => deps.resolvePrincipal(deps.em(), management, { recheck: true }),
       credentialId: `${management.authorization ?? ''}\u0000${management['api-key'] ?? ''}`,
       sdkCredential: { presented: credentials.sdkKey, origin: credentials.origin },
       services: deps.services,

@@ -29,8 +29,8 @@ import type { GraphQLContext } from './context.js';
  *   adds a point per COST_PER_POINT. Root fields spend the caller's management budget (per token
  *   or member; anonymous callers: per client IP, on the auth budget) unless they declare another
  *   one: the auth mutations spend the auth budget per IP that the REST auth routes spend too, SDK
- *   subscriptions an SDK client's evaluation budget. Sensitive fields also have a budget of their
- *   own (`perMinute`).
+ *   subscriptions an SDK client's evaluation budget. Sensitive fields (credentials minted, secrets
+ *   rotated) also spend a budget of their own per field and caller (SENSITIVE_RATE_LIMIT).
  *
  * Refusals carry a typed code: QUERY_TOO_COMPLEX naming the limit, RATE_LIMITED (HTTP 429 with
  * Retry-After and the X-RateLimit-* headers).
@@ -52,8 +52,8 @@ export interface FieldRateLimit {
   budget?: 'auth' | 'evaluation';
   /** The key within that budget; default: the caller's IP. */
   key?: (ctx: GraphQLContext) => string;
-  /** A budget of the field's own as well: at most this many calls per minute per caller. */
-  perMinute?: number;
+  /** A budget of the field's own as well, per caller: SENSITIVE_RATE_LIMIT calls a minute. */
+  sensitive?: boolean;
 }
 
 /** `extensions` for a root field counted as `limit` says. */
@@ -63,8 +63,8 @@ export interface OperationBudgets {
   management: RateLimit;
   auth: RateLimit;
   evaluation: RateLimit;
-  /** The per-field budget named `name` (created once per field). */
-  field(name: string, perMinute: number): RateLimit;
+  /** The budget of a sensitive field (created once per field). */
+  field(name: string): RateLimit;
 }
 
 const tooComplex = (limit: string, message: string) =>
@@ -167,7 +167,7 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
       } else {
         ownPoints += 1;
       }
-      if (declared?.perMinute) add(budgets.field(node.name.value, declared.perMinute), ownKey, 1);
+      if (declared?.sensitive) add(budgets.field(node.name.value), ownKey, 1);
     }
     if (ownPoints > 0) add(own, ownKey, ownPoints);
 

@@ -82,6 +82,8 @@ export const graphqlPlugin = fp(
     app.route({
       url: '/graphql',
       method: ['GET', 'POST', 'OPTIONS'],
+      // Operations are checked argument by argument, answering GraphQL errors (graphql/inputs.ts).
+      config: { checksOwnInput: true },
       handler: async (req, reply) => {
         let ctx: GraphQLContext;
         try {

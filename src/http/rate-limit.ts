@@ -127,8 +127,8 @@ export interface RateLimits {
   evaluation: RateLimit;
   /** WebSocket upgrades: per client IP, the auth budget counted apart from logins. */
   upgrade: RateLimit;
-  /** A field's budget of its own (sensitive GraphQL mutations), created once per name. */
-  field(name: string, perMinute: number): RateLimit;
+  /** A sensitive GraphQL field's budget of its own, created once per name. */
+  field(name: string): RateLimit;
 }
 
 export interface RateLimitOptions {
@@ -137,6 +137,7 @@ export interface RateLimitOptions {
   authPerMinute: number;
   managementPerMinute: number;
   evaluationPerMinute: number;
+  sensitivePerMinute: number;
 }
 
 declare module 'fastify' {
@@ -157,9 +158,9 @@ export const rateLimitsPlugin = fp(
       management: limit('mgmt', options.managementPerMinute),
       evaluation: limit('eval', options.evaluationPerMinute),
       upgrade: limit('ws', options.authPerMinute),
-      field(name, perMinute) {
+      field(name) {
         let known = fields.get(name);
-        if (!known) fields.set(name, (known = limit(`field:${name}`, perMinute)));
+        if (!known) fields.set(name, (known = limit(`field:${name}`, options.sensitivePerMinute)));
         return known;
       },
     } satisfies RateLimits);

@@ -192,11 +192,13 @@ export const graphqlWebSocketPlugin = fp(
         onSubscribe: async (ctx, id, payload) => {
           let context: GraphQLContext;
           try {
-            // Read again per operation: a long-lived socket does not keep a role it lost.
-            context = await app.graphqlContext(ctx.extra.credentials!, {
-              requestId: randomUUID(),
-              clientIp: ip(ctx.extra.request),
-            });
+            // Read again per operation: a long-lived socket does not keep a role it lost. The
+            // connection spent its SSO JWT (if any) in onConnect; this only checks it again.
+            context = await app.graphqlContext(
+              ctx.extra.credentials!,
+              { requestId: randomUUID(), clientIp: ip(ctx.extra.request) },
+              { recheck: true },
+            );
           } catch (thrown) {
             const e = asDomainError(thrown);
             if (!e) throw thrown;

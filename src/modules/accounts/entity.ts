@@ -7,6 +7,11 @@ export interface User {
   email: string;
   name: string;
   passwordHash: string | null;
+  /**
+   * Set for an account that single sign-on created: it belongs to that organization, signs in
+   * only through its SSO and joins no other. Null for accounts people registered themselves.
+   */
+  managedByOrganization: Organization | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -20,6 +25,9 @@ export interface Organization {
    * needs the secret itself, so unlike tokens it cannot be kept as a hash.
    */
   ssoSecretEncrypted: string | null;
+  /** When set, an SSO JWT must carry this `aud` (and this `iss`): for integrations that mint several kinds. */
+  ssoAudience: string | null;
+  ssoIssuer: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,6 +61,7 @@ export const UserSchema = new EntitySchema<User>({
     email: { type: 'string', length: 320, unique: true },
     name: { type: 'string', length: 200 },
     passwordHash: { type: 'string', nullable: true, columnType: 'text', hidden: true },
+    managedByOrganization: { kind: 'm:1', entity: () => OrganizationSchema, nullable: true, deleteRule: 'cascade' },
     ...timestamps,
   },
 });
@@ -65,6 +74,8 @@ export const OrganizationSchema = new EntitySchema<Organization>({
     name: { type: 'string', length: 200 },
     slug: { type: 'string', length: 100, unique: true },
     ssoSecretEncrypted: { type: 'text', nullable: true, hidden: true },
+    ssoAudience: { type: 'string', length: 500, nullable: true },
+    ssoIssuer: { type: 'string', length: 500, nullable: true },
     ...timestamps,
   },
 });

@@ -71,7 +71,8 @@ export function registerAuthRoutes(
   });
 
   // Single sign-on: an HS256 JWT signed with the organization's SSO secret, carrying `org`
-  // (id or slug) and `email` or `sub`, for the member's session. New emails join as viewers.
+  // (id or slug), `email` or `sub`, `jti` and `exp`, for a session bound to that organization.
+  // An email no account holds gets a new account the organization manages (docs/sso.md).
   app.post('/v1/auth/sso', { schema: { body: SsoBody }, preHandler: perIp }, async (req) => {
     const { token } = req.body as { token: string };
     const { user, organization, tokens } = await exchangeSsoToken(deps.orm.em.fork(), deps.settings, token);

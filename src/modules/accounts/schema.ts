@@ -2,6 +2,7 @@ import { ROLES } from '../../auth/permissions.js';
 import { NotFoundError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
+import { rateLimited } from '../../graphql/limits.js';
 import { MembershipSchema, type Organization, OrganizationSchema, type User, UserSchema } from './entity.js';
 import { login, refresh, register, type TokenPair } from './service.js';
 
@@ -107,11 +108,15 @@ builder.mutationFields((t) => ({
     type: SessionType,
     description:
       'Creates a user, their organization (as owner), a Default project and its dev, staging and production environments.',
+    // Counted with the REST auth routes: the auth budget of the caller's IP.
+    extensions: rateLimited({ budget: 'auth' }),
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     resolve: (_root, { input }, ctx) => register(ctx.em, ctx.settings, input),
   }),
   login: t.field({
     type: SessionType,
+    // Counted with the REST auth routes: the auth budget of the caller's IP.
+    extensions: rateLimited({ budget: 'auth' }),
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: (_root, { input }, ctx) => login(ctx.em, ctx.settings, input),
   }),
@@ -119,6 +124,8 @@ builder.mutationFields((t) => ({
     type: TokensType,
     description:
       'Exchanges a refresh token for a new pair. Each refresh token works once; reusing one revokes its whole family.',
+    // Counted with the REST auth routes: the auth budget of the caller's IP.
+    extensions: rateLimited({ budget: 'auth' }),
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, { refreshToken }, ctx) => refresh(ctx.em, ctx.settings, refreshToken),
   }),

@@ -54,7 +54,8 @@ function assertPassword(password: string): void {
   }
 }
 
-export function memberPrincipal(membership: Membership): ManagementPrincipal {
+/** A member acting through a session: their own login (`sso` false) or their organization's single sign-on. */
+export function memberPrincipal(membership: Membership, sso = false): ManagementPrincipal {
   return {
     kind: 'member',
     organizationId: membership.organization.id,
@@ -63,6 +64,7 @@ export function memberPrincipal(membership: Membership): ManagementPrincipal {
     role: membership.role,
     permissions: ROLE_PERMISSIONS[membership.role],
     environmentIds: null,
+    organizationBound: sso,
   };
 }
 
@@ -78,18 +80,25 @@ export async function findMembership(
   );
 }
 
-/** Issues an access token and the first refresh token of a new family (or the next of `familyId`). */
+/**
+ * Issues an access token and the first refresh token of a new family (or the next of `familyId`).
+ * `sso`: minted by the organization's single sign-on, so bound to it for the whole family.
+ */
 export async function issueSession(
   em: EntityManager,
   settings: SessionSettings,
   user: User,
   organization: Organization,
-  familyId: string = randomUUID(),
+  { familyId = randomUUID(), sso = false }: { familyId?: string; sso?: boolean } = {},
 ): Promise<TokenPair> {
   const jti = randomUUID();
-  const access = signAccessToken({ sub: user.id, org: organization.id }, settings.jwtSecret, settings.tokenTtlMinutes);
+  const access = signAccessToken(
+    { sub: user.id, org: organization.id, sso },
+    settings.jwtSecret,
+    settings.tokenTtlMinutes,
+  );
   const refresh = signRefreshToken(
-    { sub: user.id, org: organization.id, jti, fam: familyId },
+    { sub: user.id, org: organization.id, sso, jti, fam: familyId },
     settings.jwtSecret,
     settings.refreshTtlHours,
   );
@@ -143,6 +152,7 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
         email,
         name,
         passwordHash,
+        managedByOrganization: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -151,6 +161,8 @@ export async function register(em: EntityManager, settings: SessionSettings, inp
         name: orgName,
         slug: await uniqueOrganizationSlug(tx, orgName),
         ssoSecretEncrypted: null,
+        ssoAudience: null,
+        ssoIssuer: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -197,7 +209,8 @@ export async function login(em: EntityManager, settings: SessionSettings, input:
   }
   const user = email ? await em.findOne(UserSchema, { email }) : null;
   const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-  if (!user?.passwordHash || !ok) throw fail();
+  // An account single sign-on created has no password: it signs in through its organization only.
+  if (!user?.passwordHash || user.managedByOrganization || !ok) throw fail();
   // A person signs into the organization they joined first; switching is a later feature.
   const membership = await em.findOne(
     MembershipSchema,
@@ -224,7 +237,11 @@ export async function refresh(em: EntityManager, settings: SessionSettings, refr
     if (claimed.length === 0) return null;
     const membership = await findMembership(tx, claims.sub, claims.org);
     if (!membership) return null;
-    return issueSession(tx, settings, membership.user, membership.organization, claims.fam);
+    // The family stays in its organization, and an SSO family stays an SSO family.
+    return issueSession(tx, settings, membership.user, membership.organization, {
+      familyId: claims.fam,
+      sso: claims.sso,
+    });
   });
   if (pair) return pair;
   const reused = await em.execute('select family_id from refresh_tokens where id = ? and used_at is not null', [

@@ -85,7 +85,7 @@ builder.mutationFields((t) => ({
   createSdkKey: t.field({
     type: CreatedSdkKeyType,
     description: 'Adds a server or mobile key (rotate by addition). The value is returned this once.',
-    extensions: rateLimited({ perMinute: 30 }),
+    extensions: rateLimited({ sensitive: true }),
     authScopes: (_r, { environmentId }) => ({
       environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
     }),
@@ -117,7 +117,7 @@ builder.mutationFields((t) => ({
   rotateServerKeys: t.field({
     type: [CreatedSdkKeyType],
     description: `Replaces every active server key of the environment: one new key per old one, the old ones revoked. ${GRACE}`,
-    extensions: rateLimited({ perMinute: 30 }),
+    extensions: rateLimited({ sensitive: true }),
     authScopes: (_r, { environmentId }) => ({
       environmentPermission: { permission: 'sdkkey:manage', environmentId: environmentId.toString() },
     }),

@@ -6,7 +6,7 @@ import { OrganizationType, RoleEnum, SessionType, UserType } from '../accounts/s
 import {
   addMember,
   listMembers,
-  organizationsOf,
+  organizationsVisibleTo,
   removeMember,
   switchOrganization,
   updateMemberRole,
@@ -32,12 +32,10 @@ builder.queryFields((t) => ({
   }),
   myOrganizations: t.field({
     type: [OrganizationType],
-    description: 'Every organization the signed-in person belongs to.',
+    description:
+      'Every organization the signed-in person belongs to. A token, or a session from single sign-on, sees only its own.',
     authScopes: { authenticated: true },
-    resolve: async (_root, _args, ctx) => {
-      const actor = actorOf(ctx);
-      return actor.userId ? (await organizationsOf(ctx.em, actor.userId)).map((m) => m.organization) : [];
-    },
+    resolve: (_root, _args, ctx) => organizationsVisibleTo(ctx.em, actorOf(ctx)),
   }),
 }));
 

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isRole, type Role } from '../../auth/permissions.js';
+import { isRole, ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
 import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
-import { type Membership, MembershipSchema, RefreshTokenSchema, UserSchema } from '../accounts/entity.js';
+import {
+  type Membership,
+  MembershipSchema,
+  type Organization,
+  OrganizationSchema,
+  RefreshTokenSchema,
+  UserSchema,
+} from '../accounts/entity.js';
 import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/service.js';
 import { recordAudit } from '../audit/service.js';
 import { deactivatePersonalTokens } from '../tokens/service.js';
@@ -14,10 +21,22 @@ function assertRole(role: string): Role {
   return role;
 }
 
-/** Owners are the only ones who may make, unmake or remove owners. */
+/**
+ * Nobody grants, changes or takes away a role that can do something they cannot: only owners
+ * touch owners, and a token that manages members grants no role beyond its own permissions (nor,
+ * narrowed to environments, any role, since roles reach every environment).
+ */
 function assertCanTouchRole(actor: ManagementPrincipal, ...roles: Role[]): void {
   if (roles.includes('owner') && !hasPermission(actor, 'owner:manage')) {
     throw new ForbiddenError('only an owner can grant, change or remove the owner role');
+  }
+  for (const role of roles) {
+    const beyond = [...ROLE_PERMISSIONS[role]].filter((p) => !actor.permissions.has(p));
+    if (beyond.length > 0 || actor.environmentIds !== null) {
+      throw new ForbiddenError(
+        `the ${role} role holds permissions you do not hold${beyond.length ? `: ${beyond.sort().join(', ')}` : ' (every environment)'}`,
+      );
+    }
   }
 }
 
@@ -59,6 +78,11 @@ export async function addMember(em: EntityManager, actor: ManagementPrincipal, i
   return em.transactional(async (tx) => {
     const user = await tx.findOne(UserSchema, { email });
     if (!user) throw new NotFoundError('a user with this email');
+    if (user.managedByOrganization && user.managedByOrganization.id !== actor.organizationId) {
+      throw new ForbiddenError(
+        'this account is managed by the single sign-on of another organization: it joins no other',
+      );
+    }
     if (await tx.count(MembershipSchema, { organization: actor.organizationId, user })) {
       throw new ConflictError('this user is already a member');
     }
@@ -131,16 +155,32 @@ export async function switchOrganization(
 ) {
   if (actor.kind !== 'member' || !actor.userId)
     throw new ForbiddenError('only a signed-in member can switch organization');
+  // A credential minted by one organization's single sign-on leads into no other.
+  if (actor.organizationBound) {
+    throw new ForbiddenError('a session from single sign-on stays in its organization: sign in with your own login');
+  }
   const membership = await em.findOne(
     MembershipSchema,
     { user: actor.userId, organization: organizationId },
     { populate: ['user', 'organization'] },
   );
   if (!membership) throw new NotFoundError('organization');
+  if (membership.user.managedByOrganization && membership.user.managedByOrganization.id !== organizationId) {
+    throw new ForbiddenError('this account is managed by the single sign-on of another organization');
+  }
   const tokens = await em.transactional((tx) => issueSession(tx, settings, membership.user, membership.organization));
   return { user: membership.user, organization: membership.organization, tokens };
 }
 
-export async function organizationsOf(em: EntityManager, userId: string) {
-  return em.find(MembershipSchema, { user: userId }, { populate: ['organization'], orderBy: { createdAt: 'asc' } });
+/** A credential bound to one organization (a token, an SSO session) shows only that one, whoever holds it. */
+export async function organizationsVisibleTo(em: EntityManager, actor: ManagementPrincipal): Promise<Organization[]> {
+  if (actor.organizationBound || !actor.userId) {
+    return [await em.findOneOrFail(OrganizationSchema, { id: actor.organizationId })];
+  }
+  const memberships = await em.find(
+    MembershipSchema,
+    { user: actor.userId },
+    { populate: ['organization'], orderBy: { createdAt: 'asc' } },
+  );
+  return memberships.map((m) => m.organization);
 }

@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
+import { rateLimited } from '../../graphql/limits.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import { UserType } from '../accounts/schema.js';
 import type { AccessToken } from './entity.js';
@@ -83,6 +84,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createAccessToken: t.field({
     type: CreatedAccessTokenType,
+    extensions: rateLimited({ sensitive: true }),
     authScopes: (_r, { input }) => ({
       permission: input.kind === 'service' ? 'token:manage-service' : 'token:manage-personal',
     }),
@@ -97,14 +99,16 @@ builder.mutationFields((t) => ({
   }),
   updateAccessToken: t.field({
     type: AccessTokenType,
-    description: 'Renames, activates or deactivates a token (an inactive token answers 403).',
+    description:
+      'Renames, activates or deactivates a token (an inactive token answers 403). Only a token that can do nothing you cannot: no permission you lack, no environment beyond yours.',
     authScopes: { anyPermission: ['token:manage-personal', 'token:manage-service'] },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateAccessTokenInput, required: true }) },
     resolve: (_r, { id, input }, ctx) => updateAccessToken(ctx.em, actorOf(ctx), id.toString(), input),
   }),
   deleteAccessToken: t.field({
     type: AccessTokenType,
-    description: "Deletes a token for good (it then answers 401). Admins may delete other members' tokens.",
+    description:
+      'Deletes a token for good (it then answers 401): one that can do nothing you cannot, or any token for admins (member:manage).',
     authScopes: { anyPermission: ['token:manage-personal', 'token:manage-service', 'member:manage'] },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => deleteAccessToken(ctx.em, actorOf(ctx), id.toString()),

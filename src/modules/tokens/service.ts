@@ -105,19 +105,43 @@ async function getToken(em: EntityManager, actor: ManagementPrincipal, id: strin
   return token;
 }
 
+/** What a token can exercise now: a service token its scopes; a personal token its scopes ∩ its owner's role. */
+async function effectivePermissions(em: EntityManager, token: AccessToken): Promise<Set<Permission>> {
+  const scopes = new Set(token.scopes.filter(isPermission));
+  if (token.kind === 'service') return scopes;
+  const membership = token.user
+    ? await em.findOne(MembershipSchema, { user: token.user.id, organization: token.organization })
+    : null;
+  return membership ? intersect(scopes, ROLE_PERMISSIONS[membership.role]) : new Set();
+}
+
 /**
- * Your own personal tokens need token:manage-personal; service tokens token:manage-service.
- * Other members' personal tokens may only be deleted, by those who manage members.
+ * Your own personal tokens need token:manage-personal; service tokens token:manage-service; and
+ * nobody activates, changes or deletes a token that can do something they cannot (a permission
+ * they lack, or an environment beyond their reach). Admins (member:manage) may delete any token,
+ * as in FeatBit, but never change one they could not have made.
  */
-function assertCanManage(actor: ManagementPrincipal, token: AccessToken, action: 'update' | 'delete'): void {
-  if (token.kind === 'service') {
-    if (!hasPermission(actor, 'token:manage-service')) throw new ForbiddenError();
-    return;
-  }
+async function assertCanManage(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  token: AccessToken,
+  action: 'update' | 'delete',
+): Promise<void> {
+  if (action === 'delete' && hasPermission(actor, 'member:manage')) return;
   const own = actor.userId !== null && token.user?.id === actor.userId;
-  if (own && hasPermission(actor, 'token:manage-personal')) return;
-  if (!own && action === 'delete' && hasPermission(actor, 'member:manage')) return;
-  throw new ForbiddenError();
+  const allowed =
+    token.kind === 'service'
+      ? hasPermission(actor, 'token:manage-service')
+      : own && hasPermission(actor, 'token:manage-personal');
+  if (!allowed) throw new ForbiddenError();
+  const beyond = [...(await effectivePermissions(em, token))].filter((p) => !actor.permissions.has(p)).sort();
+  const reach = actor.environmentIds;
+  const wider = reach !== null && (token.environmentIds === null || token.environmentIds.some((id) => !reach.has(id)));
+  if (beyond.length > 0 || wider) {
+    throw new ForbiddenError(
+      `this token holds permissions you do not hold${beyond.length ? `: ${beyond.join(', ')}` : ' (environments beyond yours)'}`,
+    );
+  }
 }
 
 export async function updateAccessToken(
@@ -128,7 +152,7 @@ export async function updateAccessToken(
 ): Promise<AccessToken> {
   return em.transactional(async (tx) => {
     const token = await getToken(tx, actor, id);
-    assertCanManage(actor, token, 'update');
+    await assertCanManage(tx, actor, token, 'update');
     if (input.name != null) token.name = assertName(input.name, 'name');
     if (input.active != null) token.active = input.active;
     recordAudit(tx, actor, {
@@ -148,7 +172,7 @@ export async function deleteAccessToken(
 ): Promise<AccessToken> {
   return em.transactional(async (tx) => {
     const token = await getToken(tx, actor, id);
-    assertCanManage(actor, token, 'delete');
+    await assertCanManage(tx, actor, token, 'delete');
     recordAudit(tx, actor, {
       action: 'token.deleted',
       resourceType: 'access_token',
@@ -210,5 +234,6 @@ export async function tokenPrincipal(em: EntityManager, value: string): Promise<
     role,
     permissions,
     environmentIds: token.environmentIds ? new Set(token.environmentIds) : null,
+    organizationBound: true,
   };
 }
