@@ -197,6 +197,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     live,
   });
   registerSseRoutes(app, { hub, keyCache, snapshots, evaluationLimit });
+  await app.register(import('./http/console.js'));
   const ws = attachGraphQLWebSocket(app, {
     yoga,
     orm,
