@@ -51,9 +51,9 @@ function SignedIn() {
           <Route path="/sign-in" component={Home} />
           <Route path="/sign-up" component={Home} />
           <Route path="/p/:project/flags" component={FlagList} />
-          <Route path="/p/:project/flags/:key" component={FlagDetail} />
+          <Route path="/p/:project/flags/:flagKey" component={FlagDetail} />
           <Route path="/p/:project/segments" component={SegmentList} />
-          <Route path="/p/:project/segments/:key" component={SegmentDetail} />
+          <Route path="/p/:project/segments/:segmentKey" component={SegmentDetail} />
           <Route path="/p/:project/environments" component={Environments} />
           <Route path="/projects" component={Projects} />
           <Route path="/members" component={Members} />

@@ -1,3 +1,4 @@
+import { ListInput } from '../../ui/ListInput.tsx';
 import type { VariablesOf } from '../../graphql/index.ts';
 import type { UpdateFlagStateMutation } from './Targeting.tsx';
 import { formatValue, parseClauseValue } from './values.ts';
@@ -26,12 +27,6 @@ export const OPERATORS: { op: Operator; label: string; hint?: string }[] = [
   { op: 'segmentMatch', label: 'is in segment' },
 ];
 
-const linesOf = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0);
-
 export function ClauseEditor(props: {
   clause: ClauseInput;
   index: number;
@@ -56,7 +51,7 @@ export function ClauseEditor(props: {
             placeholder="email"
             required
             disabled={props.readOnly}
-            onChange={(e) => props.onChange({ ...clause, attribute: e.currentTarget.value.trim() })}
+            onInput={(e) => props.onChange({ ...clause, attribute: e.currentTarget.value.trim() })}
           />
         </label>
       )}
@@ -114,17 +109,14 @@ export function ClauseEditor(props: {
       ) : (
         <label class="grow">
           <span>Values, one per line</span>
-          <textarea
+          <ListInput
             id={`${id}-values`}
             rows={Math.min(4, Math.max(1, values.length))}
-            value={values.map(formatValue).join('\n')}
+            values={values.map(formatValue)}
+            split={/\n/}
+            join={'\n'}
             disabled={props.readOnly}
-            onChange={(e) =>
-              props.onChange({
-                ...clause,
-                values: linesOf(e.currentTarget.value).map((v) => parseClauseValue(clause.op, v)),
-              })
-            }
+            onCommit={(lines) => props.onChange({ ...clause, values: lines.map((v) => parseClauseValue(clause.op, v)) })}
           />
           {hint && <small class="muted">{hint}</small>}
         </label>

@@ -38,7 +38,7 @@ export const FlagDetailQuery = graphql(`
   }
 `);
 
-export function FlagDetail({ project: slug, key: flagKey }: { project: string; key: string }) {
+export function FlagDetail({ project: slug, flagKey }: { project: string; flagKey: string }) {
   const can = useCan();
   const location = useLocation();
   const key = decodeURIComponent(flagKey);

@@ -29,7 +29,7 @@ export function RuleEditor(props: {
             value={rule.description ?? ''}
             placeholder="Description"
             disabled={props.readOnly}
-            onChange={(e) => props.onChange({ ...rule, description: e.currentTarget.value || null })}
+            onInput={(e) => props.onChange({ ...rule, description: e.currentTarget.value || null })}
           />
         </label>
         {!props.readOnly && (

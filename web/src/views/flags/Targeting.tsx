@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorCode } from '../../graphql/client.ts';
 import { graphql, type ResultOf } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
+import { ListInput } from '../../ui/ListInput.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { notify } from '../../ui/notices.tsx';
 import { Switch } from '../../ui/Switch.tsx';
@@ -61,11 +62,6 @@ function draftOf(state: State): Draft {
 }
 
 const same = (a: Draft, b: Draft) => JSON.stringify(a) === JSON.stringify(b);
-const keysOf = (text: string) =>
-  text
-    .split(/[\s,]+/)
-    .map((k) => k.trim())
-    .filter(Boolean);
 
 /** A flag's targeting in one environment: on/off at once, everything else saved together. */
 export function Targeting(props: {
@@ -119,10 +115,8 @@ export function Targeting(props: {
 
   const set = (patch: Partial<Draft>) => setDraft({ ...draft, ...patch });
   const variations = flag.variations;
-  const targetText = (i: number) => draft.targets.find((t) => t.variation === i)?.values.join(', ') ?? '';
-  const setTargets = (i: number, text: string) => {
+  const setTargets = (i: number, values: string[]) => {
     const others = draft.targets.filter((t) => t.variation !== i);
-    const values = keysOf(text);
     set({
       targets: [...others, ...(values.length ? [{ variation: i, values }] : [])].sort(
         (a, b) => a.variation - b.variation,
@@ -252,11 +246,12 @@ export function Targeting(props: {
           {variations.map((_, i) => (
             <label key={i}>
               <span>Context keys served {variationLabel(variations, i)}</span>
-              <textarea
-                rows={2}
-                value={targetText(i)}
+              <ListInput
+                values={draft.targets.find((t) => t.variation === i)?.values ?? []}
+                split={/[\s,]+/}
+                join=", "
                 disabled={readOnly}
-                onChange={(e) => setTargets(i, e.currentTarget.value)}
+                onCommit={(values) => setTargets(i, values)}
               />
             </label>
           ))}

@@ -39,7 +39,7 @@ const keysOf = (text: string) =>
     .map((k) => k.trim())
     .filter(Boolean);
 
-export function SegmentDetail({ project: slug, key: rawKey }: { project: string; key: string }) {
+export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: string; segmentKey: string }) {
   const key = decodeURIComponent(rawKey);
   const can = useCan();
   const location = useLocation();
