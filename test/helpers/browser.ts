@@ -64,8 +64,10 @@ export async function signedInContext(
     // Runs in every document, about:blank included (which has no storage): only the console's.
     await context.addInitScript(
       ({ session, origin }) => {
-        if (location.origin !== origin) return;
-        if (!localStorage.getItem('vexil.session')) localStorage.setItem('vexil.session', JSON.stringify(session));
+        // Once per tab: a later sign-out (and its reload) must stay signed out.
+        if (location.origin !== origin || sessionStorage.getItem('test.seeded')) return;
+        sessionStorage.setItem('test.seeded', '1');
+        localStorage.setItem('vexil.session', JSON.stringify(session));
       },
       { session: tokens, origin: new URL(base).origin },
     );

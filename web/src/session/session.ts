@@ -15,6 +15,8 @@ export interface Tokens {
   refreshToken: string;
   /** Unix seconds at which the access token expires. */
   expiresAt: number;
+  /** Unix seconds at which this browser received it (to refresh ahead by a share of its lifetime). */
+  issuedAt?: number;
 }
 
 export class ApiError extends Error {
@@ -27,8 +29,12 @@ export class ApiError extends Error {
 }
 
 const KEY = 'vexil.session';
-/** Refresh this long before the access token expires (seconds). */
-const EARLY = 60;
+/** Refresh this long before the access token expires (seconds): a minute, or a quarter of a short lifetime. */
+function earlyBy(tokens: Tokens): number {
+  const lifetime = tokens.expiresAt - (tokens.issuedAt ?? tokens.expiresAt - 3600);
+  return Math.min(60, Math.max(1, lifetime / 4));
+}
+const fresh = (tokens: Tokens) => tokens.expiresAt - earlyBy(tokens) > Date.now() / 1000;
 
 type Listener = (tokens: Tokens | null, reason?: string) => void;
 
@@ -78,6 +84,7 @@ const fromRest = (t: RestTokens): Tokens => ({
   accessToken: t.access_token,
   refreshToken: t.refresh_token,
   expiresAt: t.expires_at,
+  issuedAt: Math.floor(Date.now() / 1000),
 });
 
 class Session {
@@ -125,8 +132,8 @@ class Session {
 
   /** A new pair (sign-in, or switchOrganization's session); the previous family is ended. */
   adopt(tokens: Tokens, previous: Tokens | null = null): void {
-    this.tokens = tokens;
-    localStorage.setItem(KEY, JSON.stringify(tokens));
+    this.tokens = { issuedAt: Math.floor(Date.now() / 1000), ...tokens };
+    localStorage.setItem(KEY, JSON.stringify(this.tokens));
     if (previous) void this.revoke(previous.refreshToken);
     this.schedule();
     this.emit();
@@ -136,7 +143,7 @@ class Session {
   async accessToken(): Promise<string | null> {
     const tokens = this.tokens;
     if (!tokens) return null;
-    if (tokens.expiresAt - EARLY > Date.now() / 1000) return tokens.accessToken;
+    if (fresh(tokens)) return tokens.accessToken;
     return (await this.refresh())?.accessToken ?? null;
   }
 
@@ -162,7 +169,7 @@ class Session {
       return null;
     }
     // Another tab refreshed while this one waited for the lock: take its pair.
-    if (stored.refreshToken !== used?.refreshToken && stored.expiresAt - EARLY > Date.now() / 1000) {
+    if (stored.refreshToken !== used?.refreshToken && fresh(stored)) {
       this.tokens = stored;
       this.schedule();
       this.emit();
@@ -208,8 +215,10 @@ class Session {
     clearTimeout(this.timer);
     if (!this.tokens) return;
     // Refresh ahead of expiry, so live subscriptions reconnect with a valid token in time.
-    const inMs = Math.max(1000, (this.tokens.expiresAt - EARLY) * 1000 - Date.now());
-    this.timer = setTimeout(() => void this.refresh().catch(() => undefined), Math.min(inMs, 2 ** 31 - 1));
+    const inMs = Math.max(1000, (this.tokens.expiresAt - earlyBy(this.tokens)) * 1000 - Date.now());
+    // A refresh that could not reach the server is tried again a little later.
+    const attempt = () => void this.refresh().catch(() => (this.timer = setTimeout(attempt, 15_000)));
+    this.timer = setTimeout(attempt, Math.min(inMs, 2 ** 31 - 1));
   }
 
   private emit(reason?: string): void {
