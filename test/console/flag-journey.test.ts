@@ -60,7 +60,10 @@ describe('the console, from sign-up to an SDK answer', () => {
     await page.getByRole('link', { name: 'Environments & SDK keys' }).click();
     const staging = page.getByRole('region', { name: 'Staging' });
     await staging.getByRole('button', { name: 'New key' }).click();
-    await page.getByRole('dialog', { name: /New SDK key/ }).getByRole('button', { name: 'Create key' }).click();
+    await page
+      .getByRole('dialog', { name: /New SDK key/ })
+      .getByRole('button', { name: 'Create key' })
+      .click();
     const shown = page.getByRole('dialog', { name: 'Copy the new key now' });
     const key = (await shown.locator('code').textContent())!;
     expect(key).toMatch(/^vx_srv_/);
@@ -82,7 +85,9 @@ describe('the console, from sign-up to an SDK answer', () => {
     // The flag list shows it on in staging only; a refused action shows the server's words.
     await page.getByRole('link', { name: 'Flags' }).click();
     const row = page.locator('tr[data-flag="new-checkout"]');
-    await expect.poll(() => row.locator('td[data-env="staging"] [role=switch]').getAttribute('aria-checked')).toBe('true');
+    await expect
+      .poll(() => row.locator('td[data-env="staging"] [role=switch]').getAttribute('aria-checked'))
+      .toBe('true');
     expect(await row.locator('td[data-env="production"] [role=switch]').getAttribute('aria-checked')).toBe('false');
     await page.getByRole('button', { name: 'New flag' }).first().click();
     await page.getByRole('dialog', { name: 'New flag' }).getByLabel('Key').fill('new-checkout');

@@ -38,7 +38,12 @@ describe('the flag list is live', () => {
       (window as unknown as { sameDocument: boolean }).sameDocument = true;
     });
 
-    const answered = pageA.waitForResponse((r) => r.url().endsWith('/graphql') && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('ToggleFlag'));
+    const answered = pageA.waitForResponse(
+      (r) =>
+        r.url().endsWith('/graphql') &&
+        r.request().method() === 'POST' &&
+        (r.request().postData() ?? '').includes('ToggleFlag'),
+    );
     await switchIn(pageA).click();
     expect((await answered).status()).toBe(200);
     // The bound: within a second of the toggle being answered.

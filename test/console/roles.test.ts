@@ -1,7 +1,14 @@
 import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/auth/permissions.js';
-import { expectAccessible, expectHealthy, givenBrowser, type Session, sessionOf, signedInContext } from '../helpers/browser.js';
+import {
+  expectAccessible,
+  expectHealthy,
+  givenBrowser,
+  type Session,
+  sessionOf,
+  signedInContext,
+} from '../helpers/browser.js';
 import { graphql } from '../helpers/client.js';
 import { givenFlag, givenSegment } from '../helpers/flags.js';
 import { type GivenOrg, givenOrg } from '../helpers/givens.js';
@@ -15,7 +22,12 @@ let devId: string;
 beforeAll(async () => {
   [server, browser] = await Promise.all([startServer({ AUTH_RATE_LIMIT: '1000' }), givenBrowser()]);
   owner = await givenOrg(server.url);
-  const found = await graphql(server.url, '{ project(slug: "default") { id environments { id key } } }', {}, owner.auth);
+  const found = await graphql(
+    server.url,
+    '{ project(slug: "default") { id environments { id key } } }',
+    {},
+    owner.auth,
+  );
   projectId = found.data.project.id;
   devId = found.data.project.environments.find((e: { key: string }) => e.key === 'dev').id;
   const project = { id: projectId, env: {} };
@@ -87,7 +99,9 @@ describe('role-aware console', () => {
     const context = await signedInContext(browser, server.url, await memberSession('developer'));
     const page = await context.newPage();
     await page.goto('/p/default/environments');
-    await expect.poll(() => page.getByRole('heading', { name: 'SDK keys', exact: true }).first().isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'SDK keys', exact: true }).first().isVisible())
+      .toBe(true);
     expect(await page.getByRole('button', { name: /New key|Rotate/ }).count()).toBe(0);
 
     // The segment is used by a rule, so the server refuses to delete it; the page says why.

@@ -19,7 +19,10 @@ describe('console sessions', () => {
     const org = await givenOrg(server.url);
     const tokens = await sessionFor(server.url, org.email, org.password);
     // As if the access token had 20 seconds left: under the refresh margin.
-    const context = await signedInContext(browser, server.url, { ...tokens, expiresAt: Math.floor(Date.now() / 1000) + 20 });
+    const context = await signedInContext(browser, server.url, {
+      ...tokens,
+      expiresAt: Math.floor(Date.now() / 1000) + 20,
+    });
     const page = await context.newPage();
     await page.goto('/p/default/flags');
     await expect.poll(() => page.getByRole('heading', { name: 'Flags', level: 1 }).isVisible()).toBe(true);
@@ -27,7 +30,9 @@ describe('console sessions', () => {
     expect(now.refreshToken).not.toBe(tokens.refreshToken);
     expect(now.expiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000) + 60);
     // The old refresh token was used once, by the console: the server now refuses it.
-    expect((await request(server.url, 'POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } })).status).toBe(401);
+    expect(
+      (await request(server.url, 'POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } })).status,
+    ).toBe(401);
     expectHealthy(page);
     await context.close();
   }, 60_000);
@@ -36,12 +41,22 @@ describe('console sessions', () => {
     const org = await givenOrg(server.url);
     const tokens = await sessionFor(server.url, org.email, org.password);
     // Someone else used this refresh token first (a copy): the console's own use is then a reuse.
-    expect((await request(server.url, 'POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } })).status).toBe(200);
-    const context = await signedInContext(browser, server.url, { ...tokens, expiresAt: Math.floor(Date.now() / 1000) - 5 });
+    expect(
+      (await request(server.url, 'POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } })).status,
+    ).toBe(200);
+    const context = await signedInContext(browser, server.url, {
+      ...tokens,
+      expiresAt: Math.floor(Date.now() / 1000) - 5,
+    });
     const page = await context.newPage();
     await page.goto('/p/default/flags');
     await expect.poll(() => page.getByRole('heading', { name: 'Sign in', level: 1 }).isVisible()).toBe(true);
-    expect(await page.getByRole('status').filter({ hasText: /session ended/i }).count()).toBe(1);
+    expect(
+      await page
+        .getByRole('status')
+        .filter({ hasText: /session ended/i })
+        .count(),
+    ).toBe(1);
     expect(await stored(page)).toBeNull();
     expectHealthy(page);
     await context.close();
@@ -57,7 +72,9 @@ describe('console sessions', () => {
     await page.waitForURL('**/sign-in');
     await expect.poll(() => page.getByRole('heading', { name: 'Sign in', level: 1 }).isVisible()).toBe(true);
     expect(await stored(page)).toBeNull();
-    const refused = await request(server.url, 'POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } });
+    const refused = await request(server.url, 'POST', '/v1/auth/refresh', {
+      body: { refresh_token: tokens.refreshToken },
+    });
     expect(refused.status).toBe(401);
     expectHealthy(page);
     await context.close();

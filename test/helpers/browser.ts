@@ -58,8 +58,10 @@ export async function signedInContext(
   base: string,
   tokens: Session | null,
   viewport = { width: 1280, height: 860 },
+  colorScheme: 'light' | 'dark' = 'light',
 ): Promise<BrowserContext> {
-  const context = await browser.newContext({ baseURL: base, viewport, reducedMotion: 'reduce' });
+  // The console follows the system theme by default: colorScheme is what the "system" says.
+  const context = await browser.newContext({ baseURL: base, viewport, colorScheme, reducedMotion: 'reduce' });
   if (tokens) {
     // Runs in every document, about:blank included (which has no storage): only the console's.
     await context.addInitScript(

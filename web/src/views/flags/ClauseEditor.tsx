@@ -1,5 +1,5 @@
-import { ListInput } from '../../ui/ListInput.tsx';
 import type { VariablesOf } from '../../graphql/index.ts';
+import { ListInput } from '../../ui/ListInput.tsx';
 import type { UpdateFlagStateMutation } from './Targeting.tsx';
 import { formatValue, parseClauseValue } from './values.ts';
 
@@ -116,7 +116,9 @@ export function ClauseEditor(props: {
             split={/\n/}
             join={'\n'}
             disabled={props.readOnly}
-            onCommit={(lines) => props.onChange({ ...clause, values: lines.map((v) => parseClauseValue(clause.op, v)) })}
+            onCommit={(lines) =>
+              props.onChange({ ...clause, values: lines.map((v) => parseClauseValue(clause.op, v)) })
+            }
           />
           {hint && <small class="muted">{hint}</small>}
         </label>
