@@ -6,6 +6,7 @@ import { Confirm, Dialog } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { RenameButton } from '../../ui/Rename.tsx';
 import { ClientSide } from './ClientSide.tsx';
 import { SdkKeys } from './SdkKeys.tsx';
 
@@ -100,16 +101,11 @@ export function Environments({ project: slug }: { project: string }) {
                 >
                   ↑
                 </button>
-                <button
-                  type="button"
-                  class="small"
-                  onClick={() => {
-                    const name = prompt(`New name for ${env.name}`, env.name);
-                    if (name && name !== env.name) void update.run({ id: env.id, input: { name } });
-                  }}
-                >
-                  Rename
-                </button>
+                <RenameButton
+                  what={env.name}
+                  name={env.name}
+                  onRename={(name) => update.run({ id: env.id, input: { name } })}
+                />
                 {can('environment:delete') && (
                   <button type="button" class="small danger" onClick={() => setDeleting(env)}>
                     Delete…

@@ -10,6 +10,7 @@ const FlagHistoryQuery = graphql(`
       total
       data { id action createdAt principalKind actorUserId actorTokenId environmentId details }
     }
+    members(limit: 100) { data { user { id name } } }
   }
 `);
 
@@ -18,6 +19,7 @@ export function FlagHistory({ flagId }: { flagId: string }) {
   const [result] = useQuery({ query: FlagHistoryQuery, variables: { resourceId: flagId } });
   if (!result.data) return result.error ? <ErrorNote error={result.error} /> : <Loading />;
   const entries = result.data.auditLog.data;
+  const names = new Map(result.data.members.data.map((m) => [m.user.id, m.user.name]));
   return (
     <ol class="history">
       {entries.map((e) => (
@@ -25,7 +27,9 @@ export function FlagHistory({ flagId }: { flagId: string }) {
           <header>
             <strong>{e.action}</strong>{' '}
             <span class="muted">
-              {new Date(e.createdAt).toLocaleString()} · {e.principalKind}
+              {new Date(e.createdAt).toLocaleString()} ·{' '}
+              {(e.actorUserId && names.get(e.actorUserId)) ?? e.principalKind}
+              {e.actorTokenId && ' (access token)'}
             </span>
           </header>
           <AuditDiff details={e.details} />

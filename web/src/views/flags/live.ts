@@ -28,7 +28,7 @@ export function useFlagChanges(
 ) {
   const handlers = useRef({ onChange, onResync });
   handlers.current = { onChange, onResync };
-  const [result] = useSubscription(
+  const [result, resubscribe] = useSubscription(
     { query: FlagChanged, variables: { projectId: projectId ?? '', flagKeys }, pause: !projectId },
     (_previous, event) => {
       handlers.current.onChange(event.flagChanged);
@@ -36,5 +36,15 @@ export function useFlagChanges(
     },
   );
   useEffect(() => onReconnected(() => handlers.current.onResync()), []);
+  // A stream the server ended with an error (a credential refused mid-way, a restart): subscribe
+  // again after a pause, and catch up on what was missed meanwhile.
+  useEffect(() => {
+    if (!result.error) return;
+    const timer = setTimeout(() => {
+      resubscribe();
+      handlers.current.onResync();
+    }, 3000);
+    return () => clearTimeout(timer);
+  }, [result.error]);
   return result.error;
 }

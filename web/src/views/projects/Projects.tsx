@@ -7,6 +7,7 @@ import { Confirm, Dialog } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { RenameButton } from '../../ui/Rename.tsx';
 
 const ProjectsQuery = graphql(`
   query Projects {
@@ -82,16 +83,11 @@ export function Projects() {
             </p>
             <div class="actions">
               {can('project:write') && (
-                <button
-                  type="button"
-                  class="small"
-                  onClick={() => {
-                    const name = prompt(`New name for ${p.name}`, p.name);
-                    if (name && name !== p.name) void update.run({ id: p.id, input: { name } });
-                  }}
-                >
-                  Rename
-                </button>
+                <RenameButton
+                  what={p.name}
+                  name={p.name}
+                  onRename={(name) => update.run({ id: p.id, input: { name } })}
+                />
               )}
               {can('project:delete') && (
                 <button type="button" class="small danger" onClick={() => setDeleting(p)}>
