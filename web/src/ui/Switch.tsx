@@ -14,8 +14,12 @@ export function Switch(props: {
       aria-checked={props.checked}
       aria-label={props.label}
       aria-busy={props.busy || undefined}
-      disabled={props.disabled || props.busy}
-      onClick={() => props.onChange?.(!props.checked)}
+      // Busy keeps focus where it is (a disabled button would drop it) but takes no second click.
+      aria-disabled={props.busy || undefined}
+      disabled={props.disabled}
+      onClick={() => {
+        if (!props.busy) props.onChange?.(!props.checked);
+      }}
     >
       <span class="switch-knob" aria-hidden="true" />
       <span class="switch-text">{props.checked ? 'On' : 'Off'}</span>

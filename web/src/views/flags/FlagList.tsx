@@ -78,6 +78,8 @@ export function FlagList({ project: slug }: { project: string }) {
   const [creating, setCreating] = useState(false);
   const [killing, setKilling] = useState<ListFlag | null>(null);
   const toggle = useAction(ToggleFlag, { notifyErrors: true });
+  // Switches whose change is on its way: not clickable again until the server answered.
+  const [pending, setPending] = useState<ReadonlySet<string>>(new Set());
   const kill = useAction(KillFlag, { notifyErrors: true });
 
   useEffect(() => rememberProject(slug), [slug]);
@@ -121,8 +123,15 @@ export function FlagList({ project: slug }: { project: string }) {
 
   const onToggle = async (flag: ListFlag, environmentId: string, envKey: string, on: boolean) => {
     const current = stateOf(flag, envKey);
-    if (!current) return;
+    const id = `${flag.key}/${envKey}`;
+    if (!current || pending.has(id)) return;
+    setPending((prev) => new Set(prev).add(id));
     const data = await toggle.run({ environmentId, flagId: flag.id, expectedVersion: current.version, on });
+    setPending((prev) => {
+      const next = new Set(prev);
+      next.delete(id);
+      return next;
+    });
     if (data) {
       const state = data.updateFlagState;
       setLive((prev) => ({ ...prev, [`${flag.key}/${envKey}`]: { on: state.on, version: state.version } }));
@@ -260,6 +269,7 @@ export function FlagList({ project: slug }: { project: string }) {
                           <Switch
                             checked={state.on}
                             label={`${flag.key} in ${env.name}`}
+                            busy={pending.has(`${flag.key}/${env.key}`)}
                             onChange={(on) => void onToggle(flag, env.id, env.key, on)}
                           />
                         ) : (
