@@ -1,11 +1,11 @@
-import { Provider } from '@urql/preact';
+import { Provider, useQuery } from '@urql/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { createGraphQLClient } from './graphql/client.ts';
-import { lastProject } from './session/project.ts';
 import { session } from './session/session.ts';
 import { ViewerProvider } from './session/viewer.tsx';
-import { Shell, useCurrentProjectSlug } from './shell/Shell.tsx';
+import { ProjectsQuery, Shell, useCurrentProjectSlug } from './shell/Shell.tsx';
+import { ErrorNote } from './ui/ErrorNote.tsx';
 import { Loading, Page } from './ui/Page.tsx';
 import { AuditLog } from './views/audit/AuditLog.tsx';
 import { SignIn } from './views/auth/SignIn.tsx';
@@ -25,10 +25,12 @@ function Redirect({ to }: { to: string }) {
   return <Loading />;
 }
 
-/** `/`: the flags of the project used last (or the first one). */
+/** `/`: the flags of the project used last (or the first one); the project list when there is none. */
 function Home() {
-  const slug = useCurrentProjectSlug() ?? lastProject();
-  if (!slug) return <Loading />;
+  const [projects] = useQuery({ query: ProjectsQuery });
+  const slug = useCurrentProjectSlug();
+  if (projects.data?.projects.data.length === 0) return <Redirect to="/projects" />;
+  if (!slug) return projects.error ? <ErrorNote error={projects.error} /> : <Loading />;
   return <Redirect to={`/p/${slug}/flags`} />;
 }
 

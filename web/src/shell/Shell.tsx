@@ -10,7 +10,7 @@ import { useAction } from '../ui/mutation.ts';
 import { Notices } from '../ui/notices.tsx';
 import { applyTheme, currentTheme, type Theme } from '../ui/theme.ts';
 
-const ProjectsQuery = graphql(`
+export const ProjectsQuery = graphql(`
   query ShellProjects { projects(limit: 100) { data { id slug name } } }
 `);
 
