@@ -58,4 +58,56 @@ describe('the flag list is live', () => {
     expectHealthy(pageB);
     await Promise.all([a.close(), b.close()]);
   }, 120_000);
+
+  it('a flag page follows changes made elsewhere, and warns (then the server refuses) when they collide with edits in progress', async () => {
+    const org = await givenOrg(server.url);
+    const project = (await graphql(server.url, '{ project(slug: "default") { id } }', {}, org.auth)).data.project;
+    await graphql(
+      server.url,
+      'mutation($p: ID!) { createFlag(projectId: $p, input: { key: "promo-banner", kind: boolean }) { id } }',
+      { p: project.id },
+      org.auth,
+    );
+    const [a, b] = await Promise.all([
+      signedInContext(browser, server.url, await sessionFor(server.url, org.email, org.password)),
+      signedInContext(browser, server.url, await sessionFor(server.url, org.email, org.password)),
+    ]);
+    const [pageA, pageB] = await Promise.all([a.newPage(), b.newPage()]);
+    const url = '/p/default/flags/promo-banner?env=staging';
+    await Promise.all([pageA.goto(url), pageB.goto(url)]);
+    const targets = (page: typeof pageA) => page.getByLabel('Context keys served true');
+
+    // B switches the flag on: A follows without a reload (nothing of A's is being edited).
+    await pageB.getByRole('switch', { name: 'promo-banner in Staging' }).click();
+    await pageA
+      .getByRole('switch', { name: 'promo-banner in Staging' })
+      .and(pageA.locator('[aria-checked="true"]'))
+      .waitFor();
+
+    // A starts editing; B saves a different change first.
+    await targets(pageA).fill('user-a');
+    await targets(pageA).blur();
+    await targets(pageB).fill('user-b');
+    await targets(pageB).blur();
+    await pageB.getByRole('button', { name: 'Save targeting in Staging' }).click();
+    await pageA.getByText(/This environment changed \(version \d+\) while you were editing/).waitFor();
+    expect(await targets(pageA).inputValue()).toBe('user-a');
+
+    await pageA.getByRole('button', { name: 'Save targeting in Staging' }).click();
+    const refusal = pageA.locator('.savebar').getByRole('alert');
+    await expect.poll(() => refusal.textContent()).toMatch(/version/i);
+    expect(
+      await pageA
+        .locator('.savebar')
+        .getByText(/Someone changed this environment first/)
+        .count(),
+    ).toBe(1);
+
+    // Discarding shows B's change.
+    await pageA.getByRole('button', { name: 'Discard my edits' }).click();
+    await expect.poll(() => targets(pageA).inputValue()).toBe('user-b');
+    expectHealthy(pageA);
+    expectHealthy(pageB);
+    await Promise.all([a.close(), b.close()]);
+  }, 120_000);
 });

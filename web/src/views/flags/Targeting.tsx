@@ -74,41 +74,39 @@ export function Targeting(props: {
   const { flag, state } = props;
   const environment = state.environment;
   const readOnly = !props.canWrite || flag.archived;
+  // The state the draft started from: saving is refused if the environment moved on since.
+  const [based, setBased] = useState<State>(state);
   const [draft, setDraft] = useState<Draft>(() => draftOf(state));
-  const [base, setBase] = useState(state.version);
-  const dirty = !same(draft, draftOf(state));
+  const [saved, setSaved] = useState<number | null>(null);
+  const dirty = !same(draft, draftOf(based));
   const save = useAction(UpdateFlagStateMutation);
   const toggle = useAction(UpdateFlagStateMutation, { notifyErrors: true });
 
-  // A newer state arrived (someone else, or this page after saving): follow it unless mid-edit.
-  useEffect(() => {
-    if (!dirty) {
-      setDraft(draftOf(state));
-      setBase(state.version);
-    }
-  }, [state.version, environment.id]);
-  const changedElsewhere = dirty && state.version !== base;
-
-  const onToggle = async (on: boolean) => {
-    const data = await toggle.run({
-      environmentId: environment.id,
-      flagId: flag.id,
-      expectedVersion: state.version,
-      input: { on },
-    });
-    // The person's own switch: their edits in progress now sit on the new version.
-    if (data && base === state.version) setBase(data.updateFlagState.version);
+  const follow = () => {
+    setDraft(draftOf(state));
+    setBased(state);
   };
+  // A newer state arrived (someone else, or this page saving or switching): follow it unless the
+  // person is mid-edit. On/off is not part of the draft, so a switch alone is always followed.
+  useEffect(() => {
+    if (state.version === based.version) return;
+    if (!dirty || state.version === saved) follow();
+    else if (same(draftOf(state), draftOf(based))) setBased(state);
+  }, [state.version, environment.id]);
+  const changedElsewhere = dirty && state.version !== based.version;
+
+  const onToggle = (on: boolean) =>
+    toggle.run({ environmentId: environment.id, flagId: flag.id, expectedVersion: state.version, input: { on } });
 
   const onSave = async () => {
     const data = await save.run({
       environmentId: environment.id,
       flagId: flag.id,
-      expectedVersion: base,
+      expectedVersion: based.version,
       input: { ...draft, targets: draft.targets.filter((t) => t.values.length > 0) },
     });
     if (data) {
-      setBase(data.updateFlagState.version);
+      setSaved(data.updateFlagState.version);
       notify.ok(`Saved the targeting of ${flag.key} in ${environment.name}.`);
     }
   };
@@ -156,13 +154,13 @@ export function Targeting(props: {
       {changedElsewhere && (
         <div class="notice notice-info" role="status">
           <span>
-            This environment changed (version {state.version}) while you were editing version {base}. Saving now is
-            refused so nothing is overwritten unseen.
+            This environment changed (version {state.version}) while you were editing version {based.version}. Saving
+            now is refused so nothing is overwritten unseen.
           </span>
-          <button type="button" onClick={() => setDraft(draftOf(state))}>
+          <button type="button" onClick={follow}>
             Discard my edits
           </button>
-          <button type="button" onClick={() => setBase(state.version)}>
+          <button type="button" onClick={() => setBased(state)}>
             Keep mine, replace theirs
           </button>
         </div>
@@ -325,7 +323,7 @@ export function Targeting(props: {
           {errorCode(save.error) === 'CONFLICT' && (
             <p class="muted">Someone changed this environment first: review their change, then save again.</p>
           )}
-          <button type="button" disabled={!dirty} onClick={() => setDraft(draftOf(state))}>
+          <button type="button" disabled={!dirty} onClick={follow}>
             Discard changes
           </button>
           <button type="button" class="primary" disabled={!dirty || save.fetching} onClick={() => void onSave()}>
