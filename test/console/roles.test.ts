@@ -91,6 +91,10 @@ describe('role-aware console', () => {
     await expect.poll(() => page.getByRole('table').isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: /Add member|Remove/ }).count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Access tokens' }).count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByText('not configured').isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: /secret/i }).count()).toBe(0);
     expectHealthy(page);
     await context.close();
   }, 120_000);

@@ -14,6 +14,7 @@ import { Environments } from './views/environments/Environments.tsx';
 import { FlagDetail } from './views/flags/FlagDetail.tsx';
 import { FlagList } from './views/flags/FlagList.tsx';
 import { Members } from './views/members/Members.tsx';
+import { Organization } from './views/organization/Organization.tsx';
 import { Projects } from './views/projects/Projects.tsx';
 import { SegmentDetail } from './views/segments/SegmentDetail.tsx';
 import { SegmentList } from './views/segments/SegmentList.tsx';
@@ -57,6 +58,7 @@ function SignedIn() {
           <Route path="/p/:project/segments" component={SegmentList} />
           <Route path="/p/:project/segments/:segmentKey" component={SegmentDetail} />
           <Route path="/p/:project/environments" component={Environments} />
+          <Route path="/organization" component={Organization} />
           <Route path="/projects" component={Projects} />
           <Route path="/members" component={Members} />
           <Route path="/tokens" component={AccessTokens} />

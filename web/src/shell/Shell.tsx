@@ -138,6 +138,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
           </>
         )}
         <h2 class="nav-heading">Organization</h2>
+        <NavLink href="/organization">Settings</NavLink>
         <NavLink href="/projects">Projects</NavLink>
         {can('member:read') && <NavLink href="/members">Members</NavLink>}
         {can('token:list') && <NavLink href="/tokens">Access tokens</NavLink>}

@@ -9,9 +9,10 @@ const AuditLogQuery = graphql(`
   query AuditLog($action: String, $offset: Int) {
     auditLog(action: $action, offset: $offset, limit: 50) {
       total hasMore offset
-      data { id action resourceType resourceId createdAt principalKind actorUserId actorTokenId details }
+      data { id action resourceType resourceId projectId createdAt principalKind actorUserId actorTokenId details }
     }
     members(limit: 100) { data { user { id name email } } }
+    projects(limit: 100) { data { id slug } }
   }
 `);
 
@@ -49,6 +50,16 @@ export function AuditLog() {
   const [offset, setOffset] = useState(0);
   const [result] = useQuery({ query: AuditLogQuery, variables: { action: action || null, offset } });
   const names = new Map((result.data?.members.data ?? []).map((m) => [m.user.id, m.user.name]));
+  const slugs = new Map((result.data?.projects.data ?? []).map((p) => [p.id, p.slug]));
+  /** Where the changed thing lives now, when it still can be opened. */
+  const linkOf = (e: { action: string; resourceType: string; projectId?: string | null; details: unknown }) => {
+    const slug = e.projectId ? slugs.get(e.projectId) : undefined;
+    const key = (e.details as { key?: unknown } | null)?.key;
+    if (!slug || typeof key !== 'string' || e.action.endsWith('.deleted')) return null;
+    if (e.resourceType === 'flag') return `/p/${slug}/flags/${encodeURIComponent(key)}`;
+    if (e.resourceType === 'segment') return `/p/${slug}/segments/${encodeURIComponent(key)}`;
+    return null;
+  };
   const page = result.data?.auditLog;
   return (
     <Page title="Audit log">
@@ -79,7 +90,7 @@ export function AuditLog() {
           {page.data.map((e) => (
             <li key={e.id} class="card">
               <header>
-                <strong>{e.action}</strong>{' '}
+                <strong>{e.action}</strong> {linkOf(e) && <a href={linkOf(e)!}>{(e.details as { key: string }).key}</a>}{' '}
                 <span class="muted">
                   {new Date(e.createdAt).toLocaleString()} ·{' '}
                   {(e.actorUserId && names.get(e.actorUserId)) ?? e.principalKind}

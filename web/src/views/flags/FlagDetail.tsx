@@ -3,10 +3,13 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { graphql } from '../../graphql/index.ts';
 import { useCan } from '../../session/viewer.tsx';
+import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
+import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
 import { Tabs } from '../../ui/Tabs.tsx';
 import { FlagHistory } from './FlagHistory.tsx';
+import { KillFlag } from './FlagList.tsx';
 import { FlagSettings } from './FlagSettings.tsx';
 import { useFlagChanges } from './live.ts';
 import { Promote } from './Promote.tsx';
@@ -50,6 +53,8 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
   const liveError = useFlagChanges(project?.id, [key], refetch, refetch);
   const envKey = location.query.env ?? flag?.environments[0]?.environment.key;
   const [tab, setTab] = useState<'targeting' | 'settings' | 'history'>('targeting');
+  const [killing, setKilling] = useState(false);
+  const kill = useAction(KillFlag, { notifyErrors: true, success: 'Turned off in every environment.' });
 
   if (!flag) {
     return (
@@ -66,6 +71,15 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
   return (
     <Page
       title={flag.name}
+      actions={
+        canWrite &&
+        !flag.archived &&
+        flag.environments.some((s) => s.on) && (
+          <button type="button" class="danger" onClick={() => setKilling(true)}>
+            Kill everywhere…
+          </button>
+        )
+      }
       lead={
         <>
           <a href={`/p/${slug}/flags`}>Flags</a> / <code>{flag.key}</code> · <span class="badge">{flag.kind}</span>
@@ -125,6 +139,27 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
           />
         </div>
       )}
+      <Confirm
+        open={killing}
+        title={`Kill ${flag.key}?`}
+        confirmLabel="Turn off everywhere"
+        danger
+        busy={kill.fetching}
+        onCancel={() => setKilling(false)}
+        onConfirm={async () => {
+          await kill.run({ flagId: flag.id });
+          setKilling(false);
+        }}
+      >
+        <p>
+          Turned off in{' '}
+          {flag.environments
+            .filter((s) => s.on)
+            .map((s) => s.environment.name)
+            .join(', ')}{' '}
+          at once, serving the off variation to everyone. Targeting is kept.
+        </p>
+      </Confirm>
       {tab === 'history' && (
         <div role="tabpanel" aria-label="History">
           <FlagHistory flagId={flag.id} />

@@ -1,5 +1,5 @@
 import { useQuery } from '@urql/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { graphql, type ResultOf } from '../../graphql/index.ts';
 import { rememberProject } from '../../session/project.ts';
@@ -78,6 +78,20 @@ export function FlagList({ project: slug }: { project: string }) {
   const [creating, setCreating] = useState(false);
   const [killing, setKilling] = useState<ListFlag | null>(null);
   const toggle = useAction(ToggleFlag, { notifyErrors: true });
+  // Cells another screen just changed, highlighted for a moment.
+  const [flashed, setFlashed] = useState<ReadonlySet<string>>(new Set());
+  const searchRef = useRef<HTMLInputElement>(null);
+  // "/" jumps to the search field, as in most dashboards.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (event.key !== '/' || target?.closest('input, textarea, select, [contenteditable], dialog')) return;
+      event.preventDefault();
+      searchRef.current?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
   // Switches whose change is on its way: not clickable again until the server answered.
   const [pending, setPending] = useState<ReadonlySet<string>>(new Set());
   const kill = useAction(KillFlag, { notifyErrors: true });
@@ -88,11 +102,21 @@ export function FlagList({ project: slug }: { project: string }) {
   const onChange = (change: FlagChange) => {
     if (change.state && (change.kind === 'STATE' || change.kind === 'KILLED' || change.kind === 'PROMOTED')) {
       const state = change.state;
+      const id = `${change.flagKey}/${change.environment.key}`;
       setLive((prev) => {
-        const id = `${change.flagKey}/${change.environment.key}`;
         const known = prev[id];
         return known && known.version >= state.version ? prev : { ...prev, [id]: state };
       });
+      setFlashed((prev) => new Set(prev).add(id));
+      setTimeout(
+        () =>
+          setFlashed((prev) => {
+            const next = new Set(prev);
+            next.delete(id);
+            return next;
+          }),
+        1500,
+      );
     } else {
       // Created, deleted, archived, restored or renamed: the page's membership may have changed.
       refetch();
@@ -167,8 +191,9 @@ export function FlagList({ project: slug }: { project: string }) {
         <label>
           <span class="visually-hidden">Search flags</span>
           <input
+            ref={searchRef}
             type="search"
-            placeholder="Search key, name or description"
+            placeholder="Search key, name or description (press /)"
             value={search}
             onInput={(e) => setSearch(e.currentTarget.value)}
           />
@@ -262,7 +287,11 @@ export function FlagList({ project: slug }: { project: string }) {
                   {project.environments.map((env) => {
                     const state = stateOf(flag, env.key);
                     return (
-                      <td key={env.id} class="env-col" data-env={env.key}>
+                      <td
+                        key={env.id}
+                        class={`env-col ${flashed.has(`${flag.key}/${env.key}`) ? 'changed' : ''}`}
+                        data-env={env.key}
+                      >
                         {!state ? (
                           <span class="muted">—</span>
                         ) : can('flag:write') && !flag.archived ? (
