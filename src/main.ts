@@ -47,7 +47,8 @@ const app = await buildApp({ config, orm });
 await app.listen({ host: config.host, port: config.port });
 const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
 say(`listening on http://${shown}:${config.port}`);
-say(`console: http://${shown}:${config.port}/  GraphiQL: http://${shown}:${config.port}/graphql`);
+say(`console: http://${shown}:${config.port}/`);
+say(`GraphiQL: http://${shown}:${config.port}/graphql`);
 
 let stopping = false;
 async function shutdown(signal: string) {
