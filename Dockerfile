@@ -1,4 +1,4 @@
-# Vexil: build the TypeScript, run on Node 24 LTS. Configure with environment variables.
+# Vexil: build the TypeScript and the web console, run on Node 24 LTS. Configure with environment variables.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,6 +12,7 @@ ENV NODE_ENV=production PORT=8080 NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/web/dist ./web/dist
 COPY --from=build /app/package.json ./
 USER node
 EXPOSE 8080

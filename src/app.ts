@@ -116,6 +116,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       useInputChecks(),
     ],
   });
+  await app.register(import('./http/console.js'));
   await app.register(graphqlWebSocketPlugin, {
     upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: app.rateLimits.upgrade },
     fastPaths: [flagValuesFastPath],

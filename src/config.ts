@@ -113,7 +113,7 @@ export function loadConfig(env: Env): Config {
     refreshTtlHours: integer(env, 'REFRESH_TTL_HOURS', 168, 1, 24 * 365),
     logLevel,
     authRateLimitPerMinute: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
-    managementRateLimitPerMinute: integer(env, 'MANAGEMENT_RATE_LIMIT', 100, 1, 1_000_000),
+    managementRateLimitPerMinute: integer(env, 'MANAGEMENT_RATE_LIMIT', 300, 1, 1_000_000),
     evaluationRateLimitPerMinute: integer(env, 'EVALUATION_RATE_LIMIT', 1000, 1, 100_000_000),
     sensitiveRateLimitPerMinute: integer(env, 'SENSITIVE_RATE_LIMIT', 30, 1, 1_000_000),
     requireHttps: boolean(env, 'REQUIRE_HTTPS', false),

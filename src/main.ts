@@ -58,6 +58,7 @@ async function start() {
   await app.listen({ host: config.host, port: config.port });
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   say(`listening on http://${shown}:${config.port}`);
+  say(`console: http://${shown}:${config.port}/`);
   say(`GraphiQL: http://${shown}:${config.port}/graphql`);
 }
 

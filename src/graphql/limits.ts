@@ -40,11 +40,12 @@ export const QUERY_LIMITS = {
   maxDepth: 20,
   maxAliases: 50,
   maxDirectives: 50,
-  maxCost: 50_000,
+  // The console's heaviest view (a project's flag list with every state) costs about 50,000.
+  maxCost: 250_000,
 } as const;
 
-/** One more point of the budget per this much cost: a dashboard page costs about a point. */
-export const COST_PER_POINT = 1_000;
+/** One more point of the budget per this much cost: the console's views cost 0 to 5 points more. */
+export const COST_PER_POINT = 10_000;
 
 /** How a root field is counted; declared on the field as `extensions: { rateLimit }`. */
 export interface FieldRateLimit {

@@ -4,7 +4,7 @@ import type { Orm } from '../../db/orm.js';
 import { type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
 import { exchangeSsoToken } from '../sso/service.js';
 import type { Organization, User } from './entity.js';
-import { login, refresh, register, type SessionSettings, type TokenPair } from './service.js';
+import { login, logout, refresh, register, type SessionSettings, type TokenPair } from './service.js';
 
 /** The REST auth routes of the API reference (featuresignals-authentication), field for field. */
 const strict = { additionalProperties: false } as const;
@@ -68,6 +68,12 @@ export function registerAuthRoutes(
   app.post('/v1/auth/refresh', { schema: { body: RefreshBody }, preHandler: perIp }, async (req) => {
     const { refresh_token } = req.body as { refresh_token: string };
     return tokensJson(await refresh(deps.orm.em.fork(), deps.settings, refresh_token));
+  });
+
+  app.post('/v1/auth/logout', { schema: { body: RefreshBody }, preHandler: perIp }, async (req, reply) => {
+    const { refresh_token } = req.body as { refresh_token: string };
+    await logout(deps.orm.em.fork(), deps.settings, refresh_token);
+    return reply.status(204).send();
   });
 
   // Single sign-on: an HS256 JWT signed with the organization's SSO secret, carrying `org`

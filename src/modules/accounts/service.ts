@@ -254,3 +254,14 @@ export async function refresh(em: EntityManager, settings: SessionSettings, refr
   }
   throw new UnauthenticatedError('refresh token is invalid, expired or already used');
 }
+
+/**
+ * Signing out ends the refresh-token family of the presented token: it and every token rotated
+ * from it stop refreshing. Access tokens already issued live out their short lifetime.
+ */
+export async function logout(em: EntityManager, settings: SessionSettings, refreshToken: string): Promise<void> {
+  const claims = verifyRefreshToken(refreshToken, settings.jwtSecret);
+  await em.execute('update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null', [
+    claims.fam,
+  ]);
+}

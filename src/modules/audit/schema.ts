@@ -33,10 +33,18 @@ builder.queryField('auditLog', (t) =>
     type: AuditPage,
     description: "The organization's changes, newest first.",
     authScopes: { permission: 'audit:read' },
-    args: { ...pageArgs, action: t.arg.string({ required: false }) },
+    args: {
+      ...pageArgs,
+      action: t.arg.string({ required: false }),
+      resourceId: t.arg.string({ required: false, description: 'Only the changes to this resource (a flag id, …).' }),
+    },
     resolve: async (_r, args, ctx) => {
       const window = pageWindow(args);
-      const where = { organizationId: actorOf(ctx).organizationId, ...(args.action ? { action: args.action } : {}) };
+      const where = {
+        organizationId: actorOf(ctx).organizationId,
+        ...(args.action ? { action: args.action } : {}),
+        ...(args.resourceId ? { resourceId: args.resourceId } : {}),
+      };
       const [rows, total] = await ctx.em.findAndCount(AuditEntrySchema, where, {
         orderBy: { createdAt: 'desc', id: 'desc' },
         ...window,

@@ -1,0 +1,299 @@
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectAccessible, expectHealthy, givenBrowser, sessionFor, signedInContext } from '../helpers/browser.js';
+import { graphql, request } from '../helpers/client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The main views, filled with a small realistic project, checked with axe in light, dark and at
+ * phone width, and photographed. `npm run screenshots` writes the pictures to docs/screenshots/
+ * (the README shows them); in `npm test` they go to a temporary directory.
+ */
+const out = process.env.VEXIL_SCREENSHOTS
+  ? resolve(process.env.VEXIL_SCREENSHOTS)
+  : mkdtempSync(join(tmpdir(), 'vexil-screens-'));
+mkdirSync(out, { recursive: true });
+
+let server: TestServer;
+let browser: Browser;
+let session: Awaited<ReturnType<typeof sessionFor>>;
+
+async function gql(query: string, variables: Record<string, unknown>, auth: Record<string, string>) {
+  const r = await graphql(server.url, query, variables, auth);
+  expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
+  return r.data;
+}
+
+async function seed() {
+  const email = 'maya@acme.example';
+  const password = 'correct-horse-battery';
+  const reg = await request(server.url, 'POST', '/v1/auth/register', {
+    body: { email, password, name: 'Maya Chen', org_name: 'Acme' },
+  });
+  expect(reg.status).toBe(201);
+  const auth = { authorization: `Bearer ${reg.body.tokens.access_token}` };
+  const project = (await gql('{ project(slug: "default") { id environments { id key } } }', {}, auth)).project;
+  const env = Object.fromEntries(project.environments.map((e: { id: string; key: string }) => [e.key, e.id]));
+
+  await gql(
+    'mutation($p: ID!, $input: CreateSegmentInput!) { createSegment(projectId: $p, input: $input) { id } }',
+    {
+      p: project.id,
+      input: {
+        key: 'beta-testers',
+        name: 'Beta testers',
+        description: 'People who opted in to early features',
+        included: ['user-42', 'user-77'],
+        rules: [{ clauses: [{ attribute: 'email', op: 'endsWith', values: ['@acme.example'] }] }],
+      },
+    },
+    auth,
+  );
+  const flags = [
+    {
+      key: 'new-checkout',
+      name: 'New checkout',
+      kind: 'boolean',
+      tags: ['checkout', 'web'],
+      description: 'The one-page checkout',
+    },
+    { key: 'dark-mode', name: 'Dark mode', kind: 'boolean', tags: ['web'], temporary: false },
+    {
+      key: 'search-ranking',
+      name: 'Search ranking',
+      kind: 'string',
+      tags: ['search'],
+      variations: [
+        { name: 'Classic', value: 'bm25' },
+        { name: 'Semantic', value: 'vector' },
+        { name: 'Hybrid', value: 'hybrid' },
+      ],
+    },
+    {
+      key: 'max-cart-items',
+      name: 'Max cart items',
+      kind: 'number',
+      tags: ['checkout'],
+      variations: [{ value: 50 }, { value: 100 }],
+    },
+    {
+      key: 'mobile-onboarding',
+      name: 'Mobile onboarding',
+      kind: 'boolean',
+      tags: ['mobile'],
+      clientSideAvailable: true,
+    },
+  ];
+  for (const input of flags) {
+    await gql(
+      'mutation($p: ID!, $input: CreateFlagInput!) { createFlag(projectId: $p, input: $input) { id } }',
+      { p: project.id, input },
+      auth,
+    );
+  }
+  const state = (flagKey: string, envKey: string, input: Record<string, unknown>) =>
+    gql(
+      `mutation($p: ID!, $f: String!, $e: ID!, $input: FlagStateInput!) {
+        updateFlagState(projectId: $p, flagKey: $f, environmentId: $e, expectedVersion: 1, input: $input) { version }
+      }`,
+      { p: project.id, f: flagKey, e: env[envKey], input },
+      auth,
+    );
+  const checkout = {
+    on: true,
+    targets: [{ variation: 0, values: ['qa-bot'] }],
+    rules: [
+      {
+        description: 'Beta testers first',
+        clauses: [{ op: 'segmentMatch', values: ['beta-testers'] }],
+        serve: { variation: 0 },
+      },
+      {
+        description: 'Netherlands and Belgium, recent app versions',
+        clauses: [
+          { attribute: 'country', op: 'in', values: ['NL', 'BE'] },
+          { attribute: 'appVersion', op: 'semverGt', values: ['4.2.0'] },
+        ],
+        serve: {
+          rollout: {
+            variations: [
+              { variation: 0, weight: 25000 },
+              { variation: 1, weight: 75000 },
+            ],
+          },
+        },
+      },
+    ],
+    fallthrough: { variation: 1 },
+  };
+  await state('new-checkout', 'staging', checkout);
+  await state('new-checkout', 'dev', { ...checkout, fallthrough: { variation: 0 } });
+  for (const e of ['dev', 'staging', 'production']) await state('dark-mode', e, { on: true });
+  await state('search-ranking', 'dev', {
+    on: true,
+    fallthrough: {
+      rollout: {
+        variations: [
+          { variation: 0, weight: 34000 },
+          { variation: 1, weight: 33000 },
+          { variation: 2, weight: 33000 },
+        ],
+      },
+    },
+  });
+  await gql(
+    'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "checkout-service") { value } }',
+    { e: env.staging },
+    auth,
+  );
+  await gql(
+    'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: MOBILE, name: "ios-app") { value } }',
+    { e: env.staging },
+    auth,
+  );
+  await gql(
+    'mutation($e: ID!) { setAuthorizedOrigins(environmentId: $e, origins: ["https://shop.acme.example"]) { id } }',
+    { e: env.staging },
+    auth,
+  );
+  await gql(
+    'mutation($input: CreateAccessTokenInput!) { createAccessToken(input: $input) { value } }',
+    {
+      input: {
+        name: 'deploy pipeline',
+        kind: 'SERVICE',
+        permissions: ['flag:read', 'flag:write'],
+        environmentIds: [env.dev, env.staging],
+      },
+    },
+    auth,
+  );
+  for (const [name, role] of [
+    ['Sam Okafor', 'developer'],
+    ['Lena Vogel', 'viewer'],
+  ] as const) {
+    const person = `${name.split(' ')[0]!.toLowerCase()}@acme.example`;
+    const r = await request(server.url, 'POST', '/v1/auth/register', {
+      body: { email: person, password, name, org_name: `${name} home` },
+    });
+    expect(r.status).toBe(201);
+    await gql(
+      'mutation($email: String!, $role: Role!) { addMember(email: $email, role: $role) { role } }',
+      { email: person, role },
+      auth,
+    );
+  }
+  return sessionFor(server.url, email, password);
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([
+    startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' }),
+    givenBrowser(),
+  ]);
+  session = await seed();
+}, 120_000);
+
+interface View {
+  name: string;
+  path: string;
+  ready: (page: Page) => Promise<unknown>;
+  open?: (page: Page) => Promise<unknown>;
+  /** The whole page, not only the first screen. */
+  full?: boolean;
+}
+
+const VIEWS: View[] = [
+  { name: 'flags', path: '/p/default/flags', ready: (p) => p.locator('tr[data-flag="search-ranking"]').waitFor() },
+  {
+    name: 'flag-targeting',
+    path: '/p/default/flags/new-checkout?env=staging',
+    ready: (p) => p.getByRole('listitem', { name: 'Rule 2' }).waitFor(),
+    full: true,
+  },
+  {
+    name: 'flag-history',
+    path: '/p/default/flags/new-checkout?env=staging',
+    ready: (p) => p.getByRole('tab', { name: 'History' }).waitFor(),
+    open: async (p) => {
+      await p.getByRole('tab', { name: 'History' }).click();
+      await p.getByRole('table').first().waitFor();
+    },
+  },
+  {
+    name: 'segment',
+    path: '/p/default/segments/beta-testers',
+    ready: (p) => p.getByRole('heading', { name: 'Rules' }).waitFor(),
+  },
+  {
+    name: 'environments',
+    path: '/p/default/environments',
+    ready: (p) => p.getByRole('rowheader', { name: /checkout-service/ }).waitFor(),
+  },
+  { name: 'members', path: '/members', ready: (p) => p.getByRole('rowheader', { name: /Lena Vogel/ }).waitFor() },
+  {
+    name: 'access-tokens',
+    path: '/tokens',
+    ready: (p) => p.getByRole('rowheader', { name: /deploy pipeline/ }).waitFor(),
+  },
+  {
+    name: 'audit-log',
+    path: '/audit',
+    ready: (p) => p.getByRole('listitem').filter({ hasText: 'flag.state.updated' }).first().waitFor(),
+  },
+];
+
+async function shoot(page: Page, view: View, file: string, what: string) {
+  await page.goto(view.path);
+  await view.ready(page);
+  await view.open?.(page);
+  await expectAccessible(page, what);
+  await page.screenshot({ path: join(out, file), fullPage: view.full ?? false });
+  expect(readFileSync(join(out, file)).subarray(1, 4).toString()).toBe('PNG');
+}
+
+describe('screenshots of the main views (axe-checked)', () => {
+  it('at 1280 px, light', async () => {
+    const context = await signedInContext(browser, server.url, session, { width: 1280, height: 800 }, 'light');
+    const page = await context.newPage();
+    for (const view of VIEWS) await shoot(page, view, `${view.name}.png`, `${view.name} (light)`);
+    expectHealthy(page);
+    await context.close();
+  }, 120_000);
+
+  it('in dark', async () => {
+    const context = await signedInContext(browser, server.url, session, { width: 1280, height: 800 }, 'dark');
+    const page = await context.newPage();
+    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting', 'environments'].includes(v.name))) {
+      await shoot(page, view, `${view.name}-dark.png`, `${view.name} (dark)`);
+    }
+    expectHealthy(page);
+    await context.close();
+  }, 120_000);
+
+  it('at phone width', async () => {
+    const context = await signedInContext(browser, server.url, session, { width: 390, height: 844 });
+    const page = await context.newPage();
+    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting'].includes(v.name))) {
+      await shoot(page, view, `${view.name}-phone.png`, `${view.name} (phone)`);
+    }
+    // Nothing wider than the screen: the page itself never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expectHealthy(page);
+    await context.close();
+  }, 120_000);
+
+  it('the sign-in page', async () => {
+    const context = await signedInContext(browser, server.url, null, { width: 1280, height: 800 });
+    const page = await context.newPage();
+    await page.goto('/sign-in');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expectAccessible(page, 'sign-in');
+    await page.screenshot({ path: join(out, 'sign-in.png') });
+    expectHealthy(page);
+    await context.close();
+  }, 60_000);
+});
