@@ -33,7 +33,11 @@ export function fromDatabaseError(error: unknown): DomainError | null {
     }
   }
   // The pool waited for a connection in vain, or the connection went away under a query.
-  if (/Timeout acquiring a connection|Connection terminated|connection timeout|Connection ended/i.test(error.message)) {
+  if (
+    /Timeout acquiring a connection|Connection terminated|connection timeout|Connection ended|Query read timeout/i.test(
+      error.message,
+    )
+  ) {
     return new ServiceUnavailableError('the database is not reachable; retry shortly', 2);
   }
   return null;

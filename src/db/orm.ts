@@ -31,7 +31,7 @@ export class RetryingEntityManager extends EntityManager {
 
 /** Bounds on every database wait, so a database that is away is answered with 503s, not hangs. */
 const CONNECT_TIMEOUT_MS = 3_000;
-const STATEMENT_TIMEOUT_MS = 15_000;
+const STATEMENT_TIMEOUT_MS = 10_000;
 const ACQUIRE_TIMEOUT_MS = 5_000;
 
 /** `entities`: the model (src/entities.ts); passed in, so the database layer knows no module. */

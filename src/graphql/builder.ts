@@ -22,6 +22,8 @@ export const builder = new SchemaBuilder<{
     anyPermission: readonly Permission[];
     /** A permission that, for environment-narrowed tokens, must also cover this environment. */
     environmentPermission: { permission: Permission; environmentId: string };
+    /** The permission in every one of these environments (a change that reaches all of them). */
+    everyEnvironmentPermission: { permission: Permission; environmentIds: readonly string[] };
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
@@ -38,7 +40,7 @@ export const builder = new SchemaBuilder<{
     fieldComplexity: (args, _ctx, field) =>
       getNamedType(field.type).name.endsWith('Page')
         ? { field: 1, multiplier: typeof args['limit'] === 'number' ? args['limit'] : DEFAULT_LIMIT }
-        : 1,
+        : { field: 1, multiplier: 1 },
   },
   defaultFieldNullability: false,
   scopeAuth: {
@@ -49,6 +51,9 @@ export const builder = new SchemaBuilder<{
       permission: (permission) => hasPermission(ctx.principal, permission),
       anyPermission: (permissions) => permissions.some((p) => hasPermission(ctx.principal, p)),
       environmentPermission: ({ permission, environmentId }) => hasPermission(ctx.principal, permission, environmentId),
+      everyEnvironmentPermission: ({ permission, environmentIds }) =>
+        hasPermission(ctx.principal, permission) &&
+        environmentIds.every((environmentId) => hasPermission(ctx.principal, permission, environmentId)),
     }),
     unauthorizedError: (_parent, ctx) =>
       ctx.principal

@@ -15,7 +15,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import { RateLimitedError } from '../errors.js';
-import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../http/rate-limit.js';
+import { ipBudget, type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../http/rate-limit.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -38,14 +38,16 @@ import type { GraphQLContext } from './context.js';
 export const QUERY_LIMITS = {
   maxTokens: 10_000,
   maxDepth: 20,
+  /** Braces, brackets and parentheses, checked before parsing (see nestingOf). */
+  maxNesting: 64,
   maxAliases: 50,
   maxDirectives: 50,
-  // The console's heaviest view (a project's flag list with every state) costs about 50,000.
-  maxCost: 250_000,
+  // The console's heaviest view, a project's flag list of 100 with every state, costs about 6,300.
+  maxCost: 50_000,
 } as const;
 
-/** One more point of the budget per this much cost: the console's views cost 0 to 5 points more. */
-export const COST_PER_POINT = 10_000;
+/** One more point of the budget per this much cost: the console's views cost 0 to 6 points more. */
+export const COST_PER_POINT = 1_000;
 
 /** How a root field is counted; declared on the field as `extensions: { rateLimit }`. */
 export interface FieldRateLimit {
@@ -70,6 +72,33 @@ export interface OperationBudgets {
 
 const tooComplex = (limit: string, message: string) =>
   new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit, http: { status: 400 } } });
+
+/**
+ * The deepest nesting of braces, brackets and parentheses in a document, outside strings and
+ * comments: graphql-js parses (and validates) recursively, so a document nested thousands deep
+ * would overflow the stack before any other limit looks at it.
+ */
+export function nestingOf(source: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 0x23 /* # */) {
+      while (i < source.length && source.charCodeAt(i) !== 0x0a) i++;
+    } else if (c === 0x22 /* " */) {
+      const block = source.startsWith('"""', i);
+      const end = block ? '"""' : '"';
+      i += block ? 3 : 1;
+      while (i < source.length && !source.startsWith(end, i)) i += source.charCodeAt(i) === 0x5c /* \ */ ? 2 : 1;
+      i += end.length - 1;
+    } else if (c === 0x7b || c === 0x5b || c === 0x28 /* { [ ( */) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d || c === 0x29 /* } ] ) */) {
+      depth--;
+    }
+  }
+  return max;
+}
 
 /** Armor's refusals keep their message and gain the code and the name of the limit. */
 function armorRejection(limit: string) {
@@ -106,12 +135,17 @@ interface ExecutePayload {
 
 /** The caller's own management budget key; anonymous callers are counted by IP. */
 const callerKey = (principal: Principal, ip: string) =>
-  principal ? `p:${principal.tokenId ?? principal.userId}` : `ip:${ip}`;
+  principal ? `p:${principal.tokenId ?? principal.userId}` : ipBudget(ip);
 
 export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
   const armor = new EnvelopArmor({
     maxTokens: { n: QUERY_LIMITS.maxTokens, onReject: armorRejection('tokens') },
-    maxDepth: { n: QUERY_LIMITS.maxDepth, flattenFragments: true, onReject: armorRejection('depth') },
+    maxDepth: {
+      n: QUERY_LIMITS.maxDepth,
+      flattenFragments: true,
+      ignoreIntrospection: false,
+      onReject: armorRejection('depth'),
+    },
     maxAliases: { n: QUERY_LIMITS.maxAliases, onReject: armorRejection('aliases') },
     maxDirectives: { n: QUERY_LIMITS.maxDirectives, onReject: armorRejection('directives') },
     // Cost is the schema's own (below); suggestions are hidden from anonymous callers only.
@@ -164,7 +198,7 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
       const declared = fields[node.name.value]?.extensions?.rateLimit as FieldRateLimit | undefined;
       if (declared?.budget) {
         const budget = declared.budget === 'auth' ? budgets.auth : budgets.evaluation;
-        add(budget, declared.key?.(ctx) ?? `ip:${ctx.clientIp}`, 1);
+        add(budget, declared.key?.(ctx) ?? ipBudget(ctx.clientIp), 1);
       } else {
         ownPoints += 1;
       }
@@ -192,6 +226,15 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
     if (shown) ctx.reply?.headers(rateLimitHeaders(shown));
   };
 
+  const nesting: Plugin = {
+    onParse({ params }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      if (nestingOf(source) > QUERY_LIMITS.maxNesting) {
+        throw tooComplex('depth', `the document nests deeper than ${QUERY_LIMITS.maxNesting} levels`);
+      }
+    },
+  };
+
   /** "Did you mean …" would spell out the schema to a caller who may not read it. */
   const hideSuggestions: Plugin = {
     onValidate({ context }) {
@@ -211,6 +254,7 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
 
   const budgetsPlugin: Plugin = { onExecute: limit as never, onSubscribe: limit as never };
   return [
+    nesting,
     ...(armor.protect().plugins as Plugin[]),
     hideSuggestions,
     // Integrators read the schema through introspection once signed in; anonymous callers do not.

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -73,17 +74,18 @@ export default async function consolePlugin(app: FastifyInstance) {
     },
   });
 
+  // Read once: client-side routes are answered from the not-found path, outside this plugin,
+  // where @fastify/static's sendFile is not decorated.
+  const index = await readFile(`${root}/index.html`);
   const page = (reply: FastifyReply) => {
     pageHeaders(reply);
-    return reply.sendFile('index.html');
+    return reply.type('text/html; charset=utf-8').send(index);
   };
   app.get('/', (_req, reply) => page(reply));
   // Client-side routes (/p/default/flags, /sign-in, …) load the application, which routes itself.
-  app.get('/*', (req, reply) => {
+  app.addPageFallback((req, reply) => {
     const path = req.url.split('?')[0]!;
-    if (API_PATHS.test(path) || /\.[a-z0-9]+$/i.test(path)) {
-      return sendError(reply, 404, `route ${req.method} ${path} not found`);
-    }
+    if (req.method !== 'GET' || API_PATHS.test(path) || /\.[a-z0-9]+$/i.test(path)) return undefined;
     return page(reply);
   });
 }

@@ -47,6 +47,8 @@ export function errorAnswer(
 export function frameworkError(error: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid';
+  // No hook ran for this request: the id header is set here.
+  reply.header('x-request-id', reply.request.id);
   return sendError(reply, status, message);
 }
 
@@ -57,7 +59,14 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
     .send(envelope(reply.request.id, message, extra));
 }
 
+/** Answers a request no route matched (a reply), or undefined to leave it to the next one or the 404. */
+export type PageFallback = (req: FastifyRequest, reply: FastifyReply) => FastifyReply | Promise<unknown> | undefined;
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Lets a plugin answer requests no route matched (the console's client-side routes). */
+    addPageFallback(fallback: PageFallback): void;
+  }
   interface FastifyContextConfig {
     /** Cache-Control for this route; management and auth routes default to `private, no-cache`. */
     cacheControl?: string;
@@ -151,9 +160,18 @@ function installEnvelope(app: FastifyInstance): void {
     return sendError(reply, status, message);
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`),
-  );
+  // A path no route matches: a page the console claims (it routes itself in the browser), else
+  // the 404 envelope. A fallback, not a wildcard route, so fastify's router still answers an
+  // overlong path parameter with 414 (frameworkErrors).
+  const pageFallbacks: PageFallback[] = [];
+  app.decorate('addPageFallback', (fallback: PageFallback) => void pageFallbacks.push(fallback));
+  app.setNotFoundHandler((req, reply) => {
+    for (const fallback of pageFallbacks) {
+      const answered = fallback(req, reply);
+      if (answered !== undefined) return answered;
+    }
+    return sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`);
+  });
 }
 
 /**

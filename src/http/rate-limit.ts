@@ -29,6 +29,9 @@ export interface RateLimit {
   ): void;
 }
 
+/** The budget key of a caller counted by address (anonymous callers, the auth routes, invalid SDK keys). */
+export const ipBudget = (ip: string) => `ip:${ip}`;
+
 /** One counted request: whether it may go on, and the values of the X-RateLimit-* headers. */
 export interface RateLimitVerdict {
   allowed: boolean;

@@ -44,7 +44,13 @@ export class ChangeBus extends EventEmitter {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true });
+    // Bounded connects and keep-alive queries: a black-holed peer is noticed, not waited on forever.
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      keepAlive: true,
+      connectionTimeoutMillis: 3_000,
+      query_timeout: 5_000,
+    });
     client.on('notification', (msg) => {
       if (msg.channel !== CHANGE_CHANNEL || !msg.payload) return;
       let payload: ChangePayload;

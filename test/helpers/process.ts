@@ -20,10 +20,14 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` as a real process (the way `npm start` does) and waits until it listens. */
+/**
+ * Starts `src/main.ts` as a real process and waits until it listens: with `npm`, through the
+ * README's own command (`npm start`), else the way that command runs it.
+ */
 export async function startServerProcess(
   env: Record<string, string | undefined>,
   timeoutMs = 90_000,
+  options: { npm?: boolean } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const childEnv: Record<string, string> = {};
@@ -36,10 +40,9 @@ export async function startServerProcess(
   })) {
     if (v !== undefined) childEnv[k] = v;
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = options.npm
+    ? spawn('npm', ['start'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));

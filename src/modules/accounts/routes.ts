@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Orm } from '../../db/orm.js';
-import { type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
+import { ipBudget, type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
 import { exchangeSsoToken } from '../sso/service.js';
 import type { Organization, User } from './entity.js';
 import { login, logout, refresh, register, type SessionSettings, type TokenPair } from './service.js';
@@ -41,7 +41,8 @@ export function registerAuthRoutes(
   app: FastifyInstance,
   deps: { orm: Orm; settings: SessionSettings; authLimit: RateLimit },
 ) {
-  const perIp = rateLimitBy(deps.authLimit, (req) => req.ip);
+  // The same budget key as the GraphQL auth mutations (graphql/limits.ts): one budget per address.
+  const perIp = rateLimitBy(deps.authLimit, (req) => ipBudget(req.ip));
 
   app.post('/v1/auth/register', { schema: { body: RegisterBody }, preHandler: perIp }, async (req, reply) => {
     const body = req.body as { email: string; password: string; name: string; org_name: string };

@@ -21,6 +21,9 @@ import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity
 import { changeActor, findFlag, getFlag } from './service.js';
 import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
+/** Environments one promotion may reach (each is read and validated in the transaction). */
+const MAX_PROMOTE_TARGETS = 100;
+
 /** A rule as a client sends it: the id is kept when given and generated when omitted. */
 export type RuleChange = Omit<Rule, 'id'> & { id?: string | null };
 
@@ -245,6 +248,9 @@ export async function promoteFlag(
 ): Promise<FlagState[]> {
   const targets = [...new Set(toEnvironmentIds)];
   if (targets.length === 0) throw new ValidationError('toEnvironmentIds must name at least one environment');
+  if (targets.length > MAX_PROMOTE_TARGETS) {
+    throw new ValidationError(`toEnvironmentIds may name at most ${MAX_PROMOTE_TARGETS} environments`);
+  }
   if (targets.includes(fromEnvironmentId)) throw new ValidationError('cannot promote an environment onto itself');
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, flagId);

@@ -1,4 +1,5 @@
 import { type DomainError, ForbiddenError, UnauthenticatedError } from '../../errors.js';
+import { ipBudget } from '../../http/rate-limit.js';
 import type { CachedSdkKey, SdkKeyCache } from './cache.js';
 import type { SdkKeyKind } from './entity.js';
 
@@ -37,7 +38,7 @@ export function originAllowed(key: CachedSdkKey, origin: string | null | undefin
  * to starve its browsers.
  */
 export function budgetOf(verdict: SdkVerdict | null, credential: SdkCredential, ip: string): string {
-  if (verdict === null || verdict instanceof Error) return `ip:${ip}`;
+  if (verdict === null || verdict instanceof Error) return ipBudget(ip);
   return keyBudget(credential.presented || credential.pathValue || '');
 }
 

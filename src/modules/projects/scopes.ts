@@ -6,20 +6,12 @@ import { listEnvironments } from './service.js';
 /** The subset of the builder's scope map these helpers build. */
 export interface EnvironmentScopes {
   permission?: Permission;
-  environmentPermission?: { permission: Permission; environmentId: string };
-  $all?: EnvironmentScopes;
+  everyEnvironmentPermission?: { permission: Permission; environmentIds: readonly string[] };
 }
 
-/**
- * `permission`, and for environment-narrowed credentials `permission` in each of `environmentIds`:
- * nested `$all`s, because a scope map holds each scope once.
- */
+/** `permission`, and for environment-narrowed credentials `permission` in each of `environmentIds`. */
 export function inEveryEnvironment(permission: Permission, environmentIds: readonly string[]): EnvironmentScopes {
-  let scopes: EnvironmentScopes = { permission };
-  for (const environmentId of [...environmentIds].reverse()) {
-    scopes = { environmentPermission: { permission, environmentId }, $all: scopes };
-  }
-  return { $all: scopes };
+  return { everyEnvironmentPermission: { permission, environmentIds } };
 }
 
 /**

@@ -11,6 +11,9 @@ import { EnvironmentSchema } from '../projects/entity.js';
 import { assertName } from '../slug.js';
 import { type AccessToken, type AccessTokenKind, AccessTokenSchema } from './entity.js';
 
+/** Environments a token may be narrowed to. */
+const MAX_TOKEN_ENVIRONMENTS = 100;
+
 export interface CreatedAccessToken {
   token: AccessToken;
   /** Shown once, to the creator, by the creating mutation; nobody can read it again. */
@@ -44,6 +47,8 @@ export async function createAccessToken(
     environmentIds = [...new Set(input.environmentIds)];
     if (environmentIds.length === 0)
       throw new ValidationError('environmentIds, when given, must name at least one environment');
+    if (environmentIds.length > MAX_TOKEN_ENVIRONMENTS)
+      throw new ValidationError(`environmentIds may name at most ${MAX_TOKEN_ENVIRONMENTS} environments`);
     if (actor.environmentIds && environmentIds.some((id) => !actor.environmentIds!.has(id))) {
       throw new ForbiddenError('you cannot grant access to environments you cannot reach');
     }
