@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { resolvePrincipal } from './auth/resolve.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
@@ -13,11 +12,16 @@ import { loggerOptions } from './http/logging.js';
 import { rateLimitsPlugin } from './http/rate-limit.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
 import { flagSnapshotSource } from './modules/flags/snapshot-source.js';
+import { provisionFlagStates } from './modules/flags/state.js';
+import { resolvePrincipal } from './modules/identity/resolve.js';
 import { sdkKeysPlugin } from './modules/keys/plugin.js';
+import { provisionClientSideId } from './modules/keys/service.js';
 import { sdkMetricsPlugin } from './modules/metrics/plugin.js';
 import { SdkLane } from './modules/sdk/lane.js';
 import { flagValuesFastPath, sdkKeyConnectionCheck } from './modules/sdk/live.js';
 import { sdkPlugin } from './modules/sdk/plugin.js';
+import { registerSignupRoute } from './modules/signup/routes.js';
+import { registerSsoRoute } from './modules/sso/routes.js';
 import { changeBusPlugin } from './realtime/bus.js';
 import { hubPlugin } from './realtime/hub.js';
 import { snapshotsPlugin } from './realtime/snapshots.js';
@@ -56,6 +60,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     ajv: { customOptions: AJV_OPTIONS },
     bodyLimit: BODY_LIMIT,
     serverFactory: lane.serverFactory,
+    // Requests arriving while the server closes are answered by the HTTP conventions (the envelope).
+    return503OnClosing: false,
   });
   app.decorate('orm', orm);
   app.decorate('clock', clock);
@@ -86,7 +92,11 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     tokenTtlMinutes: config.tokenTtlMinutes,
     refreshTtlHours: config.refreshTtlHours,
   };
+  // What an environment is born with, from the modules that own it (projects knows none of them).
+  const environmentProvisioners = [provisionFlagStates, provisionClientSideId];
   registerAuthRoutes(app, { orm, settings, authLimit: app.rateLimits.auth });
+  registerSignupRoute(app, { orm, settings, authLimit: app.rateLimits.auth, environmentProvisioners });
+  registerSsoRoute(app, { orm, settings, authLimit: app.rateLimits.auth });
   await app.register(sdkPlugin, {
     lane,
     evaluationLimit: app.rateLimits.evaluation,
@@ -104,7 +114,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       settings,
       clock,
       refreshKeys: (environmentId) => app.keyCache.reloadEnvironment(environmentId),
-      services: { hub: app.hub, snapshots: app.snapshots, sdkAccess: app.sdkAccess },
+      services: { hub: app.hub, snapshots: app.snapshots, sdkAccess: app.sdkAccess, environmentProvisioners },
     }),
     plugins: [
       ...useOperationLimits({

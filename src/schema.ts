@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './graphql/builder.js';
 // Each module adds its types, queries and mutations to the builder when imported.
 import './modules/accounts/schema.js';
+import './modules/signup/schema.js';
 import './modules/projects/schema.js';
 import './modules/members/schema.js';
 import './modules/flags/schema.js';

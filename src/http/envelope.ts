@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { jsonValueProblem, REQUEST_JSON_LIMITS } from '../common/json.js';
 import { asDomainError } from '../db/errors.js';
-import { ServiceUnavailableError } from '../errors.js';
+import { ServiceUnavailableError, shuttingDown } from '../errors.js';
 
 /**
  * The REST conventions of the API reference, for every route: request ids, the error envelope
@@ -181,6 +181,17 @@ function installEnvelope(app: FastifyInstance): void {
 export const httpConventionsPlugin = fp(
   async (app: FastifyInstance, options: { requireHttps: boolean }) => {
     installEnvelope(app);
+    // Once close() begins, every request still arriving is told so in the envelope (fastify's own
+    // 503 has another shape), and its connection is not kept alive.
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
+    app.addHook('onRequest', (_req, reply, done) => {
+      if (!closing) return done();
+      reply.header('connection', 'close');
+      done(shuttingDown());
+    });
     if (options.requireHttps) {
       // Behind a proxy listed in TRUST_PROXY, req.protocol honours X-Forwarded-Proto; otherwise
       // it is the socket's own protocol, so a forged header from anyone else changes nothing.

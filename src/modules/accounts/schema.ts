@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
 import { MembershipSchema, type Organization, OrganizationSchema, type User, UserSchema } from './entity.js';
-import { login, refresh, register, type TokenPair } from './service.js';
+import { login, refresh, type TokenPair } from './service.js';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -87,15 +87,6 @@ builder.objectField(OrganizationType, 'memberCount', (t) =>
   }),
 );
 
-const RegisterInput = builder.inputType('RegisterInput', {
-  fields: (t) => ({
-    email: t.string({ required: true }),
-    password: t.string({ required: true }),
-    name: t.string({ required: true }),
-    orgName: t.string({ required: true }),
-  }),
-});
-
 const LoginInput = builder.inputType('LoginInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
@@ -104,15 +95,6 @@ const LoginInput = builder.inputType('LoginInput', {
 });
 
 builder.mutationFields((t) => ({
-  register: t.field({
-    type: SessionType,
-    description:
-      'Creates a user, their organization (as owner), a Default project and its dev, staging and production environments.',
-    // Counted with the REST auth routes: the auth budget of the caller's IP.
-    extensions: rateLimited({ budget: 'auth' }),
-    args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: (_root, { input }, ctx) => register(ctx.em, ctx.settings, input),
-  }),
   login: t.field({
     type: SessionType,
     // Counted with the REST auth routes: the auth budget of the caller's IP.

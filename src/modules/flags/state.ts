@@ -15,7 +15,7 @@ import {
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import { type Environment, EnvironmentSchema } from '../projects/entity.js';
-import { listEnvironments, lockEnvironments, onEnvironmentCreated } from '../projects/service.js';
+import { type EnvironmentProvisioner, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
 import { changeActor, findFlag, getFlag } from './service.js';
@@ -37,9 +37,11 @@ export interface FlagStateChanges {
   prerequisites?: Prerequisite[] | null;
 }
 
-// A new environment starts with every existing flag of its project in its default (off) state.
-// The query must not flush: for a brand-new project nothing is stored yet, and nothing needs to be.
-onEnvironmentCreated(async (em, environment) => {
+/**
+ * A new environment starts with every existing flag of its project in its default (off) state.
+ * The query must not flush: for a brand-new project nothing is stored yet, and nothing needs to be.
+ */
+export const provisionFlagStates: EnvironmentProvisioner = async (em, environment) => {
   const flags = await em.find(FlagSchema, { project: environment.project }, { flushMode: FlushMode.COMMIT });
   for (const flag of flags) {
     em.create(FlagStateSchema, {
@@ -51,7 +53,7 @@ onEnvironmentCreated(async (em, environment) => {
       updatedAt: new Date(),
     });
   }
-});
+};
 
 /**
  * Flag states per unit of work, batched: a page of flags that each select `environments` costs

@@ -7,7 +7,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
 import type { Environment } from '../projects/entity.js';
-import { getEnvironment, onEnvironmentCreated } from '../projects/service.js';
+import { type EnvironmentProvisioner, getEnvironment } from '../projects/service.js';
 import { type SdkKey, type SdkKeyKind, SdkKeySchema } from './entity.js';
 
 /** The grace periods of the reference: the old key keeps working this long after revocation. */
@@ -48,10 +48,10 @@ function newKey(
   return { key, value };
 }
 
-// Every environment is born with its one client-side ID.
-onEnvironmentCreated((em, environment) => {
+/** Every environment is born with its one client-side ID. */
+export const provisionClientSideId: EnvironmentProvisioner = (em, environment) => {
   newKey(em, environment, 'client', 'Client-side ID', null);
-});
+};
 
 function assertEnvironmentAccess(actor: ManagementPrincipal, environmentId: string): void {
   if (!hasPermission(actor, 'sdkkey:manage', environmentId)) throw new ForbiddenError();

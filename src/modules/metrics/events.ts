@@ -23,7 +23,7 @@ export interface TrackedEventRow {
 }
 
 const BATCH = 1000;
-const MAX_BUFFERED = 100_000;
+const MAX_BUFFERED_EVENTS = 100_000;
 
 const INSERT = `insert into tracked_events (environment_id, kind, flag_key, variation, event_key, value, data, context_key, occurred_at, received_at)
   select r.environment_id, r.kind, r.flag_key, r.variation, r.event_key, r.value, r.data, r.context_key, r.occurred_at, r.received_at
@@ -44,7 +44,7 @@ export class EventBuffer {
 
   /** Buffers a whole batch, or nothing (false) when it would overflow the buffer. */
   add(batch: readonly TrackedEventRow[]): boolean {
-    if (this.size + batch.length > MAX_BUFFERED) return false;
+    if (this.size + batch.length > MAX_BUFFERED_EVENTS) return false;
     for (const row of batch) this.rows.push(row);
     return true;
   }

@@ -2,6 +2,7 @@ import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
 import type { Environment, Project } from './entity.js';
+import type { EnvironmentProvisioner } from './service.js';
 import {
   createEnvironment,
   createProject,
@@ -101,7 +102,8 @@ builder.mutationFields((t) => ({
     description: 'Creates a project with dev, staging and production environments.',
     authScopes: { permission: 'project:write' },
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
-    resolve: (_root, { input }, ctx) => createProject(ctx.em, actorOf(ctx), input),
+    resolve: (_root, { input }, ctx) =>
+      createProject(ctx.em, actorOf(ctx), input, ctx.services.environmentProvisioners),
   }),
   updateProject: t.field({
     type: ProjectType,
@@ -119,7 +121,8 @@ builder.mutationFields((t) => ({
     type: EnvironmentType,
     authScopes: { permission: 'environment:write' },
     args: { projectId: t.arg.id({ required: true }), input: t.arg({ type: CreateEnvironmentInput, required: true }) },
-    resolve: (_root, { projectId, input }, ctx) => createEnvironment(ctx.em, actorOf(ctx), projectId.toString(), input),
+    resolve: (_root, { projectId, input }, ctx) =>
+      createEnvironment(ctx.em, actorOf(ctx), projectId.toString(), input, ctx.services.environmentProvisioners),
   }),
   updateEnvironment: t.field({
     type: EnvironmentType,
@@ -138,3 +141,10 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id }, ctx) => deleteEnvironment(ctx.em, actorOf(ctx), id.toString()),
   }),
 }));
+
+declare module '../../graphql/context.js' {
+  interface ContextServices {
+    /** What an environment is born with, from other modules (wired in app.ts). */
+    environmentProvisioners: readonly EnvironmentProvisioner[];
+  }
+}

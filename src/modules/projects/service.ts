@@ -16,18 +16,19 @@ export const DEFAULT_ENVIRONMENTS = [
   { key: 'production', name: 'Production', color: '#ef4444' },
 ] as const;
 
-/** Hooks other modules register to act when an environment is born (e.g. its client-side ID). */
-export type EnvironmentCreatedHook = (em: EntityManager, environment: Environment) => void | Promise<void>;
-const environmentCreatedHooks: EnvironmentCreatedHook[] = [];
-export function onEnvironmentCreated(hook: EnvironmentCreatedHook): void {
-  environmentCreatedHooks.push(hook);
-}
+/**
+ * What other modules put in place when an environment is born, in its transaction: the flags'
+ * states there (flags), its client-side ID (keys). Passed in by the caller, as app.ts wires them
+ * (`environmentProvisioners`), so this module knows none of them.
+ */
+export type EnvironmentProvisioner = (em: EntityManager, environment: Environment) => void | Promise<void>;
 
 async function addEnvironment(
   em: EntityManager,
   project: Project,
   input: { key: string; name: string; color?: string | null },
   sortOrder: number,
+  provisioners: readonly EnvironmentProvisioner[],
 ): Promise<Environment> {
   const environment = em.create(EnvironmentSchema, {
     id: randomUUID(),
@@ -40,7 +41,7 @@ async function addEnvironment(
     createdAt: new Date(),
     updatedAt: new Date(),
   });
-  for (const hook of environmentCreatedHooks) await hook(em, environment);
+  for (const provision of provisioners) await provision(em, environment);
   return environment;
 }
 
@@ -49,6 +50,7 @@ export async function addProject(
   em: EntityManager,
   organization: Organization,
   input: { name: string; slug: string; description?: string },
+  provisioners: readonly EnvironmentProvisioner[],
 ): Promise<Project> {
   const project = em.create(ProjectSchema, {
     id: randomUUID(),
@@ -60,7 +62,7 @@ export async function addProject(
     updatedAt: new Date(),
   });
   let order = 0;
-  for (const env of DEFAULT_ENVIRONMENTS) await addEnvironment(em, project, env, order++);
+  for (const env of DEFAULT_ENVIRONMENTS) await addEnvironment(em, project, env, order++, provisioners);
   return project;
 }
 
@@ -112,13 +114,19 @@ export async function createProject(
   em: EntityManager,
   actor: ManagementPrincipal,
   input: { name: string; slug?: string | null; description?: string | null },
+  provisioners: readonly EnvironmentProvisioner[],
 ): Promise<Project> {
   const name = assertName(input.name, 'name');
   const slug = assertKey(input.slug ?? slugify(name), 'slug');
   return em.transactional((tx) =>
     flushUnique(tx, `a project with slug "${slug}"`, async () => {
       const organization = tx.getReference<Organization>('Organization', actor.organizationId);
-      const project = await addProject(tx, organization, { name, slug, description: input.description ?? '' });
+      const project = await addProject(
+        tx,
+        organization,
+        { name, slug, description: input.description ?? '' },
+        provisioners,
+      );
       recordAudit(tx, actor, {
         action: 'project.created',
         resourceType: 'project',
@@ -199,6 +207,7 @@ export async function createEnvironment(
   actor: ManagementPrincipal,
   projectId: string,
   input: { key: string; name: string; color?: string | null },
+  provisioners: readonly EnvironmentProvisioner[],
 ): Promise<Environment> {
   const key = assertKey(input.key, 'key');
   const name = assertName(input.name, 'name');
@@ -212,6 +221,7 @@ export async function createEnvironment(
         project,
         { key, name, color: input.color },
         (last?.sortOrder ?? -1) + 1,
+        provisioners,
       );
       recordAudit(tx, actor, {
         action: 'environment.created',

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UnauthenticatedError } from '../errors.js';
-import { findMembership, memberPrincipal } from '../modules/accounts/service.js';
-import { type OnBehalfOptions, onBehalfPrincipal } from '../modules/sso/service.js';
-import { tokenPrincipal } from '../modules/tokens/service.js';
-import { verifyAccessToken } from './jwt.js';
-import type { Principal } from './principal.js';
+import { verifyAccessToken } from '../../auth/jwt.js';
+import type { Principal } from '../../auth/principal.js';
+import { UnauthenticatedError } from '../../errors.js';
+import { findMembership, memberPrincipal } from '../accounts/service.js';
+import { type OnBehalfOptions, onBehalfPrincipal } from '../sso/service.js';
+import { tokenPrincipal } from '../tokens/service.js';
 
 export interface CredentialHeaders {
   authorization?: string;
