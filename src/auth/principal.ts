@@ -36,3 +36,6 @@ export function intersect(a: ReadonlySet<Permission>, b: ReadonlySet<Permission>
   for (const p of a) if (b.has(p)) out.add(p);
   return out;
 }
+
+/** Who made a change, as the change bus announces it (the member, the token, or both). */
+export const changeActor = (actor: ManagementPrincipal) => ({ userId: actor.userId, tokenId: actor.tokenId });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import type { ManagementPrincipal } from '../../auth/principal.js';
+import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import {
@@ -49,9 +49,6 @@ export interface UpdateFlagInput {
   clientSideAvailable?: boolean | null;
   temporary?: boolean | null;
 }
-
-/** Who changed something, as the change bus announces it. */
-export const changeActor = (actor: ManagementPrincipal) => ({ userId: actor.userId, tokenId: actor.tokenId });
 
 /** Bumps every environment of `project` and announces a change of `flagKey`. */
 export async function announceFlagChange(

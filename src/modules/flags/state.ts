@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, FlushMode, LockMode } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import type { ManagementPrincipal } from '../../auth/principal.js';
+import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import {
   type FlagEnvState,
@@ -18,7 +18,7 @@ import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { type EnvironmentProvisioner, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
-import { changeActor, findFlag, getFlag } from './service.js';
+import { findFlag, getFlag } from './service.js';
 import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
 /** Environments one promotion may reach (each is read and validated in the transaction). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { generateKey, hashKey, maskKey } from '../../auth/keys.js';
-import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
+import { changeActor, hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import type { Clock } from '../../clock.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { announceChange } from '../../realtime/changes.js';
@@ -100,7 +100,7 @@ export async function createSdkKey(
       environmentIds: [environmentId],
       kind: 'sdkkey.created',
       bumpVersion: false,
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     return created;
   });
@@ -147,7 +147,7 @@ export async function revokeSdkKey(
       environmentIds: [key.environment.id],
       kind: 'sdkkey.revoked',
       bumpVersion: false,
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     return key;
   });
@@ -183,7 +183,7 @@ export async function rotateServerKeys(
       environmentIds: [environmentId],
       kind: 'sdkkey.revoked',
       bumpVersion: false,
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     return created;
   });
@@ -240,7 +240,7 @@ export async function setAuthorizedOrigins(
       environmentIds: [environmentId],
       kind: 'sdkkey.updated',
       bumpVersion: false,
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     return key;
   });

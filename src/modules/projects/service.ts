@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import type { ManagementPrincipal } from '../../auth/principal.js';
+import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { uuidArray } from '../../db/sql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
@@ -139,7 +139,7 @@ export async function createProject(
       await announceChange(tx, {
         environmentIds: environments.map((e) => e.id),
         kind: 'environment.created',
-        actor: { userId: actor.userId, tokenId: actor.tokenId },
+        actor: changeActor(actor),
       });
       return project;
     }),
@@ -181,7 +181,7 @@ export async function deleteProject(em: EntityManager, actor: ManagementPrincipa
     await announceChange(tx, {
       environmentIds: environments.map((e) => e.id),
       kind: 'environment.deleted',
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     tx.remove(project);
     return project;
@@ -235,7 +235,7 @@ export async function createEnvironment(
       await announceChange(tx, {
         environmentIds: [environment.id],
         kind: 'environment.created',
-        actor: { userId: actor.userId, tokenId: actor.tokenId },
+        actor: changeActor(actor),
       });
       return environment;
     }),
@@ -287,7 +287,7 @@ export async function deleteEnvironment(
     await announceChange(tx, {
       environmentIds: [id],
       kind: 'environment.deleted',
-      actor: { userId: actor.userId, tokenId: actor.tokenId },
+      actor: changeActor(actor),
     });
     tx.remove(environment);
     return environment;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import type { ManagementPrincipal } from '../../auth/principal.js';
+import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { type Clause, validateSegment } from '../../evaluation/index.js';
@@ -50,7 +50,7 @@ async function announceSegmentChange(
     environmentIds: environments.map((e) => e.id),
     kind,
     segmentKeys: [key],
-    actor: { userId: actor.userId, tokenId: actor.tokenId },
+    actor: changeActor(actor),
   });
 }
 
