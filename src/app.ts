@@ -10,6 +10,7 @@ import { frameworkError, httpConventionsPlugin, requestId } from './http/envelop
 import { healthPlugin } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { rateLimitsPlugin } from './http/rate-limit.js';
+import { jobsPlugin } from './jobs/queue.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
 import { flagSnapshotSource } from './modules/flags/snapshot-source.js';
 import { provisionFlagStates } from './modules/flags/state.js';
@@ -84,6 +85,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   await app.register(sdkKeysPlugin);
   await app.register(eventStreamsPlugin);
   await app.register(sdkMetricsPlugin);
+  // Work that happens later, exactly once, on whichever node takes it.
+  await app.register(jobsPlugin, { databaseUrl: String(orm.config.get('clientUrl')) });
 
   // The doors.
   await app.register(healthPlugin);

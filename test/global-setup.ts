@@ -10,6 +10,7 @@ import type { TestProject } from 'vitest/node';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
 import { entities } from '../src/entities.js';
+import { createJobQueue } from '../src/jobs/queue.js';
 import { freePort } from './helpers/process.js';
 
 declare module 'vitest' {
@@ -45,6 +46,10 @@ export default async function setup(project: TestProject) {
   } finally {
     await orm.close();
   }
+  // pg-boss installs its own schema on start: once here, so every cloned database has it.
+  const jobs = createJobQueue(withDatabase(adminUrl, template));
+  await jobs.start();
+  await jobs.stop({ graceful: false, close: true });
   project.provide('pgAdminUrl', adminUrl);
   project.provide('pgTemplate', template);
 
