@@ -51,7 +51,7 @@ export class UnauthenticatedError extends DomainError {
   }
 }
 export class ForbiddenError extends DomainError {
-  constructor(message = 'insufficient permissions') {
+  constructor(message = 'Insufficient permissions') {
     super('FORBIDDEN', message);
   }
 }

@@ -778,14 +778,14 @@ describe('permissions', () => {
     expect((await storedState(server, flag.id, project.env.dev!)).on).toBe(false);
   });
 
-  it('a developer writes flags but cannot delete one; an admin can', async () => {
+  it("a developer writes and deletes flags (the reference's Write group); a viewer cannot delete one", async () => {
     const developer = await givenMember(server.url, org, 'developer');
-    const admin = await givenMember(server.url, org, 'admin');
+    const viewer = await givenMember(server.url, org, 'viewer');
     const flag = await givenFlag(server, developer as GivenOrg, project);
     await givenState(server, developer as GivenOrg, flag.id, project.env.dev!, { on: true });
-    expect(errorCode(await gql(DELETE, { id: flag.id }, developer.auth))).toBe('FORBIDDEN');
+    expect(errorCode(await gql(DELETE, { id: flag.id }, viewer.auth))).toBe('FORBIDDEN');
     expect((await server.sql('select id from flags where id = ?', [flag.id])).length).toBe(1);
-    expect((await gql(DELETE, { id: flag.id }, admin.auth)).errors).toBeUndefined();
+    expect((await gql(DELETE, { id: flag.id }, developer.auth)).errors).toBeUndefined();
     expect((await server.sql('select id from flags where id = ?', [flag.id])).length).toBe(0);
   });
 

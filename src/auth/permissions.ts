@@ -34,21 +34,27 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
+/**
+ * The groups of the API reference's management tables: Read (all roles) lists SDK keys (masked,
+ * never their values); Write (owner, admin, developer) deletes flags; Admin (owner, admin) reads
+ * evaluation metrics. The REST routes name the permission they need (for their documentation); the
+ * GraphQL field each one runs decides, by the same permission.
+ */
 const READ: Permission[] = [
   'org:read',
   'project:read',
   'flag:read',
   'segment:read',
+  'sdkkey:read',
   'member:read',
   'audit:read',
-  'metrics:read',
 ];
 const WRITE: Permission[] = [
   'project:write',
   'environment:write',
   'flag:write',
+  'flag:delete',
   'segment:write',
-  'sdkkey:read',
   'approval:request',
   'token:list',
   'token:manage-personal',
@@ -58,14 +64,17 @@ const ADMIN: Permission[] = [
   'org:manage',
   'project:delete',
   'environment:delete',
-  'flag:delete',
   'sdkkey:manage',
   'member:manage',
   'approval:review',
   'webhook:manage',
+  'metrics:read',
 ];
 
-/** viewer reads; developer writes; admin manages keys, members, webhooks and deletes; owner everything. */
+/**
+ * viewer reads; developer writes (deleting flags too); admin manages keys, members, webhooks,
+ * metrics and deletes projects and environments; owner everything.
+ */
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   viewer: new Set(READ),
   developer: new Set([...READ, ...WRITE]),

@@ -57,7 +57,7 @@ export const builder = new SchemaBuilder<{
     }),
     unauthorizedError: (_parent, ctx) =>
       ctx.principal
-        ? new GraphQLError('insufficient permissions', { extensions: { code: 'FORBIDDEN' } })
+        ? new GraphQLError('Insufficient permissions', { extensions: { code: 'FORBIDDEN' } })
         : new GraphQLError('authentication required', { extensions: { code: 'UNAUTHENTICATED' } }),
   },
 });
