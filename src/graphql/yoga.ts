@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { type ExecutionArgs, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { asDomainError } from '../db/errors.js';
-import type { DomainError } from '../errors.js';
+import { type DomainError, ServiceUnavailableError } from '../errors.js';
 import { errorAnswer } from '../http/envelope.js';
 import { headerValue } from '../http/headers.js';
 import { yogaLogger } from '../http/logging.js';
@@ -28,6 +28,10 @@ export function toGraphQLError(error: unknown, message: string, isDev?: boolean)
         code: original.code,
         ...(original.details ? { details: original.details } : {}),
         ...(original.code === 'VALIDATION' ? { http: { status: 400 } } : {}),
+        // When to come back: sent as Retry-After (yoga keeps `http` out of the body).
+        ...(original instanceof ServiceUnavailableError
+          ? { http: { headers: { 'retry-after': String(original.retryAfterSeconds) } } }
+          : {}),
       },
     });
   }

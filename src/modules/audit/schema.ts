@@ -1,8 +1,8 @@
-import { pageWindow, toPage } from '../../common/pagination.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
-import { type AuditEntry, AuditEntrySchema } from './entity.js';
+import type { AuditEntry } from './entity.js';
+import { listAuditEntries } from './service.js';
 
 const AuditEntryType = builder.objectRef<AuditEntry>('AuditEntry').implement({
   authScopes: { permission: 'audit:read' },
@@ -35,21 +35,19 @@ builder.queryField('auditLog', (t) =>
     authScopes: { permission: 'audit:read' },
     args: {
       ...pageArgs,
-      action: t.arg.string({ required: false }),
+      action: t.arg.string({ required: false, description: 'Only this action, e.g. flag.state.updated.' }),
+      resourceType: t.arg.string({ required: false, description: 'Only this kind of resource, e.g. flag.' }),
       resourceId: t.arg.string({ required: false, description: 'Only the changes to this resource (a flag id, …).' }),
+      projectId: t.arg.id({ required: false, description: 'Only the changes in this project.' }),
+      environmentId: t.arg.id({ required: false, description: 'Only the changes in this environment.' }),
+      actorUserId: t.arg.id({ required: false, description: 'Only the changes by (or on behalf of) this member.' }),
     },
-    resolve: async (_r, args, ctx) => {
-      const window = pageWindow(args);
-      const where = {
-        organizationId: actorOf(ctx).organizationId,
-        ...(args.action ? { action: args.action } : {}),
-        ...(args.resourceId ? { resourceId: args.resourceId } : {}),
-      };
-      const [rows, total] = await ctx.em.findAndCount(AuditEntrySchema, where, {
-        orderBy: { createdAt: 'desc', id: 'desc' },
-        ...window,
-      });
-      return toPage(rows, total, window);
-    },
+    resolve: (_r, args, ctx) =>
+      listAuditEntries(ctx.em, actorOf(ctx), {
+        ...args,
+        projectId: args.projectId?.toString(),
+        environmentId: args.environmentId?.toString(),
+        actorUserId: args.actorUserId?.toString(),
+      }),
   }),
 );

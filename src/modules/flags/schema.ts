@@ -2,6 +2,7 @@ import { FLAG_KINDS, type Variation } from '../../evaluation/index.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
+import { ProjectSchema } from '../projects/entity.js';
 import { EnvironmentType, ProjectType } from '../projects/schema.js';
 import { inEveryEnvironment, inEveryEnvironmentOf } from '../projects/scopes.js';
 import {
@@ -17,7 +18,7 @@ import {
   toServe,
 } from '../targeting/schema.js';
 import { type Flag, FlagSchema, type FlagState } from './entity.js';
-import { archiveFlag, createFlag, deleteFlag, getFlagByKey, listFlags, updateFlag } from './service.js';
+import { archiveFlag, createFlag, deleteFlag, type FlagRef, getFlagByKey, listFlags, updateFlag } from './service.js';
 // state.ts also registers the hook that gives a new environment a state for every flag.
 import { getFlagState, killFlag, listFlagStates, promoteFlag, updateFlagState } from './state.js';
 
@@ -62,7 +63,13 @@ FlagType.implement({
       type: FlagStateType,
       description: "The flag's state in one environment.",
       args: { environmentKey: t.arg.string({ required: true }) },
-      resolve: (flag, { environmentKey }, ctx) => getFlagState(ctx.em, flag, environmentKey),
+      resolve: (flag, { environmentKey }, ctx) => getFlagState(ctx.em, flag, { key: environmentKey }),
+    }),
+    environmentState: t.field({
+      type: FlagStateType,
+      description: "The flag's state in one environment of its project, named by the environment's id.",
+      args: { environmentId: t.arg.id({ required: true }) },
+      resolve: (flag, { environmentId }, ctx) => getFlagState(ctx.em, flag, { id: environmentId.toString() }),
     }),
   }),
 });
@@ -72,6 +79,7 @@ FlagStateType.implement({
   description: "A flag's targeting in one environment.",
   fields: (t) => ({
     environment: t.field({ type: EnvironmentType, resolve: (s) => s.environment }),
+    environmentId: t.id({ resolve: (s) => s.environment.id }),
     on: t.exposeBoolean('on'),
     offVariation: t.exposeInt('offVariation', { description: 'Served while the flag is off or a prerequisite fails.' }),
     targets: t.field({ type: [FlagTargetType], resolve: (s) => s.targets }),
@@ -168,14 +176,25 @@ const toVariations = (input: { value?: unknown; name?: string | null }[] | null 
   input ? input.map((v) => ({ value: v.value, ...(v.name != null ? { name: v.name } : {}) })) : null;
 
 /** The project of a flag, for scopes that must cover all of its environments. */
-const projectOfFlag = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], id: string) => async () =>
-  (
-    await ctx.em.findOne(
-      FlagSchema,
-      { id, project: { organization: ctx.principal?.organizationId } },
-      { populate: ['project'] },
-    )
-  )?.project;
+const projectOfFlag = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], by: FlagRef) => async () =>
+  by.flagId
+    ? (
+        await ctx.em.findOne(
+          FlagSchema,
+          { id: by.flagId, project: { organization: ctx.principal?.organizationId } },
+          { populate: ['project'] },
+        )
+      )?.project
+    : by.projectId
+      ? ctx.em.findOne(ProjectSchema, { id: by.projectId, organization: ctx.principal?.organizationId })
+      : undefined;
+
+const FLAG_REF = 'Name the flag by id, or by projectId and its key.';
+const refOf = (args: { id?: unknown; projectId?: unknown; key?: string | null }): FlagRef => ({
+  flagId: args.id?.toString(),
+  projectId: args.projectId?.toString(),
+  flagKey: args.key,
+});
 
 builder.mutationFields((t) => ({
   createFlag: t.field({
@@ -188,30 +207,42 @@ builder.mutationFields((t) => ({
   }),
   updateFlag: t.field({
     type: FlagType,
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, id.toString())),
-    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateFlagInput, required: true }) },
-    resolve: (_root, { id, input }, ctx) =>
-      updateFlag(ctx.em, actorOf(ctx), id.toString(), { ...input, variations: toVariations(input.variations) }),
+    description: FLAG_REF,
+    authScopes: (_root, args, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, refOf(args))),
+    args: {
+      id: t.arg.id({ required: false }),
+      projectId: t.arg.id({ required: false }),
+      key: t.arg.string({ required: false }),
+      input: t.arg({ type: UpdateFlagInput, required: true }),
+    },
+    resolve: (_root, { input, ...ref }, ctx) =>
+      updateFlag(ctx.em, actorOf(ctx), refOf(ref), { ...input, variations: toVariations(input.variations) }),
   }),
   archiveFlag: t.field({
     type: FlagType,
     description: "Removes the flag from every environment's evaluation; its targeting is kept for restoreFlag.",
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, id.toString())),
+    authScopes: (_root, { id }, ctx) =>
+      inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, { flagId: id.toString() })),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => archiveFlag(ctx.em, actorOf(ctx), id.toString(), true),
   }),
   restoreFlag: t.field({
     type: FlagType,
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, id.toString())),
+    authScopes: (_root, { id }, ctx) =>
+      inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, { flagId: id.toString() })),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => archiveFlag(ctx.em, actorOf(ctx), id.toString(), false),
   }),
   deleteFlag: t.field({
     type: FlagType,
-    description: 'Deletes the flag and its targeting everywhere; refused while another flag has it as a prerequisite.',
-    authScopes: (_root, { id }, ctx) => inEveryEnvironmentOf(ctx, 'flag:delete', projectOfFlag(ctx, id.toString())),
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteFlag(ctx.em, actorOf(ctx), id.toString()),
+    description: `Deletes the flag and its targeting everywhere; refused while another flag has it as a prerequisite. ${FLAG_REF}`,
+    authScopes: (_root, args, ctx) => inEveryEnvironmentOf(ctx, 'flag:delete', projectOfFlag(ctx, refOf(args))),
+    args: {
+      id: t.arg.id({ required: false }),
+      projectId: t.arg.id({ required: false }),
+      key: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) => deleteFlag(ctx.em, actorOf(ctx), refOf(args)),
   }),
   updateFlagState: t.field({
     type: FlagStateType,
@@ -240,29 +271,38 @@ builder.mutationFields((t) => ({
         fallthrough: input.fallthrough ? toServe(input.fallthrough, 'fallthrough') : null,
         prerequisites: input.prerequisites?.map((p) => ({ key: p.key, variation: p.variation })),
       };
-      const by = { flagId: args.flagId?.toString(), projectId: args.projectId?.toString(), flagKey: args.flagKey };
+      const by = refOf({ id: args.flagId, projectId: args.projectId, key: args.flagKey });
       return updateFlagState(ctx.em, actorOf(ctx), by, args.environmentId.toString(), args.expectedVersion, changes);
     },
   }),
   killFlag: t.field({
     type: [FlagStateType],
-    description: 'Turns the flag off in one environment, or in all of them when environmentId is omitted.',
-    authScopes: (_root, { flagId, environmentId }, ctx) =>
+    description:
+      'Turns the flag off in one environment, or in all of them when environmentId is omitted. Name the flag by flagId or by projectId and flagKey.',
+    authScopes: (_root, { flagId, projectId, flagKey, environmentId }, ctx) =>
       environmentId
         ? { environmentPermission: { permission: 'flag:write', environmentId: environmentId.toString() } }
-        : inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, flagId.toString())),
-    args: { flagId: t.arg.id({ required: true }), environmentId: t.arg.id({ required: false }) },
-    resolve: (_root, { flagId, environmentId }, ctx) =>
-      killFlag(ctx.em, actorOf(ctx), flagId.toString(), environmentId?.toString()),
+        : inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, refOf({ id: flagId, projectId, key: flagKey }))),
+    args: {
+      flagId: t.arg.id({ required: false }),
+      projectId: t.arg.id({ required: false }),
+      flagKey: t.arg.string({ required: false }),
+      environmentId: t.arg.id({ required: false }),
+    },
+    resolve: (_root, { flagId, projectId, flagKey, environmentId }, ctx) =>
+      killFlag(ctx.em, actorOf(ctx), refOf({ id: flagId, projectId, key: flagKey }), environmentId?.toString()),
   }),
   promoteFlag: t.field({
     type: [FlagStateType],
-    description: "Copies the flag's targeting from one environment to others, all or nothing.",
+    description:
+      "Copies the flag's targeting from one environment to others, all or nothing. Name the flag by flagId or by projectId and flagKey.",
     authScopes: (_root, { toEnvironmentIds }) => ({
       $all: { permission: 'flag:read', ...inEveryEnvironment('flag:write', toEnvironmentIds.map(String)) },
     }),
     args: {
-      flagId: t.arg.id({ required: true }),
+      flagId: t.arg.id({ required: false }),
+      projectId: t.arg.id({ required: false }),
+      flagKey: t.arg.string({ required: false }),
       fromEnvironmentId: t.arg.id({ required: true }),
       toEnvironmentIds: t.arg.idList({ required: true }),
     },
@@ -270,7 +310,7 @@ builder.mutationFields((t) => ({
       promoteFlag(
         ctx.em,
         actorOf(ctx),
-        args.flagId.toString(),
+        refOf({ id: args.flagId, projectId: args.projectId, key: args.flagKey }),
         args.fromEnvironmentId.toString(),
         args.toEnvironmentIds.map(String),
       ),

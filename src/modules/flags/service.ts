@@ -107,12 +107,15 @@ export async function getFlagByKey(em: EntityManager, project: Project, key: str
   return flag;
 }
 
+/** How a caller names a flag: by id, or by project id and key (exactly one way). */
+export interface FlagRef {
+  flagId?: string | null;
+  projectId?: string | null;
+  flagKey?: string | null;
+}
+
 /** A flag by id, or by project id and key (exactly one way). */
-export async function findFlag(
-  em: EntityManager,
-  actor: ManagementPrincipal,
-  by: { flagId?: string | null; projectId?: string | null; flagKey?: string | null },
-): Promise<Flag> {
+export async function findFlag(em: EntityManager, actor: ManagementPrincipal, by: FlagRef): Promise<Flag> {
   if (by.flagId) {
     if (by.projectId || by.flagKey) throw new ValidationError('give either flagId or projectId and flagKey');
     return getFlag(em, actor, by.flagId);
@@ -226,11 +229,11 @@ async function revalidateStates(em: EntityManager, flag: Flag): Promise<void> {
 export async function updateFlag(
   em: EntityManager,
   actor: ManagementPrincipal,
-  id: string,
+  by: FlagRef,
   input: UpdateFlagInput,
 ): Promise<Flag> {
   return em.transactional(async (tx) => {
-    const flag = await getFlag(tx, actor, id);
+    const flag = await findFlag(tx, actor, by);
     if (input.name != null) flag.name = assertName(input.name, 'name');
     if (input.description != null) flag.description = input.description;
     if (input.tags != null) flag.tags = normalizeTags(input.tags);
@@ -248,7 +251,7 @@ export async function updateFlag(
     recordAudit(tx, actor, {
       action: 'flag.updated',
       resourceType: 'flag',
-      resourceId: id,
+      resourceId: flag.id,
       projectId: flag.project.id,
       details: { key: flag.key, ...input },
     });
@@ -291,9 +294,9 @@ export async function flagsRequiring(em: EntityManager, flag: Flag): Promise<str
   return rows.map((r) => r.key);
 }
 
-export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Flag> {
+export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, by: FlagRef): Promise<Flag> {
   return em.transactional(async (tx) => {
-    const flag = await getFlag(tx, actor, id);
+    const flag = await findFlag(tx, actor, by);
     await lockEnvironments(
       tx,
       (await listEnvironments(tx, flag.project)).map((e) => e.id),
@@ -308,7 +311,7 @@ export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, 
     recordAudit(tx, actor, {
       action: 'flag.deleted',
       resourceType: 'flag',
-      resourceId: id,
+      resourceId: flag.id,
       projectId: flag.project.id,
       details: { key: flag.key },
     });

@@ -18,7 +18,7 @@ import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { type EnvironmentProvisioner, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
-import { findFlag, getFlag } from './service.js';
+import { type FlagRef, findFlag } from './service.js';
 import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
 /** Environments one promotion may reach (each is read and validated in the transaction). */
@@ -87,13 +87,16 @@ export async function listFlagStates(em: EntityManager, flag: Flag): Promise<Fla
   return stateLoader(em).load(flag.id);
 }
 
-export async function getFlagState(em: EntityManager, flag: Flag, environmentKey: string): Promise<FlagState> {
-  const state = await em.findOne(
-    FlagStateSchema,
-    { flag, environment: { key: environmentKey } },
-    { populate: ['environment'] },
-  );
-  if (!state) throw new NotFoundError(`environment "${environmentKey}"`);
+/** The flag's state in one environment of its project, named by key or by id (exactly one). */
+export async function getFlagState(
+  em: EntityManager,
+  flag: Flag,
+  environment: { key?: string | null; id?: string | null },
+): Promise<FlagState> {
+  if (!environment.key === !environment.id)
+    throw new ValidationError('give exactly one of environmentKey or environmentId');
+  const state = await em.findOne(FlagStateSchema, { flag, environment }, { populate: ['environment'] });
+  if (!state) throw new NotFoundError('key' in environment ? `environment "${environment.key}"` : 'environment');
   return state;
 }
 
@@ -136,7 +139,7 @@ const withRuleIds = (rules: RuleChange[]): Rule[] => rules.map((r) => ({ ...r, i
 export async function updateFlagState(
   em: EntityManager,
   actor: ManagementPrincipal,
-  by: { flagId?: string | null; projectId?: string | null; flagKey?: string | null },
+  by: FlagRef,
   environmentId: string,
   expectedVersion: number,
   changes: FlagStateChanges,
@@ -194,11 +197,11 @@ export async function updateFlagState(
 export async function killFlag(
   em: EntityManager,
   actor: ManagementPrincipal,
-  flagId: string,
+  by: FlagRef,
   environmentId?: string | null,
 ): Promise<FlagState[]> {
   return em.transactional(async (tx) => {
-    const flag = await getFlag(tx, actor, flagId);
+    const flag = await findFlag(tx, actor, by);
     const environments = environmentId
       ? [await environmentOf(tx, flag, environmentId)]
       : await listEnvironments(tx, flag.project);
@@ -244,7 +247,7 @@ export async function killFlag(
 export async function promoteFlag(
   em: EntityManager,
   actor: ManagementPrincipal,
-  flagId: string,
+  by: FlagRef,
   fromEnvironmentId: string,
   toEnvironmentIds: string[],
 ): Promise<FlagState[]> {
@@ -255,7 +258,7 @@ export async function promoteFlag(
   }
   if (targets.includes(fromEnvironmentId)) throw new ValidationError('cannot promote an environment onto itself');
   return em.transactional(async (tx) => {
-    const flag = await getFlag(tx, actor, flagId);
+    const flag = await findFlag(tx, actor, by);
     assertLive(flag);
     const from = await environmentOf(tx, flag, fromEnvironmentId);
     const environments = [];

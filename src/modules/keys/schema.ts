@@ -1,6 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
+import { pageArgs, pageOf } from '../../graphql/page.js';
 import { UserSchema } from '../accounts/entity.js';
 import { UserType } from '../accounts/schema.js';
 import { EnvironmentType } from '../projects/schema.js';
@@ -12,6 +13,7 @@ import {
   GRACE_MINUTES,
   isKeyActive,
   listSdkKeys,
+  pageSdkKeys,
   revokeSdkKey,
   rotateServerKeys,
   setAuthorizedOrigins,
@@ -30,6 +32,7 @@ const SdkKeyType = builder.objectRef<SdkKey>('SdkKey').implement({
   authScopes: { permission: 'sdkkey:read' },
   fields: (t) => ({
     id: t.exposeID('id'),
+    environmentId: t.id({ resolve: (k) => k.environment.id }),
     kind: t.field({ type: SdkKeyKindEnum, resolve: (k) => k.kind }),
     name: t.exposeString('name'),
     masked: t.exposeString('masked', { description: 'Prefix and last four characters, e.g. vx_srv_…a1B2.' }),
@@ -78,6 +81,18 @@ builder.objectFields(EnvironmentType, (t) => ({
     resolve: (env, _a, ctx) => listSdkKeys(ctx.em, env.id),
   }),
 }));
+
+const SdkKeyPage = pageOf('SdkKey', SdkKeyType);
+
+builder.queryField('sdkKeys', (t) =>
+  t.field({
+    type: SdkKeyPage,
+    description: "An environment's SDK keys, masked, with when each was last used (a value is never shown again).",
+    authScopes: { permission: 'sdkkey:read' },
+    args: { environmentId: t.arg.id({ required: true }), ...pageArgs },
+    resolve: (_r, { environmentId, ...page }, ctx) => pageSdkKeys(ctx.em, actorOf(ctx), environmentId.toString(), page),
+  }),
+);
 
 const GRACE = `Grace period in minutes: one of ${GRACE_MINUTES.join(', ')}.`;
 

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { generateKey, hashKey, maskKey } from '../../auth/keys.js';
 import { changeActor, hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import type { Clock } from '../../clock.js';
+import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
@@ -67,8 +68,23 @@ export function isKeyActive(key: Pick<SdkKey, 'expiresAt'>, now: number): boolea
   return key.expiresAt === null || key.expiresAt.getTime() > now;
 }
 
+const KEY_ORDER = { createdAt: 'asc', id: 'asc' } as const;
+
 export async function listSdkKeys(em: EntityManager, environmentId: string): Promise<SdkKey[]> {
-  return em.find(SdkKeySchema, { environment: environmentId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  return em.find(SdkKeySchema, { environment: environmentId }, { orderBy: KEY_ORDER });
+}
+
+/** The keys of an environment of the caller's organization, a page at a time (masked: no value is stored). */
+export async function pageSdkKeys(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  environmentId: string,
+  args: PageArgs,
+): Promise<Page<SdkKey>> {
+  const window = pageWindow(args);
+  const environment = await getEnvironment(em, actor, environmentId);
+  const [rows, total] = await em.findAndCount(SdkKeySchema, { environment }, { orderBy: KEY_ORDER, ...window });
+  return toPage(rows, total, window);
 }
 
 export async function clientSideKey(em: EntityManager, environmentId: string): Promise<SdkKey | null> {

@@ -11,6 +11,7 @@ import {
   getProject,
   listEnvironments,
   listProjects,
+  pageEnvironments,
   updateEnvironment,
   updateProject,
 } from './service.js';
@@ -33,6 +34,12 @@ ProjectType.implement({
       complexity: { field: 1, multiplier: 10 },
       resolve: (project, _args, ctx) => listEnvironments(ctx.em, project),
     }),
+    environmentPage: t.field({
+      type: EnvironmentPage,
+      description: 'The environments of this project in display order, a page at a time.',
+      args: pageArgs,
+      resolve: (project, args, ctx) => pageEnvironments(ctx.em, project, args),
+    }),
   }),
 });
 
@@ -40,6 +47,7 @@ EnvironmentType.implement({
   authScopes: { permission: 'project:read' },
   fields: (t) => ({
     id: t.exposeID('id'),
+    projectId: t.id({ resolve: (env) => env.project.id }),
     key: t.exposeString('key'),
     name: t.exposeString('name'),
     color: t.exposeString('color', { nullable: true }),
@@ -51,6 +59,7 @@ EnvironmentType.implement({
 });
 
 const ProjectPage = pageOf('Project', ProjectType);
+const EnvironmentPage = pageOf('Environment', EnvironmentType);
 
 builder.queryFields((t) => ({
   projects: t.field({
@@ -83,7 +92,7 @@ const UpdateProjectInput = builder.inputType('UpdateProjectInput', {
 });
 const CreateEnvironmentInput = builder.inputType('CreateEnvironmentInput', {
   fields: (t) => ({
-    key: t.string({ required: true }),
+    key: t.string({ required: false, description: 'Defaults to a slug of the name.' }),
     name: t.string({ required: true }),
     color: t.string({ required: false, description: '#rrggbb' }),
   }),
@@ -134,11 +143,13 @@ builder.mutationFields((t) => ({
   }),
   deleteEnvironment: t.field({
     type: EnvironmentType,
+    description: 'Deletes an environment; with projectId, only one of that project.',
     authScopes: (_root, { id }) => ({
       environmentPermission: { permission: 'environment:delete', environmentId: id.toString() },
     }),
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteEnvironment(ctx.em, actorOf(ctx), id.toString()),
+    args: { id: t.arg.id({ required: true }), projectId: t.arg.id({ required: false }) },
+    resolve: (_root, { id, projectId }, ctx) =>
+      deleteEnvironment(ctx.em, actorOf(ctx), id.toString(), projectId?.toString()),
   }),
 }));
 

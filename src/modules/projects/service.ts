@@ -188,8 +188,25 @@ export async function deleteProject(em: EntityManager, actor: ManagementPrincipa
   });
 }
 
+const ENVIRONMENT_ORDER = { sortOrder: 'asc', createdAt: 'asc', id: 'asc' } as const;
+
 export async function listEnvironments(em: EntityManager, project: Project): Promise<Environment[]> {
-  return em.find(EnvironmentSchema, { project }, { orderBy: { sortOrder: 'asc', createdAt: 'asc' } });
+  return em.find(EnvironmentSchema, { project }, { orderBy: ENVIRONMENT_ORDER });
+}
+
+/** The environments of a project a page at a time, in display order. */
+export async function pageEnvironments(
+  em: EntityManager,
+  project: Project,
+  args: PageArgs,
+): Promise<Page<Environment>> {
+  const window = pageWindow(args);
+  const [rows, total] = await em.findAndCount(
+    EnvironmentSchema,
+    { project },
+    { orderBy: ENVIRONMENT_ORDER, ...window },
+  );
+  return toPage(rows, total, window);
 }
 
 export async function getEnvironment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Environment> {
@@ -206,11 +223,11 @@ export async function createEnvironment(
   em: EntityManager,
   actor: ManagementPrincipal,
   projectId: string,
-  input: { key: string; name: string; color?: string | null },
+  input: { key?: string | null; name: string; color?: string | null },
   provisioners: readonly EnvironmentProvisioner[],
 ): Promise<Environment> {
-  const key = assertKey(input.key, 'key');
   const name = assertName(input.name, 'name');
+  const key = assertKey(input.key ?? slugify(name), 'key');
   assertColor(input.color);
   return em.transactional((tx) =>
     flushUnique(tx, `an environment with key "${key}" in this project`, async () => {
@@ -269,13 +286,16 @@ export async function updateEnvironment(
   });
 }
 
+/** Deletes an environment; with `projectId`, only one of that project (another answers NOT_FOUND). */
 export async function deleteEnvironment(
   em: EntityManager,
   actor: ManagementPrincipal,
   id: string,
+  projectId?: string | null,
 ): Promise<Environment> {
   return em.transactional(async (tx) => {
     const environment = await getEnvironment(tx, actor, id);
+    if (projectId && environment.project.id !== projectId) throw new NotFoundError('environment');
     recordAudit(tx, actor, {
       action: 'environment.deleted',
       resourceType: 'environment',

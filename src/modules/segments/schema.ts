@@ -1,11 +1,19 @@
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
+import { ProjectSchema } from '../projects/entity.js';
 import { ProjectType } from '../projects/schema.js';
 import { inEveryEnvironmentOf } from '../projects/scopes.js';
 import { SegmentRuleInput, SegmentRuleType, toClause } from '../targeting/schema.js';
 import { type Segment, SegmentSchema } from './entity.js';
-import { createSegment, deleteSegment, getSegmentByKey, listSegments, updateSegment } from './service.js';
+import {
+  createSegment,
+  deleteSegment,
+  getSegmentByKey,
+  listSegments,
+  type SegmentRef,
+  updateSegment,
+} from './service.js';
 
 export const SegmentType = builder.objectRef<Segment>('Segment').implement({
   authScopes: { permission: 'segment:read' },
@@ -74,14 +82,30 @@ type RuleArg = { id?: string | null; clauses: Parameters<typeof toClause>[0][] }
 const toRules = (rules: RuleArg[] | null | undefined) =>
   rules?.map((r) => ({ id: r.id ?? null, clauses: r.clauses.map(toClause) }));
 
-const projectOfSegment = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], id: string) => async () =>
-  (
-    await ctx.em.findOne(
-      SegmentSchema,
-      { id, project: { organization: ctx.principal?.organizationId } },
-      { populate: ['project'] },
-    )
-  )?.project;
+const projectOfSegment = (ctx: Parameters<typeof inEveryEnvironmentOf>[0], by: SegmentRef) => async () =>
+  by.segmentId
+    ? (
+        await ctx.em.findOne(
+          SegmentSchema,
+          { id: by.segmentId, project: { organization: ctx.principal?.organizationId } },
+          { populate: ['project'] },
+        )
+      )?.project
+    : by.projectId
+      ? ctx.em.findOne(ProjectSchema, { id: by.projectId, organization: ctx.principal?.organizationId })
+      : undefined;
+
+const SEGMENT_REF = 'Name the segment by id, or by projectId and its key.';
+const refOf = (args: { id?: unknown; projectId?: unknown; key?: string | null }): SegmentRef => ({
+  segmentId: args.id?.toString(),
+  projectId: args.projectId?.toString(),
+  key: args.key,
+});
+const segmentRefArgs = builder.args((t) => ({
+  id: t.id({ required: false }),
+  projectId: t.id({ required: false }),
+  key: t.string({ required: false }),
+}));
 
 builder.mutationFields((t) => ({
   createSegment: t.field({
@@ -93,23 +117,21 @@ builder.mutationFields((t) => ({
   }),
   updateSegment: t.field({
     type: SegmentType,
-    description: 'Changes a segment; with expectedVersion, a stale version is refused with CONFLICT.',
-    authScopes: (_root, { id }, ctx) =>
-      inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
+    description: `Changes a segment; with expectedVersion, a stale version is refused with CONFLICT. ${SEGMENT_REF}`,
+    authScopes: (_root, args, ctx) => inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, refOf(args))),
     args: {
-      id: t.arg.id({ required: true }),
+      ...segmentRefArgs,
       expectedVersion: t.arg.int({ required: false }),
       input: t.arg({ type: UpdateSegmentInput, required: true }),
     },
-    resolve: (_root, { id, expectedVersion, input }, ctx) =>
-      updateSegment(ctx.em, actorOf(ctx), id.toString(), { ...input, rules: toRules(input.rules) }, expectedVersion),
+    resolve: (_root, { expectedVersion, input, ...ref }, ctx) =>
+      updateSegment(ctx.em, actorOf(ctx), refOf(ref), { ...input, rules: toRules(input.rules) }, expectedVersion),
   }),
   deleteSegment: t.field({
     type: SegmentType,
-    description: "Deletes a segment; refused with CONFLICT while a flag's rules use it.",
-    authScopes: (_root, { id }, ctx) =>
-      inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, id.toString())),
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteSegment(ctx.em, actorOf(ctx), id.toString()),
+    description: `Deletes a segment; refused with CONFLICT while a flag's rules use it. ${SEGMENT_REF}`,
+    authScopes: (_root, args, ctx) => inEveryEnvironmentOf(ctx, 'segment:write', projectOfSegment(ctx, refOf(args))),
+    args: segmentRefArgs,
+    resolve: (_root, args, ctx) => deleteSegment(ctx.em, actorOf(ctx), refOf(args)),
   }),
 }));

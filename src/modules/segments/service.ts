@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { type Clause, validateSegment } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
@@ -76,6 +76,22 @@ export async function getSegment(em: EntityManager, actor: ManagementPrincipal, 
   return segment;
 }
 
+/** How a caller names a segment: by id, or by project id and key (exactly one way). */
+export interface SegmentRef {
+  segmentId?: string | null;
+  projectId?: string | null;
+  key?: string | null;
+}
+
+export async function findSegment(em: EntityManager, actor: ManagementPrincipal, by: SegmentRef): Promise<Segment> {
+  if (by.segmentId) {
+    if (by.projectId || by.key) throw new ValidationError('give either id or projectId and key');
+    return getSegment(em, actor, by.segmentId);
+  }
+  if (!by.projectId || !by.key) throw new ValidationError('give either id or projectId and key');
+  return getSegmentByKey(em, await getProject(em, actor, { id: by.projectId }), by.key);
+}
+
 export async function createSegment(
   em: EntityManager,
   actor: ManagementPrincipal,
@@ -123,12 +139,12 @@ export async function createSegment(
 export async function updateSegment(
   em: EntityManager,
   actor: ManagementPrincipal,
-  id: string,
+  by: SegmentRef,
   input: UpdateSegmentInput,
   expectedVersion?: number | null,
 ): Promise<Segment> {
   return em.transactional(async (tx) => {
-    const segment = await getSegment(tx, actor, id);
+    const segment = await findSegment(tx, actor, by);
     if (expectedVersion != null && segment.version !== expectedVersion) {
       throw new ConflictError(
         `segment "${segment.key}" is at version ${segment.version}, not ${expectedVersion}: reload and retry`,
@@ -147,7 +163,7 @@ export async function updateSegment(
     recordAudit(tx, actor, {
       action: 'segment.updated',
       resourceType: 'segment',
-      resourceId: id,
+      resourceId: segment.id,
       projectId: segment.project.id,
       details: { key: segment.key, ...input },
     });
@@ -168,9 +184,9 @@ export async function flagsUsingSegment(em: EntityManager, segment: Segment): Pr
   return rows.map((r) => r.key);
 }
 
-export async function deleteSegment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Segment> {
+export async function deleteSegment(em: EntityManager, actor: ManagementPrincipal, by: SegmentRef): Promise<Segment> {
   return em.transactional(async (tx) => {
-    const segment = await getSegment(tx, actor, id);
+    const segment = await findSegment(tx, actor, by);
     await lockEnvironments(
       tx,
       (await listEnvironments(tx, segment.project)).map((e) => e.id),
@@ -185,7 +201,7 @@ export async function deleteSegment(em: EntityManager, actor: ManagementPrincipa
     recordAudit(tx, actor, {
       action: 'segment.deleted',
       resourceType: 'segment',
-      resourceId: id,
+      resourceId: segment.id,
       projectId: segment.project.id,
       details: { key: segment.key },
     });
