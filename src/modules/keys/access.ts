@@ -1,4 +1,4 @@
-import { type DomainError, ForbiddenError, UnauthenticatedError } from '../../errors.js';
+import { DomainError, ForbiddenError, UnauthenticatedError } from '../../errors.js';
 import { ipBudget } from '../../http/rate-limit.js';
 import type { CachedSdkKey, SdkKeyCache } from './cache.js';
 import type { SdkKeyKind } from './entity.js';
@@ -11,12 +11,17 @@ import type { SdkKeyKind } from './entity.js';
  * - which rate-limit budget does the request spend? (`budgetOf`).
  */
 export const INVALID_SDK_KEY = 'API key is invalid';
+/** A valid server or mobile key, with a path naming an environment that is not the key's. */
+export const ENVIRONMENT_NOT_FOR_KEY = 'environment not found for this key';
 
 /** What an SDK request presents. */
 export interface SdkCredential {
   /** `X-API-Key` (or OFREP's `Authorization: Bearer`, or `x-api-key` in graphql-ws `connection_init`). */
   presented?: string | null;
-  /** A client-side ID given in the path (`/v1/client/{envKey}/flags`, `/v1/stream/{envKey}`). */
+  /**
+   * The environment named in the path (`/v1/client/{envKey}/flags`, `/v1/stream/{envKey}`): its
+   * client-side ID, or its key (slug) when `presented` is a server or mobile key of it.
+   */
   pathValue?: string | null;
   /** The browser origin, checked against a client-side ID's allow-list. */
   origin?: string | null;
@@ -130,14 +135,23 @@ export class SdkAccess {
     let key: CachedSdkKey;
     if (credential.pathValue) {
       const inPath = resolved.path;
-      if (inPath?.kind !== 'client') return new UnauthenticatedError(INVALID_SDK_KEY);
-      key = inPath;
-      if (credential.presented) {
-        // A server key for the same environment lifts the client-side filter.
-        const secret = resolved.presented;
-        if (!secret) return new UnauthenticatedError(INVALID_SDK_KEY);
-        if (secret.environmentId !== inPath.environmentId) {
-          return new ForbiddenError('the API key belongs to another environment');
+      const secret = credential.presented ? resolved.presented : undefined;
+      if (credential.presented && !secret) return new UnauthenticatedError(INVALID_SDK_KEY);
+      if (inPath?.kind === 'client') {
+        key = inPath;
+        if (secret) {
+          // A server key for the same environment lifts the client-side filter.
+          if (secret.environmentId !== inPath.environmentId) {
+            return new ForbiddenError('the API key belongs to another environment');
+          }
+          key = secret;
+        }
+      } else {
+        // Not a client-side ID: the path names an environment by its key, which only a server or
+        // mobile key of that environment may do (environment keys are not secret, nor unique).
+        if (!secret || secret.kind === 'client') return new UnauthenticatedError(INVALID_SDK_KEY);
+        if (secret.environmentKey !== credential.pathValue) {
+          return new DomainError('NOT_FOUND', ENVIRONMENT_NOT_FOR_KEY);
         }
         key = secret;
       }

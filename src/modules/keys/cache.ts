@@ -13,6 +13,8 @@ import type { SdkKeyKind } from './entity.js';
 export interface CachedSdkKey {
   id: string;
   environmentId: string;
+  /** The key (slug) of that environment, fixed for its life: paths may name the environment by it. */
+  environmentKey: string;
   kind: SdkKeyKind;
   /** Epoch ms after which the key answers 401 (end of a revocation grace), or null. */
   expiresAt: number | null;
@@ -24,6 +26,7 @@ export interface CachedSdkKey {
 interface Row {
   id: string;
   environment_id: string;
+  environment_key: string;
   kind: SdkKeyKind;
   key_hash: string;
   expires_at: Date | null;
@@ -41,6 +44,7 @@ function toCached(row: Row): CachedSdkKey {
   return {
     id: row.id,
     environmentId: row.environment_id,
+    environmentKey: row.environment_key,
     kind: row.kind,
     expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
     origins: new Set(origins.filter((o) => o !== '*')),
@@ -48,7 +52,8 @@ function toCached(row: Row): CachedSdkKey {
   };
 }
 
-const SELECT = 'select id, environment_id, kind, key_hash, expires_at, authorized_origins from sdk_keys';
+const SELECT =
+  'select k.id, k.environment_id, e.key as environment_key, k.kind, k.key_hash, k.expires_at, k.authorized_origins from sdk_keys k join environments e on e.id = k.environment_id';
 
 export class SdkKeyCache {
   private byHash = new Map<string, CachedSdkKey>();
@@ -64,7 +69,7 @@ export class SdkKeyCache {
   ) {}
 
   async loadAll(): Promise<void> {
-    const rows: Row[] = await this.em().execute(`${SELECT} where expires_at is null or expires_at > now()`);
+    const rows: Row[] = await this.em().execute(`${SELECT} where k.expires_at is null or k.expires_at > now()`);
     const next = new Map<string, CachedSdkKey>();
     for (const row of rows) next.set(row.key_hash, toCached(row));
     this.byHash = next;
@@ -72,7 +77,7 @@ export class SdkKeyCache {
   }
 
   async reloadEnvironment(environmentId: string): Promise<void> {
-    const rows: Row[] = await this.em().execute(`${SELECT} where environment_id = ?`, [environmentId]);
+    const rows: Row[] = await this.em().execute(`${SELECT} where k.environment_id = ?`, [environmentId]);
     for (const [hash, key] of this.byHash) if (key.environmentId === environmentId) this.byHash.delete(hash);
     for (const row of rows) {
       this.byHash.set(row.key_hash, toCached(row));
@@ -124,7 +129,7 @@ export class SdkKeyCache {
   }
 
   private async lookup(hash: string): Promise<CachedSdkKey | null> {
-    const rows: Row[] = await this.em().execute(`${SELECT} where key_hash = ?`, [hash]);
+    const rows: Row[] = await this.em().execute(`${SELECT} where k.key_hash = ?`, [hash]);
     const row = rows[0];
     if (!row) {
       if (this.unknown.size >= NEGATIVE_MAX) this.unknown.clear();
