@@ -9,6 +9,7 @@ import { graphqlPlugin } from './graphql/yoga.js';
 import { frameworkError, httpConventionsPlugin, requestId } from './http/envelope.js';
 import { healthPlugin } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
+import { openApiPlugin } from './http/openapi.js';
 import { rateLimitsPlugin } from './http/rate-limit.js';
 import { jobsPlugin } from './jobs/queue.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
@@ -28,6 +29,8 @@ import { hubPlugin } from './realtime/hub.js';
 import { snapshotsPlugin } from './realtime/snapshots.js';
 import { eventStreamsPlugin } from './realtime/sse.js';
 import { graphqlWebSocketPlugin } from './realtime/ws.js';
+import { restPlugin } from './rest/plugin.js';
+import { restRoutes } from './routes.js';
 import { schema } from './schema.js';
 
 const AJV_OPTIONS = { removeAdditional: false, coerceTypes: false, allErrors: false };
@@ -69,6 +72,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
 
   // Conventions every route answers by.
   await app.register(httpConventionsPlugin, { requireHttps: config.requireHttps });
+  // The OpenAPI document sees every route registered after it.
+  await app.register(openApiPlugin);
   await app.register(rateLimitsPlugin, {
     prefix: config.rateLimitPrefix,
     redisUrl: config.redisUrl,
@@ -129,6 +134,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       useInputChecks(),
     ],
   });
+  // The REST management API: each route a GraphQL operation of the same schema.
+  await app.register(restPlugin, { routes: restRoutes, schema, ajvOptions: AJV_OPTIONS });
   await app.register(import('./http/console.js'));
   await app.register(graphqlWebSocketPlugin, {
     upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: app.rateLimits.upgrade },

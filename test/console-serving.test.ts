@@ -43,7 +43,7 @@ describe('the console at /', () => {
       '/v1/nothing-here',
       '/v1/evaluate',
       '/ofrep/v1/x',
-      '/docs',
+      '/docs/nothing-here',
       '/graphql/x',
       '/assets/missing.js',
     ]) {
@@ -56,5 +56,9 @@ describe('the console at /', () => {
     expect(graphiql.status).toBe(200);
     expect(graphiql.body).toContain('GraphiQL');
     expect(graphiql.headers.get('content-security-policy')).toBeNull();
+    // /docs is the API reference, not a page of the console (test/openapi.test.ts).
+    const docs = await request(server.url, 'GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-security-policy')).not.toBe(CONSOLE_CSP);
   });
 });

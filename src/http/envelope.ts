@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { Type } from 'typebox';
 import { jsonValueProblem, REQUEST_JSON_LIMITS } from '../common/json.js';
 import { asDomainError } from '../db/errors.js';
 import { ServiceUnavailableError, shuttingDown } from '../errors.js';
@@ -20,6 +21,16 @@ export function requestId(req: { headers: Record<string, string | string[] | und
 export function requestIdFrom(incoming: unknown): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
+
+/** The REST error body's schema, for the OpenAPI document. */
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.String({ description: 'What went wrong, in one sentence.' }),
+    request_id: Type.String({ description: 'The same value as the X-Request-Id header.' }),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Machine-readable details.' })),
+  },
+  { description: 'Every error of every REST route: nothing was changed.' },
+);
 
 /** The REST error body. */
 export function envelope(requestId: string, message: string, extra?: Record<string, unknown>) {
@@ -78,28 +89,34 @@ declare module 'fastify' {
   }
 }
 
-/** Turns the first Ajv error into one sentence that names the field. */
-export function validationMessage(first: {
-  instancePath: string;
-  keyword: string;
-  params: unknown;
-  message?: string;
-}): string {
+/** Turns the first Ajv error into one sentence that names the field (or query parameter). */
+export function validationMessage(
+  first: {
+    instancePath: string;
+    keyword: string;
+    params: unknown;
+    message?: string;
+  },
+  part: string | undefined = 'body',
+): string {
   const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const params = first.params as Record<string, unknown>;
+  const what = part === 'querystring' ? 'query parameter' : part === 'params' ? 'path parameter' : 'field';
   switch (first.keyword) {
     case 'additionalProperties':
-      return `unknown field "${path ? `${path}.` : ''}${String(params.additionalProperty)}"`;
+      return `unknown ${what} "${path ? `${path}.` : ''}${String(params.additionalProperty)}"`;
     case 'required':
-      return `field "${path ? `${path}.` : ''}${String(params.missingProperty)}" is required`;
+      return `${what} "${path ? `${path}.` : ''}${String(params.missingProperty)}" is required`;
+    case 'enum':
+      return `${what} "${path}" must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
     default:
-      return path ? `field "${path}" ${first.message}` : `body ${first.message}`;
+      return path ? `${what} "${path}" ${first.message}` : `${part === 'body' ? 'body' : what} ${first.message}`;
   }
 }
 
 function describeValidation(error: FastifyError): string {
   const first = error.validation?.[0];
-  return first ? validationMessage(first) : error.message;
+  return first ? validationMessage(first, error.validationContext) : error.message;
 }
 
 function statusOf(error: FastifyError): { status: number; message: string } {
