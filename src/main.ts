@@ -60,6 +60,7 @@ async function start() {
   say(`listening on http://${shown}:${config.port}`);
   say(`console: http://${shown}:${config.port}/`);
   say(`GraphiQL: http://${shown}:${config.port}/graphql`);
+  say(`API reference: http://${shown}:${config.port}/docs`);
 }
 
 async function shutdown(signal: string) {
