@@ -7,14 +7,13 @@ import {
   expectEnvelope,
   forEveryRole,
   GROUPS,
-  givenTeam,
+  givenRestWorld,
   RFC3339_UTC,
-  restClient,
   routeNamed,
   type Team,
 } from './helpers/rest.js';
 import { snapshotsCaughtUp } from './helpers/sdk.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import type { TestServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
 
 let server: TestServer;
@@ -22,9 +21,7 @@ let team: Team;
 let call: Call;
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' });
-  team = await givenTeam(server.url);
-  call = restClient(server.url);
+  ({ server, team, call } = await givenRestWorld());
 });
 
 const keysPath = (env = 'dev') => `/v1/environments/${team.env[env]}/api-keys`;

@@ -7,12 +7,11 @@ import {
   expectEnvelope,
   forEveryRole,
   GROUPS,
-  givenTeam,
-  restClient,
+  givenRestWorld,
   routeNamed,
   type Team,
 } from './helpers/rest.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import type { TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let team: Team;
@@ -20,9 +19,7 @@ let call: Call;
 const hex = () => randomBytes(3).toString('hex');
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' });
-  team = await givenTeam(server.url);
-  call = restClient(server.url);
+  ({ server, team, call } = await givenRestWorld());
 });
 
 const segmentsPath = () => `/v1/projects/${team.projectId}/segments`;

@@ -9,13 +9,12 @@ import {
   expectEnvelope,
   forEveryRole,
   GROUPS,
-  givenTeam,
+  givenRestWorld,
   RFC3339_UTC,
-  restClient,
   routeNamed,
   type Team,
 } from './helpers/rest.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import type { TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let team: Team;
@@ -23,9 +22,7 @@ let call: Call;
 const hex = () => randomBytes(3).toString('hex');
 
 beforeAll(async () => {
-  server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' });
-  team = await givenTeam(server.url);
-  call = restClient(server.url);
+  ({ server, team, call } = await givenRestWorld());
 });
 
 /** A person who joins the organization as a viewer (a fresh target for role changes). */

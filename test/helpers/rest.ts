@@ -5,6 +5,7 @@ import type { AnyRoute } from '../../src/rest/route.js';
 import { restRoutes } from '../../src/routes.js';
 import { graphql, type HttpResult, request } from './client.js';
 import { type GivenOrg, givenMember, givenOrg } from './givens.js';
+import { startServer, type TestServer } from './server.js';
 
 /** The REST management API as a script sees it: every role of one organization, and a stranger. */
 export const ROLES: readonly Role[] = ['owner', 'admin', 'developer', 'viewer'];
@@ -58,15 +59,21 @@ export function routeNamed(name: string): AnyRoute {
   return route;
 }
 
-/** Whether `role` may call the route, by the permission table (what the tests then check over HTTP). */
-export const mayCall = (name: string, role: Role) => rolesFor(routeNamed(name)).includes(role);
-
 export type Call = (method: string, path: string, auth?: Record<string, string>, body?: unknown) => Promise<HttpResult>;
 
 export const restClient =
   (base: string): Call =>
   (method, path, auth = {}, body) =>
     request(base, method, path, { headers: auth, ...(body === undefined ? {} : { body }) });
+
+/** A server whose rate limits a role-by-role test stays under, a team in it, and a REST client. */
+export async function givenRestWorld(): Promise<{ server: TestServer; team: Team; call: Call }> {
+  const server = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' });
+  return { server, team: await givenTeam(server.url), call: restClient(server.url) };
+}
+
+/** Whether `role` may call the route, by the permission table (what the tests then check over HTTP). */
+export const mayCall = (name: string, role: Role) => rolesFor(routeNamed(name)).includes(role);
 
 /** An RFC 3339 timestamp in UTC. */
 export const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
