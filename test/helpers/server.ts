@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Options } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, inject } from 'vitest';
+import { afterAll, inject, onTestFinished } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -57,6 +57,13 @@ export async function startServer(
       await orm.close();
     },
   };
-  afterAll(() => server.close());
+  // A server started inside a test closes when that test ends (files that start one per test
+  // would otherwise hold every one's connections until the file ends); one started in a
+  // beforeAll closes with the file.
+  try {
+    onTestFinished(() => server.close());
+  } catch {
+    afterAll(() => server.close());
+  }
   return server;
 }
