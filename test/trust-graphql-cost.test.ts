@@ -149,6 +149,19 @@ describe('limits a dashboard never hits', () => {
   });
 });
 
+describe('what is not a cost problem is not answered as one', () => {
+  it('a variable that does not coerce gets the execution`s own code, not QUERY_TOO_COMPLEX', async () => {
+    const r = await graphql(
+      server.url,
+      'mutation($e: ID!, $k: SdkKeyKind!) { createSdkKey(environmentId: $e, kind: $k) { value } }',
+      { e: crypto.randomUUID(), k: 'NOT_A_KIND' },
+      org.auth,
+    );
+    expect(r.errors?.[0]?.extensions?.code).toBeDefined();
+    expect(r.errors?.[0]?.extensions?.code).not.toBe('QUERY_TOO_COMPLEX');
+  });
+});
+
 describe('a heavier operation spends more of the budget', () => {
   it('one point per root field, and a point more per COST_PER_POINT of cost', async () => {
     const remaining = async (query: string) => {

@@ -169,16 +169,15 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
         },
       }),
     ]);
-    if (errors.length > 0) {
-      const over = cost > QUERY_LIMITS.maxCost;
+    // The rule also reports variables that do not coerce: those are the execution's to refuse,
+    // with its own code; only a cost over the limit is QUERY_TOO_COMPLEX.
+    if (errors.length > 0 && cost > QUERY_LIMITS.maxCost) {
       return setResultAndStopExecution({
         errors: [
-          over
-            ? tooComplex(
-                'cost',
-                `the operation costs ${cost}, over the limit of ${QUERY_LIMITS.maxCost}: select less or page`,
-              )
-            : tooComplex('cost', errors[0]!.message),
+          tooComplex(
+            'cost',
+            `the operation costs ${cost}, over the limit of ${QUERY_LIMITS.maxCost}: select less or page`,
+          ),
         ],
       });
     }
