@@ -283,7 +283,7 @@ describe('a change in an environment that requires approval', () => {
   });
 
   it('the kill switch always applies at once and is audited as an emergency', async () => {
-    const { project, flag } = await givenGovernedFlag();
+    const { flag } = await givenGovernedFlag();
     await server.sql('update flag_states set "on" = true where flag_id = ?', [flag.id]);
     const kill = await gql(
       'mutation($f: ID!) { killFlag(flagId: $f) { environment { key } on } }',
