@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bearer, errorCode, graphql, request } from './helpers/client.js';
 import { givenAccessToken } from './helpers/credentials.js';
 import { givenFlag, givenProject, givenState, storedState } from './helpers/flags.js';
-import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
+import { givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /**
