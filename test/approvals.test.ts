@@ -409,6 +409,22 @@ describe('a change in an environment that requires approval', () => {
   });
 });
 
+describe('least privilege', () => {
+  it('a token narrowed to dev neither reviews, cancels nor edits a change to production', async () => {
+    const { project, flag } = await givenGovernedFlag();
+    const { pendingChange } = await propose(project, flag.id, { on: true });
+    const narrowed = await givenAccessToken(server.url, org.auth, {
+      kind: 'SERVICE',
+      permissions: ['flag:read', 'flag:write', 'approval:request', 'approval:review'],
+      environmentIds: [project.env.dev!],
+    });
+    const auth = { authorization: `Bearer ${narrowed.data.createAccessToken.value}` };
+    expect(errorCode(await review(pendingChange.id, 'APPROVE', auth))).toBe('FORBIDDEN');
+    expect(errorCode(await gql(CANCEL, { id: pendingChange.id }, auth))).toBe('FORBIDDEN');
+    expect((await gql(PENDING, { id: pendingChange.id }, org.auth)).data.pendingChange.state).toBe('PENDING');
+  });
+});
+
 describe('the request door and the inbox', () => {
   it('requestFlagChange carries a comment; pendingChanges filters by state, environment, flag and author', async () => {
     const { project, flag } = await givenGovernedFlag();

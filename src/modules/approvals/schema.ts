@@ -1,3 +1,4 @@
+import type { Permission } from '../../auth/permissions.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf, type GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, pageOf } from '../../graphql/page.js';
@@ -239,13 +240,14 @@ builder.queryFields((t) => ({
   }),
 }));
 
-/** A review needs approval:review in every environment the change reaches (for environment-narrowed credentials). */
-const reviewScopes = async (ctx: GraphQLContext, id: string) => {
-  if (!ctx.principal?.environmentIds) return { permission: 'approval:review' as const };
+/**
+ * What acting on a pending change needs: `permission`, and, for environment-narrowed credentials,
+ * in every environment the change reaches (a token narrowed to dev touches no change to production).
+ */
+const changeScopes = async (ctx: GraphQLContext, id: string, permission: Permission) => {
+  if (!ctx.principal?.environmentIds) return { permission };
   const change = await ctx.em.findOne(PendingChangeSchema, { id, organizationId: ctx.principal.organizationId });
-  return change
-    ? inEveryEnvironment('approval:review', change.environmentIds)
-    : { permission: 'approval:review' as const };
+  return change ? inEveryEnvironment(permission, change.environmentIds) : { permission };
 };
 
 const now = (ctx: GraphQLContext) => new Date(ctx.clock.now());
@@ -289,7 +291,7 @@ builder.mutationFields((t) => ({
     type: PendingChangeType,
     description:
       "Its author replaces what a flag-state change proposes, against the flag's state now (expectedVersion): approvals given so far no longer count.",
-    authScopes: { permission: 'flag:write' },
+    authScopes: (_root, { id }, ctx) => changeScopes(ctx, id.toString(), 'flag:write'),
     args: {
       id: t.arg.id({ required: true }),
       expectedVersion: t.arg.int({ required: true }),
@@ -316,7 +318,7 @@ builder.mutationFields((t) => ({
     type: PendingChangeType,
     description:
       'Approves or rejects a change (never your own; the same reviewer counts once). The approval that reaches what it requires applies it, only if what it was made against is still current; otherwise it becomes STALE.',
-    authScopes: (_root, { id }, ctx) => reviewScopes(ctx, id.toString()),
+    authScopes: (_root, { id }, ctx) => changeScopes(ctx, id.toString(), 'approval:review'),
     args: {
       id: t.arg.id({ required: true }),
       decision: t.arg({ type: ReviewDecisionEnum, required: true }),
@@ -334,14 +336,14 @@ builder.mutationFields((t) => ({
   cancelPendingChange: t.field({
     type: PendingChangeType,
     description: 'Its author (or a reviewer) withdraws a change: it will not apply.',
-    authScopes: { anyPermission: ['approval:request', 'approval:review', 'flag:write'] },
+    authScopes: (_root, { id }, ctx) => changeScopes(ctx, id.toString(), 'flag:read'),
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => cancelPendingChange(ctx.em, actorOf(ctx), id.toString()),
   }),
   reschedulePendingChange: t.field({
     type: PendingChangeType,
     description: 'A new time for a scheduled change; where it requires approval, its approvals are reset.',
-    authScopes: { anyPermission: ['approval:request', 'approval:review', 'flag:write'] },
+    authScopes: (_root, { id }, ctx) => changeScopes(ctx, id.toString(), 'flag:write'),
     args: { id: t.arg.id({ required: true }), applyAt: t.arg({ type: 'DateTime', required: true }) },
     resolve: (_root, { id, applyAt }, ctx) =>
       reschedulePendingChange(ctx.em, actorOf(ctx), scheduler(ctx), id.toString(), applyAt, now(ctx)),
