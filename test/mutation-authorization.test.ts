@@ -175,14 +175,15 @@ async function pendingChange(auth = developer.auth) {
   );
   return data.updateFlagState.pendingChange.id as string;
 }
-const inAMinute = () => new Date(Date.now() + 60_000).toISOString();
+// Far enough ahead that no scheduled change of the walk runs (and writes) while it goes on.
+const tomorrow = (extraMs = 0) => new Date(Date.now() + 86_400_000 + extraMs).toISOString();
 /** A change to a flag in dev scheduled by the owner, and the version it was made against. */
 async function scheduledChange() {
   const { id } = await flag();
   const { version } = await storedState(server, id, project.env.dev!);
   const data = await ok(
     'mutation($f: ID!, $e: ID!, $v: Int!, $at: DateTime) { requestFlagChange(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: true }, applyAt: $at) { id } }',
-    { f: id, e: project.env.dev, v: version, at: inAMinute() },
+    { f: id, e: project.env.dev, v: version, at: tomorrow() },
   );
   return { id: data.requestFlagChange.id as string, version };
 }
@@ -246,12 +247,12 @@ const ARGUMENTS: Record<string, Arguments> = {
       expectedVersion: version,
       input: { on: true },
       comment: 'walk',
-      applyAt: inAMinute(),
+      applyAt: tomorrow(),
     };
   },
   reschedulePendingChange: async () => ({
     id: (await scheduledChange()).id,
-    applyAt: new Date(Date.now() + 120_000).toISOString(),
+    applyAt: tomorrow(60_000),
   }),
   restoreFlag: async () => {
     const { id } = await flag();
