@@ -4,6 +4,7 @@ import { Migration20261123220444 } from './Migration20261123220444.js';
 import { Migration20261123220655 } from './Migration20261123220655.js';
 import { Migration20261123221804 } from './Migration20261123221804.js';
 import { Migration20261201142605 } from './Migration20261201142605.js';
+import { Migration20261201154317 } from './Migration20261201154317.js';
 
 export const migrations = [
   { name: 'Migration20261123215328', class: Migration20261123215328 },
@@ -11,4 +12,5 @@ export const migrations = [
   { name: 'Migration20261123220655', class: Migration20261123220655 },
   { name: 'Migration20261123221804', class: Migration20261123221804 },
   { name: 'Migration20261201142605', class: Migration20261201142605 },
+  { name: 'Migration20261201154317', class: Migration20261201154317 },
 ];

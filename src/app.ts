@@ -13,9 +13,12 @@ import { openApiPlugin } from './http/openapi.js';
 import { rateLimitsPlugin } from './http/rate-limit.js';
 import { jobsPlugin } from './jobs/queue.js';
 import { registerAuthRoutes } from './modules/accounts/routes.js';
+import { changeSchedulerPlugin } from './modules/approvals/scheduler.js';
 import { flagSnapshotSource } from './modules/flags/snapshot-source.js';
 import { provisionFlagStates } from './modules/flags/state.js';
 import { resolvePrincipal } from './modules/identity/resolve.js';
+import { mailerPlugin } from './modules/invitations/mail.js';
+import { registerInvitationRoutes } from './modules/invitations/routes.js';
 import { sdkKeysPlugin } from './modules/keys/plugin.js';
 import { provisionClientSideId } from './modules/keys/service.js';
 import { sdkMetricsPlugin } from './modules/metrics/plugin.js';
@@ -92,6 +95,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   await app.register(sdkMetricsPlugin);
   // Work that happens later, exactly once, on whichever node takes it.
   await app.register(jobsPlugin, { databaseUrl: String(orm.config.get('clientUrl')) });
+  await app.register(changeSchedulerPlugin);
+  await app.register(mailerPlugin, { smtpUrl: config.smtpUrl, from: config.smtpFrom });
 
   // The doors.
   await app.register(healthPlugin);
@@ -105,6 +110,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   registerAuthRoutes(app, { orm, settings, authLimit: app.rateLimits.auth });
   registerSignupRoute(app, { orm, settings, authLimit: app.rateLimits.auth, environmentProvisioners });
   registerSsoRoute(app, { orm, settings, authLimit: app.rateLimits.auth });
+  registerInvitationRoutes(app, { orm, settings, authLimit: app.rateLimits.auth });
   await app.register(sdkPlugin, {
     lane,
     evaluationLimit: app.rateLimits.evaluation,
@@ -122,7 +128,14 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
       settings,
       clock,
       refreshKeys: (environmentId) => app.keyCache.reloadEnvironment(environmentId),
-      services: { hub: app.hub, snapshots: app.snapshots, sdkAccess: app.sdkAccess, environmentProvisioners },
+      services: {
+        hub: app.hub,
+        snapshots: app.snapshots,
+        sdkAccess: app.sdkAccess,
+        environmentProvisioners,
+        changeScheduler: app.changeScheduler,
+        invitations: { mailer: app.mailer, publicUrl: config.publicUrl },
+      },
     }),
     plugins: [
       ...useOperationLimits({

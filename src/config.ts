@@ -32,6 +32,11 @@ export interface Config {
   rateLimitPrefix: string;
   /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (comma separated). */
   trustProxy: string[];
+  /** Where people reach this server (invitation links); default http://localhost:PORT. */
+  publicUrl: string;
+  /** Unset: no mail is sent (invitation links are only answered). */
+  smtpUrl: string | undefined;
+  smtpFrom: string;
   /** What the operator should know at start (main.ts prints it): risky settings outside production. */
   warnings: string[];
 }
@@ -95,6 +100,12 @@ export function loadConfig(env: Env): Config {
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
   }
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL', 'must be an smtp:// or smtps:// URL');
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl))
+    throw new ConfigError('PUBLIC_URL', 'must be an http:// or https:// URL');
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -103,7 +114,7 @@ export function loadConfig(env: Env): Config {
   return {
     nodeEnv,
     host: env.HOST?.trim() || '0.0.0.0',
-    port: integer(env, 'PORT', 8080, 0, 65535),
+    port,
     databaseUrl,
     dataDir: env.DATA_DIR?.trim() || '.data',
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
@@ -122,6 +133,9 @@ export function loadConfig(env: Env): Config {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    publicUrl,
+    smtpUrl,
+    smtpFrom: env.SMTP_FROM?.trim() || 'Vexil <vexil@localhost>',
     warnings,
   };
 }

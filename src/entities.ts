@@ -1,8 +1,10 @@
 import { MembershipSchema, OrganizationSchema, RefreshTokenSchema, UserSchema } from './modules/accounts/entity.js';
-import { AuditEntrySchema } from './modules/audit/entity.js';
+import { AuditChainHeadSchema, AuditEntrySchema } from './modules/audit/entity.js';
 import { FlagSchema, FlagStateSchema } from './modules/flags/entity.js';
+import { InvitationSchema } from './modules/invitations/entity.js';
 import { SdkKeySchema } from './modules/keys/entity.js';
 import { EvaluationCountSchema, TrackedEventSchema } from './modules/metrics/entity.js';
+import { PendingChangeSchema, PendingReviewSchema } from './modules/pending/entity.js';
 import { EnvironmentSchema, ProjectSchema } from './modules/projects/entity.js';
 import { SegmentSchema } from './modules/segments/entity.js';
 import { SsoTokenUseSchema } from './modules/sso/entity.js';
@@ -25,4 +27,8 @@ export const entities = [
   EvaluationCountSchema,
   TrackedEventSchema,
   SsoTokenUseSchema,
+  AuditChainHeadSchema,
+  PendingChangeSchema,
+  PendingReviewSchema,
+  InvitationSchema,
 ];

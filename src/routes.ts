@@ -2,8 +2,10 @@
  * The REST management API: every module's route declarations, assembled (as src/schema.ts
  * assembles the GraphQL schema). Each route runs a GraphQL operation of that schema (src/rest/).
  */
+import { approvalRoutes } from './modules/approvals/routes.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { flagRoutes } from './modules/flags/routes.js';
+import { invitationRoutes } from './modules/invitations/routes.js';
 import { keyRoutes } from './modules/keys/routes.js';
 import { memberRoutes } from './modules/members/routes.js';
 import { projectRoutes } from './modules/projects/routes.js';
@@ -18,5 +20,7 @@ export const restRoutes: readonly AnyRoute[] = [
   ...keyRoutes,
   ...auditRoutes,
   ...memberRoutes,
+  ...invitationRoutes,
+  ...approvalRoutes,
   ...tokenRoutes,
 ];

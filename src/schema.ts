@@ -12,9 +12,12 @@ import './modules/keys/schema.js';
 import './modules/tokens/schema.js';
 import './modules/sso/schema.js';
 import './modules/audit/schema.js';
+import './modules/approvals/schema.js';
+import './modules/invitations/schema.js';
 // Subscriptions, next to their domains: flagChanged (dashboards) and flagValues (SDKs).
 import './modules/flags/live.js';
 import './modules/sdk/live.js';
+import './modules/approvals/live.js';
 
 export const schema = builder.toSchema();
 

@@ -161,10 +161,53 @@ async function refreshToken() {
   return res.body.tokens.refresh_token as string;
 }
 
+/** A change to a flag in production, which requires approval, proposed by `auth` (the developer by default). */
+async function pendingChange(auth = developer.auth) {
+  const { id } = await flag();
+  await ok('mutation($e: ID!) { setEnvironmentApproval(environmentId: $e, requiresApproval: true) { id } }', {
+    e: project.env.production,
+  });
+  const { version } = await storedState(server, id, project.env.production!);
+  const data = await ok(
+    'mutation($f: ID!, $e: ID!, $v: Int!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: true }) { pendingChange { id } } }',
+    { f: id, e: project.env.production, v: version },
+    auth,
+  );
+  return data.updateFlagState.pendingChange.id as string;
+}
+// Far enough ahead that no scheduled change of the walk runs (and writes) while it goes on.
+const tomorrow = (extraMs = 0) => new Date(Date.now() + 86_400_000 + extraMs).toISOString();
+/** A change to a flag in dev scheduled by the owner, and the version it was made against. */
+async function scheduledChange() {
+  const { id } = await flag();
+  const { version } = await storedState(server, id, project.env.dev!);
+  const data = await ok(
+    'mutation($f: ID!, $e: ID!, $v: Int!, $at: DateTime) { requestFlagChange(flagId: $f, environmentId: $e, expectedVersion: $v, input: { on: true }, applyAt: $at) { id } }',
+    { f: id, e: project.env.dev, v: version, at: tomorrow() },
+  );
+  return { id: data.requestFlagChange.id as string, version };
+}
+async function invitation(email = uniqueEmail('walk'), by = owner) {
+  const data = await ok(
+    'mutation($e: String!) { inviteMember(email: $e, role: viewer) { token invitation { id } } }',
+    { e: email },
+    by.auth,
+  );
+  return data.inviteMember as { token: string; invitation: { id: string } };
+}
+
 type Arguments = () => Promise<Record<string, unknown>>;
 const ARGUMENTS: Record<string, Arguments> = {
+  // The owner accepts an invitation of another organization (one for a new person would be
+  // refused to a signed-in owner); anonymous callers are refused: the address has an account.
+  acceptInvitation: async () => ({
+    token: (await invitation(owner.email, await givenOrg(server.url))).token,
+    name: 'Walker',
+    password: 'correct-horse-battery',
+  }),
   addMember: async () => ({ email: (await givenOrg(server.url)).email, role: 'admin' }),
   archiveFlag: async () => ({ id: (await flag()).id }),
+  cancelPendingChange: async () => ({ id: await pendingChange() }),
   createAccessToken: async () => ({
     input: { name: `walk ${hex()}`, kind: 'SERVICE', permissions: ['flag:read', 'project:read'] },
   }),
@@ -178,6 +221,11 @@ const ARGUMENTS: Record<string, Arguments> = {
   deleteFlag: async () => ({ id: (await flag()).id }),
   deleteProject: async () => ({ id: await freshProject() }),
   deleteSegment: async () => ({ id: (await segment()).id }),
+  editPendingChange: async () => {
+    const { id, version } = await scheduledChange();
+    return { id, expectedVersion: version, input: { on: true, offVariation: 0 }, comment: 'edited' };
+  },
+  inviteMember: async () => ({ email: uniqueEmail('walk'), role: 'developer' }),
   killFlag: async () => ({ flagId: (await flag()).id, environmentId: project.env.production }),
   login: async () => ({ input: { email: viewer.email, password: viewer.password } }),
   promoteFlag: async () => ({
@@ -190,11 +238,29 @@ const ARGUMENTS: Record<string, Arguments> = {
     input: { email: uniqueEmail('walk'), password: 'correct-horse-battery', name: 'Walker', orgName: `Walk ${hex()}` },
   }),
   removeMember: async () => ({ userId: await member('developer') }),
+  requestFlagChange: async () => {
+    const { id } = await flag();
+    const { version } = await storedState(server, id, project.env.dev!);
+    return {
+      flagId: id,
+      environmentId: project.env.dev,
+      expectedVersion: version,
+      input: { on: true },
+      comment: 'walk',
+      applyAt: tomorrow(),
+    };
+  },
+  reschedulePendingChange: async () => ({
+    id: (await scheduledChange()).id,
+    applyAt: tomorrow(60_000),
+  }),
   restoreFlag: async () => {
     const { id } = await flag();
     await ok('mutation($id: ID!) { archiveFlag(id: $id) { id } }', { id });
     return { id };
   },
+  reviewPendingChange: async () => ({ id: await pendingChange(), decision: 'APPROVE', comment: 'walk' }),
+  revokeInvitation: async () => ({ id: (await invitation()).invitation.id }),
   revokeSdkKey: async () => ({ id: await sdkKey(), graceMinutes: 0 }),
   rotateServerKeys: async () => {
     const environmentId = await environment();
@@ -202,6 +268,7 @@ const ARGUMENTS: Record<string, Arguments> = {
     return { environmentId, graceMinutes: 0 };
   },
   rotateSsoSecret: async () => ({}),
+  setEnvironmentApproval: async () => ({ environmentId: await environment(), requiresApproval: true, minApprovals: 2 }),
   setAuthorizedOrigins: async () => ({
     environmentId: project.env.production,
     origins: [`https://${hex()}.example.com`],

@@ -6,13 +6,20 @@ import { crc32 } from 'node:zlib';
  * The prefix tells a leaked key's kind at a glance; the checksum lets a secret scanner tell a
  * real key from noise offline, without asking any server.
  */
-export const KEY_KINDS = { server: 'srv', mobile: 'mob', client: 'cs', personal: 'pat', service: 'sat' } as const;
+export const KEY_KINDS = {
+  server: 'srv',
+  mobile: 'mob',
+  client: 'cs',
+  personal: 'pat',
+  service: 'sat',
+  invitation: 'inv',
+} as const;
 export type KeyKind = keyof typeof KEY_KINDS;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LENGTH = 30;
 const CHECKSUM_LENGTH = 6;
-const FORMAT = /^vx_(srv|mob|cs|pat|sat)_([0-9A-Za-z]{36})$/;
+const FORMAT = /^vx_(srv|mob|cs|pat|sat|inv)_([0-9A-Za-z]{36})$/;
 
 function base62(value: number, width: number): string {
   let out = '';

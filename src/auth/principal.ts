@@ -5,7 +5,8 @@ import type { Permission, Role } from './permissions.js';
  * authorization is then a set lookup.
  */
 export interface ManagementPrincipal {
-  kind: 'member' | 'personal-token' | 'service-token' | 'on-behalf';
+  /** `scheduler`: the job that applies a scheduled change, for the member (and token) who scheduled it. */
+  kind: 'member' | 'personal-token' | 'service-token' | 'on-behalf' | 'scheduler';
   organizationId: string;
   /** The member acting (null for a service token acting on its own). */
   userId: string | null;

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../auth/principal.js';
 import type { SessionSettings } from '../auth/session.js';
 import type { Clock } from '../clock.js';
+import { setRequestOrigin } from '../db/origin.js';
 
 /**
  * What every resolver gets, whatever door the operation came through (HTTP, GraphQL over SSE,
@@ -90,6 +91,8 @@ export function contextFactory(deps: ContextDeps): ContextFactory {
       'api-key': credentials['api-key'],
     };
     const em = deps.em();
+    // The audit entries this operation writes name its request (db/origin.ts).
+    setRequestOrigin(em, { requestId, clientIp });
     const principal = await deps.resolvePrincipal(em, management, { recheck: options.recheck ?? false });
     return {
       em,

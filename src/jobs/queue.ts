@@ -1,6 +1,7 @@
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { PgBoss } from 'pg-boss';
+import { type Db, fromKnex, PgBoss } from 'pg-boss';
 
 /**
  * Durable jobs on PostgreSQL (pg-boss): what must happen later, exactly once across any number
@@ -45,3 +46,14 @@ export const jobsPlugin = fp(
   },
   { name: 'jobs' },
 );
+
+/**
+ * pg-boss statements inside a unit of work's transaction (pg-boss's `db` option, through its own
+ * knex adapter): a job sent this way exists only if the transaction commits, like the change that
+ * schedules it.
+ */
+export function jobsIn(em: EntityManager): Db {
+  const trx = em.getTransactionContext<Knex.Transaction>();
+  if (!trx) throw new Error('jobsIn: the unit of work is not in a transaction');
+  return fromKnex(trx);
+}

@@ -32,6 +32,8 @@ const EFFECTS = {
   'environment.created': { evaluation: true, keys: true },
   'environment.updated': { evaluation: true, keys: false },
   'environment.deleted': { evaluation: true, keys: true },
+  // A pending change was proposed, reviewed, applied…: live views hear it (the hub's notices), no cache does.
+  'approval.changed': { evaluation: false, keys: false },
 } as const satisfies Record<string, { evaluation: boolean; keys: boolean }>;
 
 export type ChangeKind = keyof typeof EFFECTS;
@@ -54,6 +56,11 @@ export interface ChangePayload {
   segmentKeys?: string[];
   /** The member (or token) that made the change, for dashboards. */
   actor?: { userId: string | null; tokenId: string | null };
+  /**
+   * For changes no cache holds (an approval request moved): the project live views route it to,
+   * what changed (its id) and the state it is in now.
+   */
+  notice?: { projectId: string; id: string; state: string };
   /**
    * When the change was made: the database's clock as the change is announced (ISO 8601, UTC,
    * milliseconds), one clock for every node. Set by announceChange; absent from older payloads.
@@ -93,6 +100,7 @@ export async function announceChange(
     ...(change.flagKeys ? { flagKeys: change.flagKeys.slice(0, MAX_KEYS) } : {}),
     ...(change.segmentKeys ? { segmentKeys: change.segmentKeys.slice(0, MAX_KEYS) } : {}),
     ...(change.actor ? { actor: change.actor } : {}),
+    ...(change.notice ? { notice: change.notice } : {}),
   };
   // `at` is appended in SQL, as the payload's last field, from the same statement that notifies.
   const json = JSON.stringify(payload);

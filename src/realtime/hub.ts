@@ -30,6 +30,15 @@ export interface HubUpdate extends SnapshotUpdate {
   readonly memo: Map<string, unknown>;
 }
 
+/** A change no snapshot holds (ChangePayload.notice), for a project's live views. */
+export interface NoticeEvent {
+  change: ChangePayload & { notice: NonNullable<ChangePayload['notice']> };
+  /** When the change was made (the payload's `at`), else when this node heard of it. */
+  at: Date;
+  /** Per-notice memo, as HubUpdate's. */
+  readonly memo: Map<string, unknown>;
+}
+
 export type EnvironmentEvent = { type: 'update'; update: HubUpdate } | { type: 'keys' };
 
 export interface ProjectEvent {
@@ -120,6 +129,7 @@ function toHubUpdate(update: SnapshotUpdate, at: Date): HubUpdate {
 export class Hub {
   private byEnvironment = new Map<string, Set<Listener<EnvironmentEvent>>>();
   private byProject = new Map<string, Set<Listener<ProjectEvent>>>();
+  private noticesByProject = new Map<string, Set<Listener<NoticeEvent>>>();
   private open = new Set<() => void>();
   private closing = false;
   /** Environment events being dispatched in chunks, in order, per environment. */
@@ -148,6 +158,23 @@ export class Hub {
 
   onProject(projectId: string, listener: Listener<ProjectEvent>): () => void {
     return this.add(this.byProject, projectId, listener);
+  }
+
+  /** Notices (changes no snapshot holds) of a project. */
+  onNotice(projectId: string, listener: Listener<NoticeEvent>): () => void {
+    return this.add(this.noticesByProject, projectId, listener);
+  }
+
+  /** A change the bus delivered that names a notice: to that project's notice listeners. */
+  notice(change: ChangePayload): void {
+    const notice = change.notice;
+    if (!notice || typeof notice.projectId !== 'string' || typeof notice.id !== 'string') return;
+    const at = change.at ? new Date(change.at) : new Date(this.now());
+    this.emit(this.noticesByProject.get(notice.projectId), {
+      change: change as NoticeEvent['change'],
+      at,
+      memo: new Map(),
+    });
   }
 
   /** Registers a stream's closer so shutdown can end it; returns the unregister function. */
@@ -261,12 +288,16 @@ declare module 'fastify' {
 }
 
 /**
- * The hub over this node's snapshots. Open streams would keep close() waiting forever, so
+ * The hub over this node's snapshots, and the bus's notices. Open streams would keep close() waiting forever, so
  * shutdown ends them (`closeAll`), once the transports that must close first have (app.ts).
  */
 export const hubPlugin = fp(
   async (app: FastifyInstance) => {
-    app.decorate('hub', new Hub(app.snapshots, () => app.clock.now()));
+    const hub = new Hub(app.snapshots, () => app.clock.now());
+    app.changeBus.on('change', (change: ChangePayload) => {
+      if (change.notice) hub.notice(change);
+    });
+    app.decorate('hub', hub);
   },
-  { name: 'hub', dependencies: ['snapshots'] },
+  { name: 'hub', dependencies: ['snapshots', 'change-bus'] },
 );

@@ -49,6 +49,14 @@ function schemaOf(route: AnyRoute): FastifySchema {
       [route.status]: route.response
         ? { ...route.response, description: route.status === 201 ? 'Created' : 'OK' }
         : { description: 'Done; no body.', type: 'null' },
+      ...(route.accepted
+        ? {
+            202: {
+              ...route.accepted.response,
+              description: 'Accepted: it waits for approval, as this pending change.',
+            },
+          }
+        : {}),
     },
   };
 }
@@ -106,6 +114,8 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
         }
         const input = { params, query: (req.query ?? {}) as object, body: (req.body ?? {}) as object };
         const data = await run(route.operation, route.variables(input as never));
+        const pending = route.accepted?.from(data);
+        if (pending) return reply.status(202).send(pending);
         reply.status(route.status);
         if (route.status === 204) return reply.send();
         if (!route.result) throw new RouteDocumentError(`${route.method} ${route.url} has no result mapping`);

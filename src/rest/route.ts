@@ -51,6 +51,15 @@ export interface RestRoute<P extends TSchema = None, Q extends TSchema = None, B
   status: 200 | 201 | 204;
   /** The success body's schema (required unless 204). */
   response?: TSchema;
+  /**
+   * A change that may wait for approval: where the data says it became a pending change (`from`
+   * answers it, else null), the route answers 202 Accepted with it, in `response`'s shape.
+   */
+  accepted?: {
+    response: TSchema;
+    // biome-ignore lint/suspicious/noExplicitAny: the operation's data, shaped by its selection
+    from(data: any): unknown;
+  };
   /** One GraphQL document with one operation (and the fragments it spreads). */
   operation: string;
   variables(input: RouteInput<Static<P>, Static<Q>, Static<B>>): Record<string, unknown>;

@@ -43,13 +43,16 @@ const FlagChangeKindEnum = builder.enumType('FlagChangeKind', {
   >,
 });
 
-const ChangeActorType = builder.objectRef<{ userId: string | null; tokenId: string | null }>('ChangeActor').implement({
-  description: 'Who made a change: the member, the access token used, or both (a token acting on behalf of a member).',
-  fields: (t) => ({
-    userId: t.id({ nullable: true, resolve: (a) => a.userId }),
-    tokenId: t.id({ nullable: true, resolve: (a) => a.tokenId }),
-  }),
-});
+export const ChangeActorType = builder
+  .objectRef<{ userId: string | null; tokenId: string | null }>('ChangeActor')
+  .implement({
+    description:
+      'Who made a change: the member, the access token used, or both (a token acting on behalf of a member).',
+    fields: (t) => ({
+      userId: t.id({ nullable: true, resolve: (a) => a.userId }),
+      tokenId: t.id({ nullable: true, resolve: (a) => a.tokenId }),
+    }),
+  });
 
 const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implement({
   description: 'One flag changed in one environment.',
@@ -108,7 +111,10 @@ const FlagChangeType = builder.objectRef<FlagChangeEvent>('FlagChange').implemen
  * Who the subscriber is now. Roles, memberships and tokens are read again on every event, once
  * per credential per update however many streams share it.
  */
-function principalAt(ctx: GraphQLContext, update: HubUpdate): Promise<Principal | DomainError> {
+export function principalAt(
+  ctx: GraphQLContext,
+  update: { memo: Map<string, unknown> },
+): Promise<Principal | DomainError> {
   const key = `principal:${ctx.credentialId}`;
   let known = update.memo.get(key) as Promise<Principal | DomainError> | undefined;
   if (!known) {

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { FLAG_KINDS } from '../../evaluation/index.js';
 import {
   defineRoute,
@@ -12,6 +12,7 @@ import {
   Timestamp,
   Uuid,
 } from '../../rest/route.js';
+import { APPROVAL, pendingAnswer } from '../pending/present.js';
 import { CLAUSE, Clause, ClauseInput, SERVE, Serve, ServeInput, toClause, toServe } from '../targeting/shapes.js';
 
 /** Flags and their per-environment state over REST. The reference calls a flag's kind `flag_type` and `on` `enabled`. */
@@ -89,6 +90,48 @@ const toFlagInput = (body: {
   tags: body.tags,
   clientSideAvailable: body.client_side_available,
   temporary: body.temporary,
+});
+
+/** The parts of a flag's state a change replaces, as REST names them (a state update, an approval request). */
+export const FlagStateChange = {
+  enabled: Type.Optional(Type.Boolean()),
+  off_variation: Type.Optional(Int32({ minimum: 0 })),
+  targets: Type.Optional(
+    Type.Array(Type.Object({ variation: Int32({ minimum: 0 }), values: Type.Array(Type.String()) }, strict)),
+  ),
+  rules: Type.Optional(
+    Type.Array(
+      Type.Object(
+        {
+          id: Type.Optional(Type.String({ description: "Keep an existing rule's id; omitted: a new one." })),
+          description: Type.Optional(Type.String()),
+          clauses: Type.Array(ClauseInput),
+          serve: ServeInput,
+        },
+        strict,
+      ),
+    ),
+  ),
+  fallthrough: Type.Optional(ServeInput),
+  prerequisites: Type.Optional(
+    Type.Array(Type.Object({ key: Type.String(), variation: Int32({ minimum: 0 }) }, strict)),
+  ),
+};
+const FlagStateChangeBody = Type.Object(FlagStateChange, strict);
+
+/** A FlagStateChange body as GraphQL's FlagStateInput. */
+export const flagStateInput = (body: Static<typeof FlagStateChangeBody>) => ({
+  on: body.enabled,
+  offVariation: body.off_variation,
+  targets: body.targets,
+  rules: body.rules?.map((r) => ({
+    id: r.id,
+    description: r.description,
+    clauses: r.clauses.map(toClause),
+    serve: toServe(r.serve),
+  })),
+  fallthrough: body.fallthrough && toServe(body.fallthrough),
+  prerequisites: body.prerequisites,
 });
 
 const InProject = Type.Object({ id: ProjectRef }, strict);
@@ -220,9 +263,10 @@ export const flagRoutes = [
     params: FlagPath,
     projectParam: 'id',
     status: 204,
+    accepted: pendingAnswer((data) => data.deleteFlag),
     operation: `mutation RestDeleteFlag($projectId: ID!, $key: String!) {
-      deleteFlag(projectId: $projectId, key: $key) { __typename }
-    }`,
+      deleteFlag(projectId: $projectId, key: $key) { pendingChange { ...RestApproval } }
+    } ${APPROVAL}`,
     variables: ({ params }) => ({ projectId: params.id, key: params.key }),
   }),
   defineRoute({
@@ -255,58 +299,23 @@ export const flagRoutes = [
     params: StatePath,
     projectParam: 'id',
     body: Type.Object(
-      {
-        version: Int32({ minimum: 1, description: 'The version read (optimistic concurrency).' }),
-        enabled: Type.Optional(Type.Boolean()),
-        off_variation: Type.Optional(Int32({ minimum: 0 })),
-        targets: Type.Optional(
-          Type.Array(Type.Object({ variation: Int32({ minimum: 0 }), values: Type.Array(Type.String()) }, strict)),
-        ),
-        rules: Type.Optional(
-          Type.Array(
-            Type.Object(
-              {
-                id: Type.Optional(Type.String({ description: "Keep an existing rule's id; omitted: a new one." })),
-                description: Type.Optional(Type.String()),
-                clauses: Type.Array(ClauseInput),
-                serve: ServeInput,
-              },
-              strict,
-            ),
-          ),
-        ),
-        fallthrough: Type.Optional(ServeInput),
-        prerequisites: Type.Optional(
-          Type.Array(Type.Object({ key: Type.String(), variation: Int32({ minimum: 0 }) }, strict)),
-        ),
-      },
+      { version: Int32({ minimum: 1, description: 'The version read (optimistic concurrency).' }), ...FlagStateChange },
       strict,
     ),
     status: 200,
     response: FlagState,
+    accepted: pendingAnswer((data) => data.updateFlagState),
     operation: `mutation RestUpdateFlagState($projectId: ID!, $key: String!, $envId: ID!, $version: Int!, $input: FlagStateInput!) {
       updateFlagState(projectId: $projectId, flagKey: $key, environmentId: $envId, expectedVersion: $version, input: $input) {
-        ...RestFlagState
+        ...RestFlagState pendingChange { ...RestApproval }
       }
-    } ${FLAG_STATE}`,
+    } ${FLAG_STATE} ${APPROVAL}`,
     variables: ({ params, body }) => ({
       projectId: params.id,
       key: params.key,
       envId: params.envId,
       version: body.version,
-      input: {
-        on: body.enabled,
-        offVariation: body.off_variation,
-        targets: body.targets,
-        rules: body.rules?.map((r) => ({
-          id: r.id,
-          description: r.description,
-          clauses: r.clauses.map(toClause),
-          serve: toServe(r.serve),
-        })),
-        fallthrough: body.fallthrough && toServe(body.fallthrough),
-        prerequisites: body.prerequisites,
-      },
+      input: flagStateInput(body),
     }),
     result: (data) => data.updateFlagState,
   }),

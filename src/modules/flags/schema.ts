@@ -160,7 +160,7 @@ const UpdateFlagInput = builder.inputType('UpdateFlagInput', {
     temporary: t.boolean({ required: false }),
   }),
 });
-const FlagStateInput = builder.inputType('FlagStateInput', {
+export const FlagStateInput = builder.inputType('FlagStateInput', {
   description: 'The parts of the state to replace; omitted parts are kept.',
   fields: (t) => ({
     on: t.boolean({ required: false }),
@@ -170,6 +170,16 @@ const FlagStateInput = builder.inputType('FlagStateInput', {
     fallthrough: t.field({ type: ServeInput, required: false }),
     prerequisites: t.field({ type: [PrerequisiteInput], required: false }),
   }),
+});
+
+/** A FlagStateInput as the service's changes. */
+export const stateChangesOf = (input: typeof FlagStateInput.$inferInput) => ({
+  on: input.on,
+  offVariation: input.offVariation,
+  targets: input.targets?.map((target) => ({ variation: target.variation, values: target.values })),
+  rules: input.rules?.map((rule, i) => toRule(rule, `rules[${i}]`)),
+  fallthrough: input.fallthrough ? toServe(input.fallthrough, 'fallthrough') : null,
+  prerequisites: input.prerequisites?.map((p) => ({ key: p.key, variation: p.variation })),
 });
 
 const toVariations = (input: { value?: unknown; name?: string | null }[] | null | undefined): Variation[] | null =>
@@ -262,15 +272,7 @@ builder.mutationFields((t) => ({
       input: t.arg({ type: FlagStateInput, required: true }),
     },
     resolve: (_root, args, ctx) => {
-      const { input } = args;
-      const changes = {
-        on: input.on,
-        offVariation: input.offVariation,
-        targets: input.targets?.map((target) => ({ variation: target.variation, values: target.values })),
-        rules: input.rules?.map((rule, i) => toRule(rule, `rules[${i}]`)),
-        fallthrough: input.fallthrough ? toServe(input.fallthrough, 'fallthrough') : null,
-        prerequisites: input.prerequisites?.map((p) => ({ key: p.key, variation: p.variation })),
-      };
+      const changes = stateChangesOf(args.input);
       const by = refOf({ id: args.flagId, projectId: args.projectId, key: args.flagKey });
       return updateFlagState(ctx.em, actorOf(ctx), by, args.environmentId.toString(), args.expectedVersion, changes);
     },

@@ -12,6 +12,8 @@ import {
 } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
+import type { PendingChange, PendingChangeKind } from '../pending/entity.js';
+import { answerWith, approvalDetails, type ChangeOptions, gateChange } from '../pending/service.js';
 import type { Project } from '../projects/entity.js';
 import { getProject, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
@@ -75,6 +77,16 @@ function normalizeTags(tags: string[]): string[] {
   }
   return out;
 }
+
+/** What updateFlag may change, as the audit entry's before and after. */
+const definitionFields = (flag: Flag) => ({
+  name: flag.name,
+  description: flag.description,
+  tags: [...flag.tags],
+  variations: structuredClone(flag.variations),
+  clientSideAvailable: flag.clientSideAvailable,
+  temporary: flag.temporary,
+});
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -234,6 +246,7 @@ export async function updateFlag(
 ): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await findFlag(tx, actor, by);
+    const before = definitionFields(flag);
     if (input.name != null) flag.name = assertName(input.name, 'name');
     if (input.description != null) flag.description = input.description;
     if (input.tags != null) flag.tags = normalizeTags(input.tags);
@@ -253,11 +266,40 @@ export async function updateFlag(
       resourceType: 'flag',
       resourceId: flag.id,
       projectId: flag.project.id,
-      details: { key: flag.key, ...input },
+      details: { key: flag.key, before, after: definitionFields(flag) },
     });
     await announceFlagChange(tx, actor, flag.project, 'flag.updated', flag.key);
     return flag;
   });
+}
+
+/**
+ * Archiving, restoring and deleting a live flag reach every environment of its project: where one
+ * requires approval they wait as a pending change, made against the flag's state everywhere.
+ */
+async function gateLifecycle(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  flag: Flag,
+  kind: Extract<PendingChangeKind, 'flag.archive' | 'flag.restore' | 'flag.delete'>,
+  options: ChangeOptions,
+): Promise<PendingChange | null> {
+  if (options.approved) return null;
+  const states = await em.find(FlagStateSchema, { flag }, { populate: ['environment'] });
+  return gateChange(
+    em,
+    actor,
+    {
+      kind,
+      projectId: flag.project.id,
+      environments: states.map((s) => s.environment),
+      flag,
+      base: Object.fromEntries(states.map((s) => [s.environment.id, s.version])),
+      before: { archived: flag.archivedAt !== null },
+      proposed: kind === 'flag.delete' ? { deleted: true } : { archived: kind === 'flag.archive' },
+    },
+    options,
+  );
 }
 
 /** Archived flags leave every environment's snapshot but keep their targeting for a restore. */
@@ -266,10 +308,13 @@ export async function archiveFlag(
   actor: ManagementPrincipal,
   id: string,
   archived: boolean,
+  options: ChangeOptions = {},
 ): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, id);
     if ((flag.archivedAt !== null) === archived) return flag;
+    const pending = await gateLifecycle(tx, actor, flag, archived ? 'flag.archive' : 'flag.restore', options);
+    if (pending) return answerWith(flag, pending);
     flag.archivedAt = archived ? new Date() : null;
     const action = archived ? 'flag.archived' : 'flag.restored';
     recordAudit(tx, actor, {
@@ -277,7 +322,12 @@ export async function archiveFlag(
       resourceType: 'flag',
       resourceId: id,
       projectId: flag.project.id,
-      details: { key: flag.key },
+      details: {
+        key: flag.key,
+        before: { archived: !archived },
+        after: { archived },
+        ...approvalDetails(options),
+      },
     });
     await announceFlagChange(tx, actor, flag.project, action, flag.key);
     return flag;
@@ -294,9 +344,17 @@ export async function flagsRequiring(em: EntityManager, flag: Flag): Promise<str
   return rows.map((r) => r.key);
 }
 
-export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, by: FlagRef): Promise<Flag> {
+export async function deleteFlag(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  by: FlagRef,
+  options: ChangeOptions = {},
+): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await findFlag(tx, actor, by);
+    // An archived flag evaluates nowhere: deleting it changes no environment.
+    const pending = flag.archivedAt === null ? await gateLifecycle(tx, actor, flag, 'flag.delete', options) : null;
+    if (pending) return answerWith(flag, pending);
     await lockEnvironments(
       tx,
       (await listEnvironments(tx, flag.project)).map((e) => e.id),
@@ -313,7 +371,7 @@ export async function deleteFlag(em: EntityManager, actor: ManagementPrincipal, 
       resourceType: 'flag',
       resourceId: flag.id,
       projectId: flag.project.id,
-      details: { key: flag.key },
+      details: { key: flag.key, ...approvalDetails(options) },
     });
     await announceFlagChange(tx, actor, flag.project, 'flag.deleted', flag.key);
     tx.remove(flag);

@@ -14,6 +14,7 @@ import {
 } from '../../evaluation/index.js';
 import { announceChange } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
+import { answerWith, approvalDetails, type ChangeOptions, gateChange } from '../pending/service.js';
 import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { type EnvironmentProvisioner, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertValid } from '../targeting/validation.js';
@@ -132,9 +133,14 @@ function applyState(state: FlagState, next: Omit<FlagEnvState, 'version'>): void
 
 const withRuleIds = (rules: RuleChange[]): Rule[] => rules.map((r) => ({ ...r, id: r.id ?? randomUUID() }));
 
+/** A state's content, without its version: what a pending change proposes and compares. */
+const contentOf = ({ version: _, ...content }: FlagEnvState): Record<string, unknown> => content;
+
 /**
  * Replaces parts of a flag's targeting in one environment. `expectedVersion` is the version the
  * caller read: when someone else changed the state since, nothing is written and CONFLICT says so.
+ * In an environment that requires approval (or when `options.request` asks for it), the valid
+ * change is not written: it becomes a pending change, which the (unchanged) state answers with.
  */
 export async function updateFlagState(
   em: EntityManager,
@@ -143,6 +149,7 @@ export async function updateFlagState(
   environmentId: string,
   expectedVersion: number,
   changes: FlagStateChanges,
+  options: ChangeOptions = {},
 ): Promise<FlagState> {
   return em.transactional(async (tx) => {
     const flag = await findFlag(tx, actor, by);
@@ -171,6 +178,22 @@ export async function updateFlagState(
     };
     const context = await stateValidationContext(tx, flag.project.id, environment.id);
     assertValid(validateFlagState(definitionOf(flag), next, context));
+    const pending = await gateChange(
+      tx,
+      actor,
+      {
+        kind: 'flag.state',
+        projectId: flag.project.id,
+        environments: [environment],
+        environment,
+        flag,
+        base: { [environment.id]: state.version },
+        before: contentOf(before),
+        proposed: contentOf(next),
+      },
+      options,
+    );
+    if (pending) return answerWith(state, pending);
     applyState(state, next);
     recordAudit(tx, actor, {
       action: 'flag.state.updated',
@@ -178,7 +201,13 @@ export async function updateFlagState(
       resourceId: flag.id,
       projectId: flag.project.id,
       environmentId: environment.id,
-      details: { key: flag.key, environmentKey: environment.key, before, after: envStateOf(state) },
+      details: {
+        key: flag.key,
+        environmentKey: environment.key,
+        before,
+        after: envStateOf(state),
+        ...approvalDetails(options),
+      },
     });
     await announceChange(tx, {
       environmentIds: [environment.id],
@@ -217,13 +246,19 @@ export async function killFlag(
     const killed = states.filter((s) => s.on);
     for (const state of killed) applyState(state, { ...envStateOf(state), on: false });
     const killedIn = environments.filter((e) => killed.some((s) => s.environment.id === e.id));
+    // An emergency stop never waits for reviewers; the entry says whose approval it went past.
+    const bypassed = killedIn.filter((e) => e.requiresApproval).map((e) => e.key);
     recordAudit(tx, actor, {
       action: 'flag.killed',
       resourceType: 'flag',
       resourceId: flag.id,
       projectId: flag.project.id,
       environmentId: environmentId ?? null,
-      details: { key: flag.key, environmentKeys: killedIn.map((e) => e.key) },
+      details: {
+        key: flag.key,
+        environmentKeys: killedIn.map((e) => e.key),
+        ...(bypassed.length > 0 ? { emergency: true, approvalBypassed: bypassed } : {}),
+      },
     });
     if (killedIn.length > 0) {
       await announceChange(tx, {
@@ -242,7 +277,8 @@ export async function killFlag(
 /**
  * Copies a flag's targeting from one environment to others, all or nothing: each copy must be
  * valid in its target environment (prerequisites live there, no cycle with that environment's
- * prerequisites), else nothing is written.
+ * prerequisites), else nothing is written. A target that requires approval gets a pending change
+ * of the copy instead (its unchanged state answers with it).
  */
 export async function promoteFlag(
   em: EntityManager,
@@ -278,21 +314,46 @@ export async function promoteFlag(
       }
     }
     assertValid(problems);
-    for (const state of states) applyState(state, structuredClone(copy));
-    recordAudit(tx, actor, {
-      action: 'flag.promoted',
-      resourceType: 'flag',
-      resourceId: flag.id,
-      projectId: flag.project.id,
-      environmentId: from.id,
-      details: { key: flag.key, from: from.key, to: environments.map((e) => e.key), state: copy },
-    });
-    await announceChange(tx, {
-      environmentIds: targets,
-      kind: 'flag.promoted',
-      flagKeys: [flag.key],
-      actor: changeActor(actor),
-    });
-    return environments.map((e) => states.find((s) => s.environment.id === e.id)!);
+    const answers = new Map<string, FlagState>();
+    const promoted: Record<string, { before: FlagEnvState; after: FlagEnvState }> = {};
+    for (const environment of environments) {
+      const state = states.find((s) => s.environment.id === environment.id)!;
+      const pending = await gateChange(tx, actor, {
+        kind: 'flag.state',
+        projectId: flag.project.id,
+        environments: [environment],
+        environment,
+        flag,
+        base: { [environment.id]: state.version },
+        before: contentOf(envStateOf(state)),
+        proposed: contentOf(copy),
+      });
+      if (pending) {
+        answers.set(environment.id, answerWith(state, pending));
+        continue;
+      }
+      const before = envStateOf(state);
+      applyState(state, structuredClone(copy));
+      promoted[environment.key] = { before, after: envStateOf(state) };
+      answers.set(environment.id, state);
+    }
+    const applied = environments.filter((e) => e.key in promoted);
+    if (applied.length > 0) {
+      recordAudit(tx, actor, {
+        action: 'flag.promoted',
+        resourceType: 'flag',
+        resourceId: flag.id,
+        projectId: flag.project.id,
+        environmentId: from.id,
+        details: { key: flag.key, from: from.key, to: applied.map((e) => e.key), state: copy, environments: promoted },
+      });
+      await announceChange(tx, {
+        environmentIds: applied.map((e) => e.id),
+        kind: 'flag.promoted',
+        flagKeys: [flag.key],
+        actor: changeActor(actor),
+      });
+    }
+    return environments.map((e) => answers.get(e.id)!);
   });
 }

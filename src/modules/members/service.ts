@@ -16,7 +16,7 @@ import { issueSession, normaliseEmail, type SessionSettings } from '../accounts/
 import { recordAudit } from '../audit/service.js';
 import { deactivatePersonalTokens } from '../tokens/service.js';
 
-function assertRole(role: string): Role {
+export function assertRole(role: string): Role {
   if (!isRole(role)) throw new ValidationError(`role must be one of owner, admin, developer, viewer`);
   return role;
 }
@@ -26,7 +26,7 @@ function assertRole(role: string): Role {
  * touch owners, and a token that manages members grants no role beyond its own permissions (nor,
  * narrowed to environments, any role, since roles reach every environment).
  */
-function assertCanTouchRole(actor: ManagementPrincipal, ...roles: Role[]): void {
+export function assertCanTouchRole(actor: ManagementPrincipal, ...roles: Role[]): void {
   if (roles.includes('owner') && !hasPermission(actor, 'owner:manage')) {
     throw new ForbiddenError('only an owner can grant, change or remove the owner role');
   }

@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
 import { timestamps } from '../../db/columns.js';
 import type { Organization } from '../accounts/entity.js';
 import { OrganizationSchema } from '../accounts/entity.js';
@@ -22,6 +22,10 @@ export interface Environment {
   sortOrder: number;
   /** Bumped by every change to what this environment evaluates; SSE event ids and ETags derive from it. */
   version: number;
+  /** Changes to what this environment evaluates wait for reviewers (modules/approvals); the kill switch never does. */
+  requiresApproval: Opt<boolean>;
+  /** Approvals from distinct reviewers a change needs here (1 or more). */
+  minApprovals: Opt<number>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -51,6 +55,8 @@ export const EnvironmentSchema = new EntitySchema<Environment>({
     color: { type: 'string', length: 20, nullable: true },
     sortOrder: { type: 'integer' },
     version: { type: 'integer', default: 1 },
+    requiresApproval: { type: 'boolean', default: false },
+    minApprovals: { type: 'integer', default: 1 },
     ...timestamps,
   },
   uniques: [{ properties: ['project', 'key'] }],

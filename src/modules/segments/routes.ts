@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineRoute, Int32, PAGE_FIELDS, Page, PageQuery, ProjectRef, Timestamp, Uuid } from '../../rest/route.js';
+import { APPROVAL, pendingAnswer } from '../pending/present.js';
 import { CLAUSE, Clause, ClauseInput, toClause } from '../targeting/shapes.js';
 
 /** Segments over REST: the reusable audiences of a project, the same in every environment. */
@@ -135,9 +136,12 @@ export const segmentRoutes = [
     ),
     status: 200,
     response: Segment,
+    accepted: pendingAnswer((data) => data.updateSegment),
     operation: `mutation RestUpdateSegment($projectId: ID!, $key: String!, $version: Int, $input: UpdateSegmentInput!) {
-      updateSegment(projectId: $projectId, key: $key, expectedVersion: $version, input: $input) { ...RestSegment }
-    } ${SEGMENT}`,
+      updateSegment(projectId: $projectId, key: $key, expectedVersion: $version, input: $input) {
+        ...RestSegment pendingChange { ...RestApproval }
+      }
+    } ${SEGMENT} ${APPROVAL}`,
     variables: ({ params, body }) => ({
       projectId: params.id,
       key: params.key,

@@ -6,7 +6,9 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { type Clause, validateSegment } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
-import type { Project } from '../projects/entity.js';
+import type { PendingChange } from '../pending/entity.js';
+import { answerWith, approvalDetails, type ChangeOptions, gateChange } from '../pending/service.js';
+import { EnvironmentSchema, type Project } from '../projects/entity.js';
 import { getProject, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertKey, assertName } from '../slug.js';
 import { assertValid } from '../targeting/validation.js';
@@ -136,12 +138,60 @@ export async function createSegment(
   });
 }
 
+/** What a segment is, as an update's before and after (and a pending change's proposal). */
+const contentOf = (segment: Segment) => ({
+  name: segment.name,
+  description: segment.description,
+  included: [...segment.included],
+  excluded: [...segment.excluded],
+  rules: structuredClone(segment.rules),
+});
+
+/**
+ * A segment's audience reaches every environment where a live flag's rules match on it: where one
+ * of those requires approval, the (validated) update waits as a pending change.
+ */
+async function gateSegmentUpdate(
+  em: EntityManager,
+  actor: ManagementPrincipal,
+  segment: Segment,
+  before: ReturnType<typeof contentOf>,
+  after: ReturnType<typeof contentOf>,
+  options: ChangeOptions,
+): Promise<PendingChange | null> {
+  if (options.approved) return null;
+  const audience = ['included', 'excluded', 'rules'] as const;
+  if (!options.request && audience.every((k) => JSON.stringify(before[k]) === JSON.stringify(after[k]))) return null;
+  const pattern = JSON.stringify([{ clauses: [{ op: 'segmentMatch', values: [segment.key] }] }]);
+  const rows: { environment_id: string }[] = await em.execute(
+    `select distinct s.environment_id from flag_states s join flags f on f.id = s.flag_id
+     where f.project_id = ? and f.archived_at is null and s.rules @> ?::jsonb`,
+    [segment.project.id, pattern],
+  );
+  const environments = await em.find(EnvironmentSchema, { id: { $in: rows.map((r) => r.environment_id) } });
+  return gateChange(
+    em,
+    actor,
+    {
+      kind: 'segment.update',
+      projectId: segment.project.id,
+      environments,
+      segment,
+      base: { segment: segment.version },
+      before,
+      proposed: after,
+    },
+    options,
+  );
+}
+
 export async function updateSegment(
   em: EntityManager,
   actor: ManagementPrincipal,
   by: SegmentRef,
   input: UpdateSegmentInput,
   expectedVersion?: number | null,
+  options: ChangeOptions = {},
 ): Promise<Segment> {
   return em.transactional(async (tx) => {
     const segment = await findSegment(tx, actor, by);
@@ -153,19 +203,27 @@ export async function updateSegment(
         },
       );
     }
-    if (input.name != null) segment.name = assertName(input.name, 'name');
-    if (input.description != null) segment.description = input.description;
-    if (input.included != null) segment.included = input.included;
-    if (input.excluded != null) segment.excluded = input.excluded;
-    if (input.rules != null) segment.rules = withRuleIds(input.rules);
-    assertValidSegment(segment);
+    const before = contentOf(segment);
+    const after = {
+      ...before,
+      ...(input.name != null ? { name: assertName(input.name, 'name') } : {}),
+      ...(input.description != null ? { description: input.description } : {}),
+      ...(input.included != null ? { included: input.included } : {}),
+      ...(input.excluded != null ? { excluded: input.excluded } : {}),
+      ...(input.rules != null ? { rules: withRuleIds(input.rules) } : {}),
+    };
+    assertValidSegment({ ...segment, ...after });
+    // Nothing of the segment is written when it waits: the proposal lives in the pending change.
+    const pending = await gateSegmentUpdate(tx, actor, segment, before, after, options);
+    if (pending) return answerWith(segment, pending);
+    Object.assign(segment, after);
     segment.version += 1;
     recordAudit(tx, actor, {
       action: 'segment.updated',
       resourceType: 'segment',
       resourceId: segment.id,
       projectId: segment.project.id,
-      details: { key: segment.key, ...input },
+      details: { key: segment.key, before, after: contentOf(segment), ...approvalDetails(options) },
     });
     await announceSegmentChange(tx, actor, segment.project, 'segment.updated', segment.key);
     return segment;
