@@ -3,7 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { contextFactory } from './graphql/context.js';
-import { useInputChecks } from './graphql/inputs.js';
+import { useInputChecks, useTypedErrors } from './graphql/inputs.js';
 import { useOperationLimits } from './graphql/limits.js';
 import { graphqlPlugin } from './graphql/yoga.js';
 import { frameworkError, httpConventionsPlugin, requestId } from './http/envelope.js';
@@ -145,6 +145,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
         field: app.rateLimits.field,
       }),
       useInputChecks(),
+      useTypedErrors(),
     ],
   });
   // The REST management API: each route a GraphQL operation of the same schema.

@@ -118,6 +118,51 @@ interface CheckPayload {
   setResultAndStopExecution(result: { errors: GraphQLError[] }): void;
 }
 
+/**
+ * Errors graphql-js raises about the request itself (a variable that does not coerce, say) come
+ * without a code: they get VALIDATION, so that every error a caller sees has a typed code.
+ */
+function withCodes<T extends { errors?: readonly GraphQLError[] }>(result: T): T {
+  if (!result.errors?.some((e) => e.extensions?.code === undefined)) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) =>
+      e.extensions?.code === undefined
+        ? new GraphQLError(e.message, {
+            nodes: e.nodes,
+            source: e.source,
+            positions: e.positions,
+            path: e.path,
+            originalError: e.originalError,
+            extensions: { ...e.extensions, code: 'VALIDATION' },
+          })
+        : e,
+    ),
+  };
+}
+
+/** Typed codes on every error of an operation's results (queries, mutations and each subscription event). */
+export function useTypedErrors(): Plugin {
+  return {
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (!(Symbol.asyncIterator in (result as object))) setResult(withCodes(result as ExecutionResultLike) as never);
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if (!(Symbol.asyncIterator in (result as object))) setResult(withCodes(result as ExecutionResultLike) as never);
+        return {
+          onNext: ({ result: event, setResult: setEvent }) =>
+            setEvent(withCodes(event as ExecutionResultLike) as never),
+        };
+      },
+    }),
+  };
+}
+
+type ExecutionResultLike = { errors?: readonly GraphQLError[] };
+
 /** The envelop plugin: every operation (query, mutation, subscription; any door) is checked first. */
 export function useInputChecks(): Plugin {
   const check = ({ args, setResultAndStopExecution }: CheckPayload) => {
