@@ -5,6 +5,7 @@ import { Migration20261123220655 } from './Migration20261123220655.js';
 import { Migration20261123221804 } from './Migration20261123221804.js';
 import { Migration20261201142605 } from './Migration20261201142605.js';
 import { Migration20261201154317 } from './Migration20261201154317.js';
+import { Migration20261201163251 } from './Migration20261201163251.js';
 
 export const migrations = [
   { name: 'Migration20261123215328', class: Migration20261123215328 },
@@ -13,4 +14,5 @@ export const migrations = [
   { name: 'Migration20261123221804', class: Migration20261123221804 },
   { name: 'Migration20261201142605', class: Migration20261201142605 },
   { name: 'Migration20261201154317', class: Migration20261201154317 },
+  { name: 'Migration20261201163251', class: Migration20261201163251 },
 ];

@@ -21,12 +21,14 @@ import { mailerPlugin } from './modules/invitations/mail.js';
 import { registerInvitationRoutes } from './modules/invitations/routes.js';
 import { sdkKeysPlugin } from './modules/keys/plugin.js';
 import { provisionClientSideId } from './modules/keys/service.js';
-import { sdkMetricsPlugin } from './modules/metrics/plugin.js';
+import { metricsRollupPlugin, sdkMetricsPlugin } from './modules/metrics/plugin.js';
 import { SdkLane } from './modules/sdk/lane.js';
 import { flagValuesFastPath, sdkKeyConnectionCheck } from './modules/sdk/live.js';
 import { sdkPlugin } from './modules/sdk/plugin.js';
 import { registerSignupRoute } from './modules/signup/routes.js';
 import { registerSsoRoute } from './modules/sso/routes.js';
+import { webhooksPlugin } from './modules/webhooks/plugin.js';
+import { prometheusPlugin } from './ops/prometheus.js';
 import { changeBusPlugin } from './realtime/bus.js';
 import { hubPlugin } from './realtime/hub.js';
 import { snapshotsPlugin } from './realtime/snapshots.js';
@@ -75,6 +77,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
 
   // Conventions every route answers by.
   await app.register(httpConventionsPlugin, { requireHttps: config.requireHttps });
+  // The operator's view (GET /metrics): first, so that it times every route registered after it.
+  await app.register(prometheusPlugin, { token: config.metricsToken });
   // The OpenAPI document sees every route registered after it.
   await app.register(openApiPlugin);
   await app.register(rateLimitsPlugin, {
@@ -97,6 +101,8 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
   await app.register(jobsPlugin, { databaseUrl: String(orm.config.get('clientUrl')) });
   await app.register(changeSchedulerPlugin);
   await app.register(mailerPlugin, { smtpUrl: config.smtpUrl, from: config.smtpFrom });
+  await app.register(webhooksPlugin, { settings: config.webhooks, serverSecret: config.jwtSecret });
+  await app.register(metricsRollupPlugin);
 
   // The doors.
   await app.register(healthPlugin);
@@ -135,6 +141,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
         environmentProvisioners,
         changeScheduler: app.changeScheduler,
         invitations: { mailer: app.mailer, publicUrl: config.publicUrl },
+        webhooks: app.webhooks,
       },
     }),
     plugins: [

@@ -37,8 +37,26 @@ export interface Config {
   /** Unset: no mail is sent (invitation links are only answered). */
   smtpUrl: string | undefined;
   smtpFrom: string;
+  /** Bearer token `GET /metrics` (Prometheus) asks for; unset, the endpoint is open. */
+  metricsToken: string | undefined;
+  webhooks: WebhookSettings;
   /** What the operator should know at start (main.ts prints it): risky settings outside production. */
   warnings: string[];
+}
+
+/** How webhooks are delivered (docs/security.md lists each bound). */
+export interface WebhookSettings {
+  /** Deliver to loopback, private, link-local and metadata addresses too (tests, private networks). */
+  allowPrivate: boolean;
+  /** The first retry waits this long; each later one twice as long, up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** An endpoint failing without a success for this long is disabled. */
+  disableAfterSeconds: number;
+  /** One attempt's budget: connect, send, and read the answer's head and first KB. */
+  timeoutMs: number;
+  /** Deliveries this node makes at once (each to a different endpoint). */
+  concurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +129,20 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
 
+  const webhooks: WebhookSettings = {
+    allowPrivate: boolean(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 10_000, 1, 3_600_000),
+    retryMaxMs: integer(env, 'WEBHOOK_RETRY_MAX_MS', 4 * 3_600_000, 1, 24 * 3_600_000),
+    disableAfterSeconds: integer(env, 'WEBHOOK_DISABLE_AFTER_SECONDS', 86_400, 1, 30 * 86_400),
+    timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 4, 1, 64),
+  };
+  if (webhooks.allowPrivate) {
+    warnings.push(
+      'WEBHOOK_ALLOW_PRIVATE=true: webhooks may target loopback, private and cloud-metadata addresses. Fine for tests and private networks; anyone with webhook:manage can then make this server call them.',
+    );
+  }
+
   return {
     nodeEnv,
     host: env.HOST?.trim() || '0.0.0.0',
@@ -136,6 +168,8 @@ export function loadConfig(env: Env): Config {
     publicUrl,
     smtpUrl,
     smtpFrom: env.SMTP_FROM?.trim() || 'Vexil <vexil@localhost>',
+    metricsToken: env.METRICS_TOKEN?.trim() || undefined,
+    webhooks,
     warnings,
   };
 }

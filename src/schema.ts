@@ -14,6 +14,9 @@ import './modules/sso/schema.js';
 import './modules/audit/schema.js';
 import './modules/approvals/schema.js';
 import './modules/invitations/schema.js';
+import './modules/webhooks/schema.js';
+import './modules/metrics/schema.js';
+import './modules/flags/usage.js';
 // Subscriptions, next to their domains: flagChanged (dashboards) and flagValues (SDKs).
 import './modules/flags/live.js';
 import './modules/sdk/live.js';

@@ -23,6 +23,7 @@ import { givenAccessToken } from './helpers/credentials.js';
 import { type GivenProject, givenFlag, givenProject, givenSegment, storedState } from './helpers/flags.js';
 import { type GivenOrg, givenMember, givenOrg, uniqueEmail } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { givenReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 let server: TestServer;
 let owner: GivenOrg;
@@ -31,13 +32,17 @@ let project: GivenProject;
 let viewer: Awaited<ReturnType<typeof givenMember>>;
 let developer: Awaited<ReturnType<typeof givenMember>>;
 let ssoSecret: string;
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   server = await startServer({
     AUTH_RATE_LIMIT: '100000',
     MANAGEMENT_RATE_LIMIT: '100000',
     SENSITIVE_RATE_LIMIT: '100000',
+    // The walk's webhooks point at a receiver on this machine.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
   });
+  receiver = await givenReceiver();
   owner = await givenOrg(server.url);
   project = await givenProject(server, owner);
   viewer = await givenMember(server.url, owner, 'viewer');
@@ -153,6 +158,22 @@ async function inactiveAllPowerfulToken() {
   await ok('mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { id } }', { id: token.id });
   return token.id;
 }
+/**
+ * A webhook that is off: no change of the walk is recorded for it, so no delivery runs in the
+ * background while tables are compared.
+ */
+async function webhook() {
+  // The walk makes many; the organization's limit on webhooks is not what it is about.
+  await server.sql('delete from webhooks where organization_id = ?', [owner.organizationId]);
+  const data = await ok('mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } } }', {
+    i: { url: receiver.url, eventTypes: ['flag.*'], active: false },
+  });
+  return data.createWebhook.webhook.id as string;
+}
+async function webhookDelivery() {
+  const data = await ok('mutation($id: ID!) { sendWebhookTest(id: $id) { id } }', { id: await webhook() });
+  return data.sendWebhookTest.id as string;
+}
 async function refreshToken() {
   const res = await request(server.url, 'POST', '/v1/auth/login', {
     body: { email: viewer.email, password: viewer.password },
@@ -216,6 +237,10 @@ const ARGUMENTS: Record<string, Arguments> = {
   createProject: async () => ({ input: { name: `Walk ${hex()}` } }),
   createSdkKey: async () => ({ environmentId: project.env.production, kind: 'SERVER' }),
   createSegment: async () => ({ projectId: project.id, input: { key: `seg-${hex()}` } }),
+  createWebhook: async () => {
+    await server.sql('delete from webhooks where organization_id = ?', [owner.organizationId]);
+    return { input: { url: receiver.url, eventTypes: ['flag.*', 'member.*'], active: false } };
+  },
   deleteAccessToken: async () => ({ id: (await serviceToken(PERMISSIONS)).token.id }),
   deleteEnvironment: async () => ({ id: await environment() }),
   deleteFlag: async () => ({ id: (await flag()).id }),
@@ -226,6 +251,7 @@ const ARGUMENTS: Record<string, Arguments> = {
     return { id, expectedVersion: version, input: { on: true, offVariation: 0 }, comment: 'edited' };
   },
   inviteMember: async () => ({ email: uniqueEmail('walk'), role: 'developer' }),
+  deleteWebhook: async () => ({ id: await webhook() }),
   killFlag: async () => ({ flagId: (await flag()).id, environmentId: project.env.production }),
   login: async () => ({ input: { email: viewer.email, password: viewer.password } }),
   promoteFlag: async () => ({
@@ -233,6 +259,7 @@ const ARGUMENTS: Record<string, Arguments> = {
     fromEnvironmentId: project.env.dev,
     toEnvironmentIds: [project.env.production],
   }),
+  redeliverWebhook: async () => ({ deliveryId: await webhookDelivery() }),
   refreshTokens: async () => ({ refreshToken: await refreshToken() }),
   register: async () => ({
     input: { email: uniqueEmail('walk'), password: 'correct-horse-battery', name: 'Walker', orgName: `Walk ${hex()}` },
@@ -269,6 +296,8 @@ const ARGUMENTS: Record<string, Arguments> = {
   },
   rotateSsoSecret: async () => ({}),
   setEnvironmentApproval: async () => ({ environmentId: await environment(), requiresApproval: true, minApprovals: 2 }),
+  rotateWebhookSecret: async () => ({ id: await webhook(), overlapMinutes: 60 }),
+  sendWebhookTest: async () => ({ id: await webhook() }),
   setAuthorizedOrigins: async () => ({
     environmentId: project.env.production,
     origins: [`https://${hex()}.example.com`],
@@ -285,6 +314,7 @@ const ARGUMENTS: Record<string, Arguments> = {
   updateMemberRole: async () => ({ userId: await member('developer'), role: 'owner' }),
   updateProject: async () => ({ id: await freshProject(), input: { name: `Renamed ${hex()}` } }),
   updateSegment: async () => ({ id: (await segment()).id, input: { name: `Renamed ${hex()}` } }),
+  updateWebhook: async () => ({ id: await webhook(), input: { description: `walk ${hex()}` } }),
   updateSsoSettings: async () => ({ input: { audience: `aud-${hex()}`, issuer: `https://${hex()}.example.com` } }),
 };
 

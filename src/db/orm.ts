@@ -3,6 +3,7 @@ import type { TransactionOptions } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { EntityManager, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrations } from '../../migrations/index.js';
+import { CommitHooks } from './commit-hooks.js';
 import { isRetryableTransactionError } from './errors.js';
 
 export type Orm = MikroORM;
@@ -60,6 +61,8 @@ export function ormOptions(
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
     forceUtcTimezone: true,
+    // Work a transaction leaves for right before its COMMIT (db/commit-hooks.ts).
+    subscribers: [new CommitHooks()],
     // The driver's own EntityManager, with transactional() retrying (above).
     entityManager: RetryingEntityManager as unknown as Options['entityManager'],
     pool: { min: 0, max: 10, acquireTimeoutMillis: ACQUIRE_TIMEOUT_MS },

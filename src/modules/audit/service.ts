@@ -4,6 +4,7 @@ import type { ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { requestOriginOf } from '../../db/origin.js';
 import { ValidationError } from '../../errors.js';
+import { enqueueWebhookEvent } from '../webhooks/outbox/write.js';
 import { entryHash, GENESIS_HASH } from './chain.js';
 import { type AuditEntry, AuditEntrySchema } from './entity.js';
 
@@ -40,7 +41,7 @@ export interface AuditRecord {
  */
 export function recordAudit(em: EntityManager, actor: AuditActor, record: AuditRecord): void {
   const origin = requestOriginOf(em);
-  em.create(AuditEntrySchema, {
+  const entry = em.create(AuditEntrySchema, {
     id: randomUUID(),
     organizationId: actor.organizationId,
     actorUserId: actor.userId,
@@ -56,6 +57,8 @@ export function recordAudit(em: EntityManager, actor: AuditActor, record: AuditR
     clientIp: origin.clientIp,
     createdAt: new Date(),
   });
+  // The webhooks subscribed to this change get it through their outbox, in the same transaction.
+  enqueueWebhookEvent(em, entry);
 }
 
 /** What the audit log can be narrowed to; every filter given must hold. */

@@ -206,6 +206,14 @@ const refOf = (args: { id?: unknown; projectId?: unknown; key?: string | null })
   flagKey: args.key,
 });
 
+/** Archiving or deleting a flag evaluated in the last hour is refused (CONFLICT) unless forced. */
+const forceArg = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0]) =>
+  t.arg.boolean({
+    required: false,
+    defaultValue: false,
+    description: 'Needed when the flag was evaluated in the last hour (it is still in use).',
+  });
+
 builder.mutationFields((t) => ({
   createFlag: t.field({
     type: FlagType,
@@ -233,8 +241,9 @@ builder.mutationFields((t) => ({
     description: "Removes the flag from every environment's evaluation; its targeting is kept for restoreFlag.",
     authScopes: (_root, { id }, ctx) =>
       inEveryEnvironmentOf(ctx, 'flag:write', projectOfFlag(ctx, { flagId: id.toString() })),
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => archiveFlag(ctx.em, actorOf(ctx), id.toString(), true),
+    args: { id: t.arg.id({ required: true }), force: forceArg(t) },
+    resolve: (_root, { id, force }, ctx) =>
+      archiveFlag(ctx.em, actorOf(ctx), id.toString(), true, { force: force ?? false }),
   }),
   restoreFlag: t.field({
     type: FlagType,
@@ -251,8 +260,9 @@ builder.mutationFields((t) => ({
       id: t.arg.id({ required: false }),
       projectId: t.arg.id({ required: false }),
       key: t.arg.string({ required: false }),
+      force: forceArg(t),
     },
-    resolve: (_root, args, ctx) => deleteFlag(ctx.em, actorOf(ctx), refOf(args)),
+    resolve: (_root, args, ctx) => deleteFlag(ctx.em, actorOf(ctx), refOf(args), { force: args.force ?? false }),
   }),
   updateFlagState: t.field({
     type: FlagStateType,

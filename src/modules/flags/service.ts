@@ -12,6 +12,7 @@ import {
 } from '../../evaluation/index.js';
 import { announceChange, type ChangeKind } from '../../realtime/changes.js';
 import { recordAudit } from '../audit/service.js';
+import { lastEvaluatedInProject } from '../metrics/usage.js';
 import type { PendingChange, PendingChangeKind } from '../pending/entity.js';
 import { answerWith, approvalDetails, type ChangeOptions, gateChange } from '../pending/service.js';
 import type { Project } from '../projects/entity.js';
@@ -302,17 +303,33 @@ async function gateLifecycle(
   );
 }
 
+/** How recent an evaluation makes archiving or deleting a flag ask for `force`. */
+const RECENTLY_EVALUATED_MS = 3_600_000;
+
+/** A flag evaluated in the last hour is still read by someone's code: removing it takes `force`. */
+async function assertNotInUse(em: EntityManager, flag: Flag, force: boolean, what: string): Promise<void> {
+  if (force) return;
+  const last = await lastEvaluatedInProject(em, flag.project.id, flag.key);
+  if (last && Date.now() - last.getTime() < RECENTLY_EVALUATED_MS) {
+    throw new ConflictError(
+      `flag "${flag.key}" was evaluated within the last hour (at ${last.toISOString()}): pass force: true to ${what} it anyway`,
+      { lastEvaluatedAt: last.toISOString() },
+    );
+  }
+}
+
 /** Archived flags leave every environment's snapshot but keep their targeting for a restore. */
 export async function archiveFlag(
   em: EntityManager,
   actor: ManagementPrincipal,
   id: string,
   archived: boolean,
-  options: ChangeOptions = {},
+  options: ChangeOptions & { force?: boolean } = {},
 ): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await getFlag(tx, actor, id);
     if ((flag.archivedAt !== null) === archived) return flag;
+    if (archived && !options.approved) await assertNotInUse(tx, flag, options.force ?? false, 'archive');
     const pending = await gateLifecycle(tx, actor, flag, archived ? 'flag.archive' : 'flag.restore', options);
     if (pending) return answerWith(flag, pending);
     flag.archivedAt = archived ? new Date() : null;
@@ -348,10 +365,11 @@ export async function deleteFlag(
   em: EntityManager,
   actor: ManagementPrincipal,
   by: FlagRef,
-  options: ChangeOptions = {},
+  options: ChangeOptions & { force?: boolean } = {},
 ): Promise<Flag> {
   return em.transactional(async (tx) => {
     const flag = await findFlag(tx, actor, by);
+    if (!options.approved) await assertNotInUse(tx, flag, options.force ?? false, 'delete');
     // An archived flag evaluates nowhere: deleting it changes no environment.
     const pending = flag.archivedAt === null ? await gateLifecycle(tx, actor, flag, 'flag.delete', options) : null;
     if (pending) return answerWith(flag, pending);

@@ -24,11 +24,21 @@ const BATCH = 1000;
 const MAX_PENDING_MINUTES = 60;
 const MAX_RETRY_ROWS = 200_000;
 
-const UPSERT = `insert into evaluation_counts (environment_id, flag_key, variation, minute, count)
-  select r.environment_id, r.flag_key, r.variation, to_timestamp(r.minute * 60), r.count
-  from jsonb_to_recordset(?::jsonb) as r(environment_id uuid, flag_key text, variation int, minute bigint, count bigint)
-  where exists (select 1 from environments e where e.id = r.environment_id)
-  on conflict (environment_id, flag_key, variation, minute) do update set count = evaluation_counts.count + excluded.count`;
+// The counts, and beside them when each variation was last served (metrics/usage.ts reads it).
+const UPSERT = `with rows as (
+    select r.environment_id, r.flag_key, r.variation, to_timestamp(r.minute * 60) as minute, r.count
+    from jsonb_to_recordset(?::jsonb) as r(environment_id uuid, flag_key text, variation int, minute bigint, count bigint)
+    where exists (select 1 from environments e where e.id = r.environment_id)
+  ),
+  counted as (
+    insert into evaluation_counts (environment_id, flag_key, variation, minute, count)
+    select environment_id, flag_key, variation, minute, count from rows
+    on conflict (environment_id, flag_key, variation, minute) do update set count = evaluation_counts.count + excluded.count
+  )
+  insert into evaluation_last_seen (environment_id, flag_key, variation, last_evaluated_at)
+  select environment_id, flag_key, variation, max(minute) from rows group by 1, 2, 3
+  on conflict (environment_id, flag_key, variation)
+  do update set last_evaluated_at = greatest(evaluation_last_seen.last_evaluated_at, excluded.last_evaluated_at)`;
 
 export class EvaluationCounter {
   private minute = -1;
@@ -37,6 +47,8 @@ export class EvaluationCounter {
   private retry: Row[] = [];
   /** Count rows the database refused since start (flag keys come from snapshots, so none should be). */
   dropped = 0;
+  /** Results counted since start: a plain number the Prometheus scrape reads (nothing more on the request path). */
+  served = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -63,6 +75,7 @@ export class EvaluationCounter {
 
   private add(env: Map<string, number[]>, result: EvaluationResult): void {
     if (result.errorCode === 'FLAG_NOT_FOUND') return;
+    this.served++;
     let counts = env.get(result.key);
     if (counts === undefined) {
       counts = [];

@@ -25,6 +25,8 @@ export const EvaluationCountSchema = new EntitySchema<EvaluationCount>({
     minute: { type: 'Date', columnType: 'timestamptz', primary: true },
     count: { type: 'bigint' },
   },
+  // The roll-up (rollup.ts) works through the table by time.
+  indexes: [{ properties: ['minute'] }],
 });
 
 export type TrackedEventKind = 'impression' | 'custom';
@@ -63,5 +65,60 @@ export const TrackedEventSchema = new EntitySchema<TrackedEvent>({
     occurredAt: { type: 'Date', columnType: 'timestamptz' },
     receivedAt: { type: 'Date', columnType: 'timestamptz' },
   },
-  indexes: [{ properties: ['environment', 'occurredAt'] }],
+  indexes: [{ properties: ['environment', 'occurredAt'] }, { properties: ['occurredAt'] }],
+});
+
+/**
+ * When each variation of a flag was last served in an environment (the minute of its latest
+ * count), kept beside the counts by every flush: `lastEvaluatedAt`, stale flags and the check
+ * before archiving read this small table instead of scanning the counts.
+ */
+export interface EvaluationLastSeen {
+  environment: Environment;
+  flagKey: string;
+  variation: number;
+  lastEvaluatedAt: Date;
+}
+
+export const EvaluationLastSeenSchema = new EntitySchema<EvaluationLastSeen>({
+  name: 'EvaluationLastSeen',
+  tableName: 'evaluation_last_seen',
+  properties: {
+    environment: { kind: 'm:1', entity: () => EnvironmentSchema, deleteRule: 'cascade', primary: true },
+    flagKey: { type: 'string', length: 100, primary: true },
+    variation: { type: 'integer', primary: true },
+    lastEvaluatedAt: { type: 'Date', columnType: 'timestamptz' },
+  },
+});
+
+/**
+ * Tracked events older than two days, rolled up (metrics/rollup.ts) into hourly and, after 30
+ * days, daily counts. Absent parts of the key are stored as '' and -1 (key columns are not null).
+ */
+export interface TrackedEventCount {
+  environment: Environment;
+  kind: TrackedEventKind;
+  flagKey: string;
+  variation: number;
+  eventKey: string;
+  bucket: Date;
+  count: number;
+  /** The sum of the events' `value`s (custom events that carry one). */
+  valueSum: number;
+}
+
+export const TrackedEventCountSchema = new EntitySchema<TrackedEventCount>({
+  name: 'TrackedEventCount',
+  tableName: 'tracked_event_counts',
+  properties: {
+    environment: { kind: 'm:1', entity: () => EnvironmentSchema, deleteRule: 'cascade', primary: true },
+    kind: { type: 'string', length: 20, primary: true },
+    flagKey: { type: 'string', length: 100, primary: true },
+    variation: { type: 'integer', primary: true },
+    eventKey: { type: 'string', length: 200, primary: true },
+    bucket: { type: 'Date', columnType: 'timestamptz', primary: true },
+    count: { type: 'bigint' },
+    valueSum: { type: 'double', default: 0 },
+  },
+  indexes: [{ properties: ['bucket'] }],
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { SdkMetrics } from './recorder.js';
+import { rollUpMetrics } from './rollup.js';
 
 const FLUSH_MS = 10_000;
 
@@ -21,4 +22,21 @@ export const sdkMetricsPlugin = fp(
     app.decorate('sdkMetrics', metrics);
   },
   { name: 'sdk-metrics' },
+);
+
+export const METRICS_ROLLUP_QUEUE = 'metrics-rollup';
+
+/**
+ * The hourly roll-up of counts and tracked events (rollup.ts), on the job queue: one node runs
+ * it each hour, and `app.jobs.send(METRICS_ROLLUP_QUEUE)` runs it now.
+ */
+export const metricsRollupPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.jobs.createQueue(METRICS_ROLLUP_QUEUE, { policy: 'stately', deleteAfterSeconds: 86_400 });
+    await app.jobs.work(METRICS_ROLLUP_QUEUE, { pollingIntervalSeconds: 5 }, () =>
+      rollUpMetrics(app.orm.em.fork(), app.clock.now()),
+    );
+    await app.jobs.schedule(METRICS_ROLLUP_QUEUE, '7 * * * *');
+  },
+  { name: 'metrics-rollup', dependencies: ['jobs'] },
 );
