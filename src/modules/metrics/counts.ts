@@ -47,8 +47,8 @@ export class EvaluationCounter {
   private retry: Row[] = [];
   /** Count rows the database refused since start (flag keys come from snapshots, so none should be). */
   dropped = 0;
-  /** Results counted since start: a plain number the Prometheus scrape reads (nothing more on the request path). */
-  served = 0;
+  /** Results already handed to a flush since start (see `served`). */
+  private drained = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -75,7 +75,6 @@ export class EvaluationCounter {
 
   private add(env: Map<string, number[]>, result: EvaluationResult): void {
     if (result.errorCode === 'FLAG_NOT_FOUND') return;
-    this.served++;
     let counts = env.get(result.key);
     if (counts === undefined) {
       counts = [];
@@ -83,6 +82,18 @@ export class EvaluationCounter {
     }
     const slot = result.variation === null ? 0 : result.variation + 1;
     counts[slot] = (counts[slot] ?? 0) + 1;
+  }
+
+  /**
+   * Results counted since start, for the Prometheus scrape: what flushes took, plus what waits
+   * in memory. Summed when asked, so the request path does no more than it did.
+   */
+  get served(): number {
+    let total = this.drained;
+    for (const { counts } of [...this.sealed, { counts: this.current }]) {
+      for (const flags of counts.values()) for (const slots of flags.values()) for (const n of slots) total += n ?? 0;
+    }
+    return total;
   }
 
   private rotate(minute: number): void {
@@ -120,7 +131,9 @@ export class EvaluationCounter {
         for (const [flagKey, slots] of flags) {
           for (let slot = 0; slot < slots.length; slot++) {
             const count = slots[slot];
-            if (count) add({ environment_id: environmentId, flag_key: flagKey, variation: slot - 1, minute, count });
+            if (!count) continue;
+            this.drained += count;
+            add({ environment_id: environmentId, flag_key: flagKey, variation: slot - 1, minute, count });
           }
         }
       }

@@ -1,0 +1,221 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { errorCode, graphql } from './helpers/client.js';
+import { environmentsOf, givenAccessToken } from './helpers/credentials.js';
+import { type GivenProject, givenFlag, givenSegment, givenState } from './helpers/flags.js';
+import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { givenReceiver } from './helpers/webhook-receiver.js';
+import { CREATE_WEBHOOK, deliveredLog, givenWebhook } from './helpers/webhooks.js';
+
+// Managing webhooks: who may, what a webhook may be narrowed to, the secret shown once, the
+// delivery log and redelivery.
+
+let server: TestServer;
+let owner: GivenOrg;
+let project: GivenProject;
+
+beforeAll(async () => {
+  server = await startServer({
+    AUTH_RATE_LIMIT: '10000',
+    MANAGEMENT_RATE_LIMIT: '100000',
+    SENSITIVE_RATE_LIMIT: '10000',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+  });
+  owner = await givenOrg(server.url);
+  const envs = await environmentsOf(server.url, owner);
+  project = { id: envs.projectId, env: Object.fromEntries(Object.entries(envs.byKey).map(([k, e]) => [k, e.id])) };
+});
+
+const LIST = '{ webhooks { total data { id url eventTypes active } } }';
+
+describe('who manages webhooks', () => {
+  it('admins and owners (webhook:manage); developers and viewers are refused, and read none', async () => {
+    const receiver = await givenReceiver();
+    await givenWebhook(server.url, owner.auth, receiver);
+    const admin = await givenMember(server.url, owner, 'admin');
+    expect((await graphql(server.url, LIST, {}, admin.auth)).data.webhooks.total).toBe(1);
+    for (const role of ['developer', 'viewer'] as const) {
+      const member = await givenMember(server.url, owner, role);
+      expect(errorCode(await graphql(server.url, LIST, {}, member.auth))).toBe('FORBIDDEN');
+      const created = await graphql(
+        server.url,
+        CREATE_WEBHOOK,
+        { input: { url: receiver.url, eventTypes: ['flag.*'] } },
+        member.auth,
+      );
+      expect(errorCode(created)).toBe('FORBIDDEN');
+    }
+    // Another organization sees none of them.
+    const other = await givenOrg(server.url);
+    expect((await graphql(server.url, LIST, {}, other.auth)).data.webhooks.total).toBe(0);
+  });
+
+  it('subscribing to a family needs reading it; an environment-narrowed token only makes webhooks within its environments', async () => {
+    const receiver = await givenReceiver();
+    const noMembers = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+    });
+    const key = { 'api-key': noMembers.data.createAccessToken.value };
+    const members = await graphql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { url: receiver.url, eventTypes: ['member.*'] } },
+      key,
+    );
+    expect(members.errors?.[0]).toMatchObject({
+      message: 'subscribing to member.* events needs member:read, which you do not have',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    expect(
+      (await graphql(server.url, CREATE_WEBHOOK, { input: { url: receiver.url, eventTypes: ['flag.*'] } }, key)).errors,
+    ).toBeUndefined();
+
+    const narrowed = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+      environmentIds: [project.env.dev!],
+    });
+    const inDev = { 'api-key': narrowed.data.createAccessToken.value };
+    const everywhere = await graphql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { url: receiver.url, eventTypes: ['flag.*'] } },
+      inDev,
+    );
+    expect(errorCode(everywhere)).toBe('FORBIDDEN');
+    const devOnly = await graphql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { url: receiver.url, eventTypes: ['flag.*'], environmentIds: [project.env.dev] } },
+      inDev,
+    );
+    expect(devOnly.errors).toBeUndefined();
+    // The environment's project is implied.
+    expect(devOnly.data.createWebhook.webhook).toMatchObject({
+      projectIds: [project.id],
+      environmentIds: [project.env.dev],
+    });
+  });
+
+  it('refuses event types that do not exist and scopes outside the organization, storing nothing', async () => {
+    const receiver = await givenReceiver();
+    const count = async () =>
+      (await server.sql('select id from webhooks where organization_id = ?', [owner.organizationId])).length;
+    const before = await count();
+    const typo = await graphql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { url: receiver.url, eventTypes: ['flag.craeted'] } },
+      owner.auth,
+    );
+    expect(typo.errors?.[0]).toMatchObject({
+      message: 'eventTypes: "flag.craeted" is not an event type',
+      extensions: { code: 'VALIDATION' },
+    });
+    const other = await givenOrg(server.url);
+    const foreign = (await environmentsOf(server.url, other)).projectId;
+    const elsewhere = await graphql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { url: receiver.url, eventTypes: ['flag.*'], projectIds: [foreign] } },
+      owner.auth,
+    );
+    expect(errorCode(elsewhere)).toBe('NOT_FOUND');
+    expect(await count()).toBe(before);
+    const types = await graphql(server.url, '{ webhookEventTypes }', {}, owner.auth);
+    expect(types.data.webhookEventTypes).toEqual(
+      expect.arrayContaining(['flag.state.updated', 'segment.*', 'approval.*', 'member.*']),
+    );
+  });
+
+  it('shows the secret once: no query returns it, and the audit trail keeps only the URL’s origin', async () => {
+    const receiver = await givenReceiver();
+    const hook = await givenWebhook(server.url, owner.auth, receiver, { description: 'audited' });
+    const read = await graphql(
+      server.url,
+      'query($id: ID!) { webhook(id: $id) { id url } }',
+      { id: hook.id },
+      owner.auth,
+    );
+    expect(JSON.stringify(read)).not.toContain(hook.secret);
+    const [row] = await server.sql<{ secret_sealed: string }>('select secret_sealed from webhooks where id = ?', [
+      hook.id,
+    ]);
+    expect(row!.secret_sealed).not.toContain(hook.secret.slice(6, 20));
+    const [audit] = await server.sql<{ details: { origin: string } }>(
+      "select details from audit_entries where action = 'webhook.created' and resource_id = ?",
+      [hook.id],
+    );
+    expect(audit!.details.origin).toBe(new URL(receiver.url).origin);
+    expect(JSON.stringify(audit!.details)).not.toContain('/hooks');
+  });
+});
+
+describe('what a webhook receives', () => {
+  it('only its event types and projects; segments, SDK keys and members as their own events', async () => {
+    const receiver = await givenReceiver();
+    await givenWebhook(server.url, owner.auth, receiver, {
+      eventTypes: ['segment.*', 'sdkkey.created', 'member.*'],
+      projectIds: [project.id],
+    });
+    const elsewhere = await graphql(
+      server.url,
+      'mutation { createProject(input: { name: "Elsewhere" }) { id } }',
+      {},
+      owner.auth,
+    );
+    await givenSegment(server, owner, { id: elsewhere.data.createProject.id, env: {} });
+    await givenFlag(server, owner, project);
+    const segment = await givenSegment(server, owner, project);
+    await graphql(
+      server.url,
+      'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "hooked") { value } }',
+      { e: project.env.staging },
+      owner.auth,
+    );
+    const person = await givenOrg(server.url);
+    await graphql(
+      server.url,
+      'mutation($e: String!) { addMember(email: $e, role: viewer) { role } }',
+      { e: person.email },
+      owner.auth,
+    );
+    const got = await receiver.waitForVerified(3);
+    expect(got.map((r) => r.payload.type)).toEqual(['segment.created', 'sdkkey.created', 'member.added']);
+    expect(got[0]!.payload.data.resource).toEqual({ type: 'segment', id: segment.id, key: segment.key });
+    expect(got[0]!.payload.data.environments.map((e: { key: string }) => e.key)).toEqual([
+      'dev',
+      'staging',
+      'production',
+    ]);
+    expect(got[1]!.payload.data.change.masked).toMatch(/^vx_srv_/);
+    expect(JSON.stringify(got[1]!.payload)).not.toMatch(/vx_srv_[0-9A-Za-z]{36}/);
+    expect(got[2]!.payload.data.change).toEqual({ email: person.email, role: 'viewer' });
+  });
+
+  it('sends a kill as a state update, and redelivers a delivered event with the same webhook-id', async () => {
+    const receiver = await givenReceiver();
+    const hook = await givenWebhook(server.url, owner.auth, receiver, { eventTypes: ['flag.state.updated'] });
+    const flag = await givenFlag(server, owner, project);
+    await givenState(server, owner, flag.id, project.env.dev!, { on: true });
+    await graphql(server.url, 'mutation($f: ID!) { killFlag(flagId: $f) { on } }', { f: flag.id }, owner.auth);
+    const got = await receiver.waitForVerified(2);
+    expect(got.map((r) => r.payload.data.action)).toEqual(['flag.state.updated', 'flag.killed']);
+    expect(got[1]!.payload.type).toBe('flag.state.updated');
+    const log = await deliveredLog(server.url, owner.auth, hook.id, 2);
+    const killed = log.deliveries.data.find((d: { payload: any }) => d.payload.data.action === 'flag.killed');
+    const again = await graphql(
+      server.url,
+      'mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { id status eventId } }',
+      { d: killed.id },
+      owner.auth,
+    );
+    expect(again.errors).toBeUndefined();
+    expect(again.data.redeliverWebhook).toMatchObject({ status: 'PENDING', eventId: killed.eventId });
+    expect(again.data.redeliverWebhook.id).not.toBe(killed.id);
+    const after = await receiver.waitForVerified(3);
+    expect(after[2]!.id).toBe(after[1]!.id);
+    expect(after[2]!.body).toBe(after[1]!.body);
+  });
+});
