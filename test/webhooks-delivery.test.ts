@@ -11,7 +11,13 @@ import { type GivenOrg, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { eventually } from './helpers/waiters.js';
 import { givenReceiver } from './helpers/webhook-receiver.js';
-import { deliveredLog, deliveriesOf, givenWebhook } from './helpers/webhooks.js';
+import {
+  defaultProjectOf,
+  deliveredLog,
+  deliveriesOf,
+  givenWebhook,
+  WEBHOOK_TEST_SETTINGS,
+} from './helpers/webhooks.js';
 
 // Webhooks are written to an outbox in the transaction of the change they announce and sent by
 // the job queue: once per change, in environment-version order per endpoint, signed per the
@@ -23,16 +29,12 @@ let project: GivenProject;
 
 beforeAll(async () => {
   server = await startServer({
-    AUTH_RATE_LIMIT: '10000',
-    MANAGEMENT_RATE_LIMIT: '100000',
-    SENSITIVE_RATE_LIMIT: '10000',
-    WEBHOOK_ALLOW_PRIVATE: 'true',
+    ...WEBHOOK_TEST_SETTINGS,
     WEBHOOK_RETRY_BASE_MS: '50',
     WEBHOOK_RETRY_MAX_MS: '400',
   });
   org = await givenOrg(server.url);
-  const envs = await environmentsOf(server.url, org);
-  project = { id: envs.projectId, env: Object.fromEntries(Object.entries(envs.byKey).map(([k, e]) => [k, e.id])) };
+  project = await defaultProjectOf(server.url, org);
 });
 
 /** The principal `o`'s owner resolves to, for calling services directly. */

@@ -5,7 +5,13 @@ import { type GivenProject, givenFlag, givenSegment, givenState } from './helper
 import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { givenReceiver } from './helpers/webhook-receiver.js';
-import { CREATE_WEBHOOK, deliveredLog, givenWebhook } from './helpers/webhooks.js';
+import {
+  CREATE_WEBHOOK,
+  defaultProjectOf,
+  deliveredLog,
+  givenWebhook,
+  WEBHOOK_TEST_SETTINGS,
+} from './helpers/webhooks.js';
 
 // Managing webhooks: who may, what a webhook may be narrowed to, the secret shown once, the
 // delivery log and redelivery.
@@ -16,14 +22,10 @@ let project: GivenProject;
 
 beforeAll(async () => {
   server = await startServer({
-    AUTH_RATE_LIMIT: '10000',
-    MANAGEMENT_RATE_LIMIT: '100000',
-    SENSITIVE_RATE_LIMIT: '10000',
-    WEBHOOK_ALLOW_PRIVATE: 'true',
+    ...WEBHOOK_TEST_SETTINGS,
   });
   owner = await givenOrg(server.url);
-  const envs = await environmentsOf(server.url, owner);
-  project = { id: envs.projectId, env: Object.fromEntries(Object.entries(envs.byKey).map(([k, e]) => [k, e.id])) };
+  project = await defaultProjectOf(server.url, owner);
 });
 
 const LIST = '{ webhooks { total data { id url eventTypes active } } }';

@@ -1,5 +1,7 @@
 import { expect } from 'vitest';
 import { graphql } from './client.js';
+import { environmentsOf } from './credentials.js';
+import type { GivenProject } from './flags.js';
 import { eventually } from './waiters.js';
 import type { WebhookReceiver } from './webhook-receiver.js';
 
@@ -50,4 +52,18 @@ export async function deliveredLog(base: string, auth: Record<string, string>, i
     const done = w.deliveries.data.filter((d: { status: string }) => d.status === 'DELIVERED').length;
     return done === count ? w : null;
   }, 10_000);
+}
+
+/** The server settings webhook tests share: generous budgets, receivers on this machine allowed. */
+export const WEBHOOK_TEST_SETTINGS = {
+  AUTH_RATE_LIMIT: '10000',
+  MANAGEMENT_RATE_LIMIT: '100000',
+  SENSITIVE_RATE_LIMIT: '10000',
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+} as const;
+
+/** An organization's default project as the flag builders take it (environment ids by key). */
+export async function defaultProjectOf(base: string, org: { auth: Record<string, string> }): Promise<GivenProject> {
+  const envs = await environmentsOf(base, org);
+  return { id: envs.projectId, env: Object.fromEntries(Object.entries(envs.byKey).map(([k, e]) => [k, e.id])) };
 }

@@ -123,6 +123,23 @@ function tooMany(rows: unknown[]): void {
   }
 }
 
+/** Rows (ordered by series, then bucket) gathered into their series, in order of first appearance. */
+function groupSeries<R, S>(
+  rows: readonly R[],
+  idOf: (row: R) => string,
+  create: (row: R) => S,
+  add: (s: S, row: R) => void,
+): S[] {
+  const series = new Map<string, S>();
+  for (const row of rows) {
+    const id = idOf(row);
+    let s = series.get(id);
+    if (s === undefined) series.set(id, (s = create(row)));
+    add(s, row);
+  }
+  return [...series.values()];
+}
+
 const EVALUATIONS = `select c.environment_id, c.flag_key, c.variation,
     date_trunc(?, c.minute, 'UTC') as bucket, sum(c.count)::float8 as count
   from evaluation_counts c
@@ -151,26 +168,24 @@ export async function evaluationMetrics(
       METRICS_LIMITS.points + 1,
     ]);
   tooMany(rows);
-  const series = new Map<string, EvaluationSeries>();
-  for (const row of rows) {
-    const id = `${row.environment_id}\n${row.flag_key}\n${row.variation}`;
-    let s = series.get(id);
-    if (!s) {
-      s = {
-        environmentId: row.environment_id,
-        environmentKey: keyOf.get(row.environment_id) ?? '',
-        flagKey: row.flag_key,
-        variation: row.variation < 0 ? null : row.variation,
-        total: 0,
-        points: [],
-      };
-      series.set(id, s);
-    }
-    const count = Number(row.count);
-    s.total += count;
-    s.points.push({ start: new Date(row.bucket), count });
-  }
-  return { range, series: [...series.values()] };
+  const series = groupSeries(
+    rows,
+    (row) => `${row.environment_id}\n${row.flag_key}\n${row.variation}`,
+    (row): EvaluationSeries => ({
+      environmentId: row.environment_id,
+      environmentKey: keyOf.get(row.environment_id) ?? '',
+      flagKey: row.flag_key,
+      variation: row.variation < 0 ? null : row.variation,
+      total: 0,
+      points: [],
+    }),
+    (s, row) => {
+      const count = Number(row.count);
+      s.total += count;
+      s.points.push({ start: new Date(row.bucket), count });
+    },
+  );
+  return { range, series };
 }
 
 // Raw events (the last two days) and rolled-up counts (older), in one set of buckets.
@@ -233,29 +248,27 @@ export async function trackedEventMetrics(
     METRICS_LIMITS.points + 1,
   ]);
   tooMany(rows);
-  const series = new Map<string, TrackedSeries>();
-  for (const row of rows) {
-    const id = `${row.environment_id}\n${row.kind}\n${row.flag_key}\n${row.variation}\n${row.event_key}`;
-    let s = series.get(id);
-    if (!s) {
-      s = {
-        environmentId: row.environment_id,
-        environmentKey: keyOf.get(row.environment_id) ?? '',
-        kind: row.kind,
-        flagKey: row.flag_key || null,
-        variation: row.variation < 0 ? null : row.variation,
-        eventKey: row.event_key || null,
-        total: 0,
-        valueSum: 0,
-        points: [],
-      };
-      series.set(id, s);
-    }
-    const count = Number(row.count);
-    const valueSum = Number(row.value_sum);
-    s.total += count;
-    s.valueSum += valueSum;
-    s.points.push({ start: new Date(row.bucket), count, valueSum });
-  }
-  return { range, series: [...series.values()] };
+  const series = groupSeries(
+    rows,
+    (row) => `${row.environment_id}\n${row.kind}\n${row.flag_key}\n${row.variation}\n${row.event_key}`,
+    (row): TrackedSeries => ({
+      environmentId: row.environment_id,
+      environmentKey: keyOf.get(row.environment_id) ?? '',
+      kind: row.kind,
+      flagKey: row.flag_key || null,
+      variation: row.variation < 0 ? null : row.variation,
+      eventKey: row.event_key || null,
+      total: 0,
+      valueSum: 0,
+      points: [],
+    }),
+    (s, row) => {
+      const count = Number(row.count);
+      const valueSum = Number(row.value_sum);
+      s.total += count;
+      s.valueSum += valueSum;
+      s.points.push({ start: new Date(row.bucket), count, valueSum });
+    },
+  );
+  return { range, series };
 }

@@ -1,3 +1,4 @@
+import type { ObjectRef } from '@pothos/core';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
 import {
@@ -5,6 +6,7 @@ import {
   type EvaluationSeries,
   evaluationMetrics,
   METRICS_LIMITS,
+  type MetricsBucket,
   type MetricsRange,
   type TrackedPoint,
   type TrackedSeries,
@@ -49,14 +51,20 @@ const EvaluationSeriesType = builder.objectRef<EvaluationSeries>('EvaluationSeri
 
 type Answer<S> = { range: MetricsRange; series: S[] };
 
-const FlagMetricsType = builder.objectRef<Answer<EvaluationSeries>>('FlagMetrics').implement({
-  fields: (t) => ({
-    from: t.field({ type: 'DateTime', resolve: (a) => a.range.from }),
-    to: t.field({ type: 'DateTime', resolve: (a) => a.range.to }),
-    bucket: t.field({ type: MetricsBucketEnum, resolve: (a) => a.range.bucket }),
-    series: t.field({ type: [EvaluationSeriesType], resolve: (a) => a.series }),
-  }),
-});
+/** `<name>`: a range, its bucket and the series found in it. */
+// biome-ignore lint/suspicious/noExplicitAny: any object type whose backing value is S
+function answerOf<S>(name: string, seriesType: ObjectRef<any, S>) {
+  return builder.objectRef<Answer<S>>(name).implement({
+    fields: (t) => ({
+      from: t.field({ type: 'DateTime', resolve: (a) => a.range.from }),
+      to: t.field({ type: 'DateTime', resolve: (a) => a.range.to }),
+      bucket: t.field({ type: MetricsBucketEnum, resolve: (a) => a.range.bucket }),
+      series: t.field({ type: [seriesType], resolve: (a) => a.series }),
+    }),
+  });
+}
+
+const FlagMetricsType = answerOf('FlagMetrics', EvaluationSeriesType);
 
 const TrackedPointType = builder.objectRef<TrackedPoint>('TrackedEventPoint').implement({
   fields: (t) => ({
@@ -81,14 +89,7 @@ const TrackedSeriesType = builder.objectRef<TrackedSeries>('TrackedEventSeries')
   }),
 });
 
-const TrackedEventMetricsType = builder.objectRef<Answer<TrackedSeries>>('TrackedEventMetrics').implement({
-  fields: (t) => ({
-    from: t.field({ type: 'DateTime', resolve: (a) => a.range.from }),
-    to: t.field({ type: 'DateTime', resolve: (a) => a.range.to }),
-    bucket: t.field({ type: MetricsBucketEnum, resolve: (a) => a.range.bucket }),
-    series: t.field({ type: [TrackedSeriesType], resolve: (a) => a.series }),
-  }),
-});
+const TrackedEventMetricsType = answerOf('TrackedEventMetrics', TrackedSeriesType);
 
 const rangeArgs = builder.args((t) => ({
   projectId: t.id({ required: true }),
@@ -97,6 +98,21 @@ const rangeArgs = builder.args((t) => ({
   to: t.field({ type: 'DateTime', required: true, description: 'Exclusive; rounded up to the bucket.' }),
   bucket: t.field({ type: MetricsBucketEnum, required: false, defaultValue: 'hour' }),
 }));
+
+/** The range arguments, as the queries take them. */
+const rangeQuery = (args: {
+  projectId: string | number;
+  environmentIds?: readonly (string | number)[] | null;
+  from: Date;
+  to: Date;
+  bucket?: MetricsBucket | null;
+}) => ({
+  projectId: String(args.projectId),
+  environmentIds: args.environmentIds?.map(String),
+  from: args.from,
+  to: args.to,
+  bucket: args.bucket ?? 'hour',
+});
 
 const limits = `At most ${METRICS_LIMITS.buckets} buckets per range and ${METRICS_LIMITS.points} points per answer. Counts older than 2 days are kept per hour, older than 30 days per day.`;
 
@@ -107,14 +123,7 @@ builder.queryFields((t) => ({
     authScopes: read,
     args: { ...rangeArgs, flagKeys: t.arg.stringList({ required: false, description: 'Default: every flag.' }) },
     resolve: (_r, args, ctx) =>
-      evaluationMetrics(ctx.em, actorOf(ctx), {
-        projectId: args.projectId.toString(),
-        environmentIds: args.environmentIds?.map(String),
-        from: args.from,
-        to: args.to,
-        bucket: args.bucket ?? 'hour',
-        flagKeys: args.flagKeys,
-      }),
+      evaluationMetrics(ctx.em, actorOf(ctx), { ...rangeQuery(args), flagKeys: args.flagKeys }),
   }),
   trackedEventMetrics: t.field({
     type: TrackedEventMetricsType,
@@ -128,11 +137,7 @@ builder.queryFields((t) => ({
     },
     resolve: (_r, args, ctx) =>
       trackedEventMetrics(ctx.em, actorOf(ctx), {
-        projectId: args.projectId.toString(),
-        environmentIds: args.environmentIds?.map(String),
-        from: args.from,
-        to: args.to,
-        bucket: args.bucket ?? 'hour',
+        ...rangeQuery(args),
         kind: args.kind,
         flagKeys: args.flagKeys,
         eventKeys: args.eventKeys,
