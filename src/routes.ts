@@ -8,9 +8,11 @@ import { flagRoutes } from './modules/flags/routes.js';
 import { invitationRoutes } from './modules/invitations/routes.js';
 import { keyRoutes } from './modules/keys/routes.js';
 import { memberRoutes } from './modules/members/routes.js';
+import { metricsRoutes } from './modules/metrics/routes.js';
 import { projectRoutes } from './modules/projects/routes.js';
 import { segmentRoutes } from './modules/segments/routes.js';
 import { tokenRoutes } from './modules/tokens/routes.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
 import type { AnyRoute } from './rest/route.js';
 
 export const restRoutes: readonly AnyRoute[] = [
@@ -23,4 +25,6 @@ export const restRoutes: readonly AnyRoute[] = [
   ...invitationRoutes,
   ...approvalRoutes,
   ...tokenRoutes,
+  ...webhookRoutes,
+  ...metricsRoutes,
 ];

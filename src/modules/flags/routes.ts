@@ -258,16 +258,18 @@ export const flagRoutes = [
     url: '/v1/projects/:id/flags/:key',
     tag: 'Flags',
     summary: 'Delete flag',
-    description: 'With its targeting everywhere; refused (409) while another flag has it as a prerequisite.',
+    description:
+      'With its targeting everywhere; refused (409) while another flag has it as a prerequisite, or when it was evaluated in the last hour unless `force=true`.',
     permission: 'flag:delete',
     params: FlagPath,
     projectParam: 'id',
+    query: Type.Object({ force: Type.Optional(Type.Boolean({ default: false })) }, strict),
     status: 204,
     accepted: pendingAnswer((data) => data.deleteFlag),
-    operation: `mutation RestDeleteFlag($projectId: ID!, $key: String!) {
-      deleteFlag(projectId: $projectId, key: $key) { pendingChange { ...RestApproval } }
+    operation: `mutation RestDeleteFlag($projectId: ID!, $key: String!, $force: Boolean) {
+      deleteFlag(projectId: $projectId, key: $key, force: $force) { pendingChange { ...RestApproval } }
     } ${APPROVAL}`,
-    variables: ({ params }) => ({ projectId: params.id, key: params.key }),
+    variables: ({ params, query }) => ({ projectId: params.id, key: params.key, force: query.force ?? false }),
   }),
   defineRoute({
     name: 'getFlagState',

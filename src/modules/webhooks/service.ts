@@ -213,7 +213,11 @@ export async function updateWebhook(
 ): Promise<Webhook> {
   const url = input.url != null ? parseWebhookUrl(input.url) : null;
   const eventTypes = input.eventTypes != null ? normalizeEventTypes(actor, input.eventTypes) : null;
-  if (url) await assertSafeTarget(url, settings.allowPrivate);
+  if (url) {
+    // A name is resolved only for a webhook the caller has (not for any id someone makes up).
+    await getWebhook(em, actor, id);
+    await assertSafeTarget(url, settings.allowPrivate);
+  }
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
     const before = auditOf(webhook);
