@@ -220,4 +220,40 @@ describe('what a webhook receives', () => {
     expect(after[2]!.id).toBe(after[1]!.id);
     expect(after[2]!.body).toBe(after[1]!.body);
   });
+
+  it('announces a change that waits for approval as approval.requested, not as a state update', async () => {
+    const receiver = await givenReceiver();
+    const flag = await givenFlag(server, owner, project);
+    await givenWebhook(server.url, owner.auth, receiver, {
+      eventTypes: ['approval.*', 'flag.state.updated'],
+      environmentIds: [project.env.staging],
+    });
+    const gated = await graphql(
+      server.url,
+      'mutation($e: ID!) { setEnvironmentApproval(environmentId: $e, requiresApproval: true, minApprovals: 1) { id } }',
+      { e: project.env.staging },
+      owner.auth,
+    );
+    expect(gated.errors, JSON.stringify(gated.errors)).toBeUndefined();
+    const propose = (on: boolean) =>
+      graphql(
+        server.url,
+        'mutation($f: ID!, $e: ID!, $on: Boolean) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: 1, input: { on: $on }) { version pendingChange { id } } }',
+        { f: flag.id, e: project.env.staging, on },
+        owner.auth,
+      );
+    const first = await propose(true);
+    expect(first.errors, JSON.stringify(first.errors)).toBeUndefined();
+    expect(first.data.updateFlagState.pendingChange.id).toEqual(expect.any(String));
+    // The state did not change: a second proposal from the same version is another request.
+    const second = await propose(false);
+    expect(second.data.updateFlagState.pendingChange.id).not.toBe(first.data.updateFlagState.pendingChange.id);
+    const got = await receiver.waitForVerified(2);
+    expect(got.map((r) => r.payload.type)).toEqual(['approval.requested', 'approval.requested']);
+    expect(got[0]!.payload.data).toMatchObject({
+      resource: { type: 'approval', id: first.data.updateFlagState.pendingChange.id },
+      environmentId: project.env.staging,
+    });
+    expect(receiver.received).toHaveLength(2);
+  });
 });

@@ -44,7 +44,6 @@ interface OutboxRow {
   project_id: string | null;
   environment_id: string | null;
   actor_user_id: string | null;
-  occurred_at: string;
   body: Record<string, unknown>;
 }
 
@@ -55,7 +54,8 @@ interface OutboxState {
   webhookIds: Set<string>;
 }
 
-// One statement: the entries still in the audit trail, the endpoints each one reaches (same
+// One statement: the entries still in the audit trail (with the time the trail gives them), the
+// endpoints each one reaches (same
 // organization, active, subscribed to the type or its family, within their projects and
 // environments; organization-wide events such as member.* pass those filters), one event per
 // entry that reaches any, with the versions of the environments it changed and the actor's
@@ -63,10 +63,11 @@ interface OutboxState {
 const WRITE_OUTBOX = `
 with input as (
   select * from jsonb_to_recordset(?::jsonb) as r(ord int, id uuid, audit_id uuid, organization_id uuid, type text,
-    project_id uuid, environment_id uuid, actor_user_id uuid, occurred_at timestamptz, body jsonb)
+    project_id uuid, environment_id uuid, actor_user_id uuid, body jsonb)
 ),
 announced as (
-  select i.* from input i where exists (select 1 from audit_entries a where a.id = i.audit_id)
+  select i.*, to_jsonb(to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) as at
+  from input i join audit_entries a on a.id = i.audit_id
 ),
 matched as (
   select a.ord, a.id as event_id, w.id as webhook_id
@@ -78,7 +79,7 @@ matched as (
 events as (
   insert into webhook_events (id, organization_id, type, payload, created_at)
   select a.id, a.organization_id, a.type,
-    jsonb_set(
+    jsonb_set(jsonb_set(
       jsonb_set(a.body, '{data,environments}', coalesce((
         select jsonb_agg(jsonb_build_object('id', e.id, 'key', e.key, 'version', e.version) order by e.sort_order, e.created_at)
         from environments e
@@ -86,7 +87,8 @@ events as (
       '{data,actor}',
       (a.body #> '{data,actor}') || coalesce(
         (select jsonb_build_object('name', u.name, 'email', u.email) from users u where u.id = a.actor_user_id), '{}'::jsonb)),
-    a.occurred_at
+      '{timestamp}', a.at),
+    (a.at #>> '{}')::timestamptz
   from announced a where a.id in (select event_id from matched)
   returning id
 )
@@ -148,9 +150,9 @@ export function enqueueWebhookEvent(em: EntityManager, change: AnnouncedChange):
     project_id: change.projectId,
     environment_id: change.environmentId,
     actor_user_id: change.actorUserId,
-    occurred_at: change.createdAt.toISOString(),
     body: {
       type,
+      // The audit trail's time for the change, set in the statement (the chain may move it on a little).
       timestamp: change.createdAt.toISOString(),
       data: {
         id,
