@@ -194,7 +194,7 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
   return compiled;
 }
 
-function compileSegment(segment: Segment): CompiledSegment {
+export function compileSegment(segment: Segment): CompiledSegment {
   return {
     key: segment.key,
     included: new Set(segment.included ?? EMPTY),
@@ -237,7 +237,8 @@ function isRolloutServe(serve: Serve): serve is { rollout: Rollout } {
   return typeof serve === 'object' && serve !== null && 'rollout' in serve;
 }
 
-function compileFlag(
+/** One flag against the environment's compiled segments; its prerequisites are linked by the caller. */
+export function compileFlag(
   def: FlagDefinition,
   state: FlagEnvState,
   segments: ReadonlyMap<string, CompiledSegment>,
@@ -306,15 +307,27 @@ function compileFlag(
   };
 }
 
-/** Parse and index a whole environment once; the result is immutable and safe to share. */
-export function compileEnvironment(data: EnvironmentData): CompiledEnvironment {
+/** Flags compiled between two yields of compileEnvironmentSteps (about a millisecond of work). */
+export const COMPILE_CHUNK = 250;
+
+/**
+ * compileEnvironment in steps: the generator yields after every `chunk` flags, so a caller on an
+ * event loop can let other work run between steps of a large environment.
+ */
+export function* compileEnvironmentSteps(
+  data: EnvironmentData,
+  chunk = COMPILE_CHUNK,
+): Generator<void, CompiledEnvironment, void> {
   const segments = new Map<string, CompiledSegment>();
   for (const segment of data.segments ?? EMPTY) segments.set(segment.key, compileSegment(segment));
   const flags = new Map<string, CompiledFlag>();
   const flagList: CompiledFlag[] = [];
+  let done = 0;
   for (const { definition, state } of data.flags ?? EMPTY) {
+    if (done > 0 && done % chunk === 0) yield;
+    done++;
+    if (flags.has(definition.key)) continue; // a duplicate key keeps its first definition
     const flag = compileFlag(definition, state, segments);
-    if (flags.has(flag.key)) continue; // a duplicate key keeps its first definition
     flags.set(flag.key, flag);
     flagList.push(flag);
   }
@@ -322,4 +335,13 @@ export function compileEnvironment(data: EnvironmentData): CompiledEnvironment {
     for (const prerequisite of flag.prerequisites) prerequisite.flag = flags.get(prerequisite.key) ?? null;
   }
   return { version: data.version, flags, flagList, segments };
+}
+
+/** Parse and index a whole environment once; the result is immutable and safe to share. */
+export function compileEnvironment(data: EnvironmentData): CompiledEnvironment {
+  const steps = compileEnvironmentSteps(data, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }

@@ -3,8 +3,10 @@
 
 export { BUCKET_COUNT, bucketableValue, bucketInput, bucketOf, pickWeighted } from './bucketing.js';
 export type { CompiledEnvironment, CompiledFlag } from './compile.js';
-export { compileEnvironment } from './compile.js';
+export { COMPILE_CHUNK, compileEnvironment, compileEnvironmentSteps } from './compile.js';
 export { clientSideOnly, evaluate, evaluateAll, evaluateFlag, isValidContext } from './evaluate.js';
+export type { AppliedChange, EnvironmentChange } from './incremental.js';
+export { applyEnvironmentChange } from './incremental.js';
 export * from './limits.js';
 export { murmur3_x86_32, murmur3String } from './murmur3.js';
 export type * from './types.js';

@@ -66,10 +66,31 @@ export interface ChangePayload {
    * milliseconds), one clock for every node. Set by announceChange; absent from older payloads.
    */
   at?: string;
+  /** Set when flagKeys or segmentKeys were cut to MAX_KEYS: listeners must reload the whole environment. */
+  truncated?: true;
 }
 
-// NOTIFY payloads are limited to 8000 bytes; listeners reload the whole environment anyway,
-// so long key lists are cut and marked rather than failing the transaction.
+/** What a change names, for a node to apply it incrementally; null when only a full reload will do. */
+export interface ChangeScope {
+  flagKeys: readonly string[];
+  segmentKeys: readonly string[];
+}
+
+/**
+ * Flag and segment changes name everything they altered (ARCHITECTURE.md, "Cost of a change");
+ * environment changes, cut key lists and payloads of unknown kinds reload the environment.
+ */
+export function changeScope(change: ChangePayload): ChangeScope | null {
+  if (change.truncated) return null;
+  const flagKeys = Array.isArray(change.flagKeys) ? change.flagKeys.filter((k) => typeof k === 'string') : [];
+  const segmentKeys = Array.isArray(change.segmentKeys) ? change.segmentKeys.filter((k) => typeof k === 'string') : [];
+  if (change.kind.startsWith('flag.')) return flagKeys.length > 0 ? { flagKeys, segmentKeys } : null;
+  if (change.kind.startsWith('segment.')) return segmentKeys.length > 0 ? { flagKeys, segmentKeys } : null;
+  return null;
+}
+
+// NOTIFY payloads are limited to 8000 bytes: long key lists are cut and marked (listeners then
+// reload the whole environment) rather than failing the transaction.
 const MAX_KEYS = 100;
 
 /** Bumps the versions and announces the change; call it inside the mutation's transaction. */
@@ -101,6 +122,9 @@ export async function announceChange(
     ...(change.segmentKeys ? { segmentKeys: change.segmentKeys.slice(0, MAX_KEYS) } : {}),
     ...(change.actor ? { actor: change.actor } : {}),
     ...(change.notice ? { notice: change.notice } : {}),
+    ...((change.flagKeys?.length ?? 0) > MAX_KEYS || (change.segmentKeys?.length ?? 0) > MAX_KEYS
+      ? { truncated: true as const }
+      : {}),
   };
   // `at` is appended in SQL, as the payload's last field, from the same statement that notifies.
   const json = JSON.stringify(payload);

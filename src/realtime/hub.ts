@@ -71,43 +71,63 @@ function removalKind(change: ChangePayload | null): ChangeKind {
   return change?.kind === 'flag.deleted' ? 'flag.deleted' : 'flag.archived';
 }
 
-/** The flags an update touched, derived from the snapshots (a reconnect's resync names none). */
+/** One flag's delta between two configs (undefined: nothing a client could see changed). */
+function deltaOf(
+  update: SnapshotUpdate,
+  key: string,
+  was: FlagConfig | undefined,
+  now: FlagConfig | undefined,
+  named: boolean,
+): FlagDelta | undefined {
+  if (!now)
+    return { key, kind: was ? removalKind(update.change) : (update.change?.kind ?? 'flag.deleted'), config: null };
+  if (!was)
+    return { key, kind: update.change?.kind === 'flag.restored' ? 'flag.restored' : 'flag.created', config: now };
+  if (named || (was !== now && JSON.stringify(was) !== JSON.stringify(now)))
+    return { key, kind: update.change?.kind.startsWith('flag.') ? update.change.kind : 'flag.updated', config: now };
+  return undefined;
+}
+
+/**
+ * The flags an update touched. An incremental update changed only the flags its change names,
+ * so only those are looked at; a whole reload (a reconnect's resync names none) compares every flag.
+ */
 export function flagDeltas(update: SnapshotUpdate): FlagDelta[] {
+  const named = new Set(update.change?.kind.startsWith('flag.') ? (update.change.flagKeys ?? []) : []);
+  const deltas: FlagDelta[] = [];
+  if (update.affected !== null && update.previous && update.current) {
+    const before = update.previous.compiled.flags;
+    const after = update.current.compiled.flags;
+    for (const key of named) {
+      const was = before.get(key);
+      const now = after.get(key);
+      const delta = deltaOf(
+        update,
+        key,
+        was && { definition: was.definition, state: was.state },
+        now && { definition: now.definition, state: now.state },
+        true,
+      );
+      if (delta) deltas.push(delta);
+    }
+    return deltas;
+  }
   const before = configsByKey(update.previous);
   const after = configsByKey(update.current);
-  const named = new Set(update.change?.kind.startsWith('flag.') ? (update.change.flagKeys ?? []) : []);
   // A named flag may be in neither snapshot (an archived flag deleted for good): still a change.
   const keys = new Set([...before.keys(), ...after.keys(), ...named]);
-  const deltas: FlagDelta[] = [];
   for (const key of keys) {
-    const was = before.get(key);
-    const now = after.get(key);
-    if (!now) {
-      deltas.push({
-        key,
-        kind: was ? removalKind(update.change) : (update.change?.kind ?? 'flag.deleted'),
-        config: null,
-      });
-      continue;
-    }
-    if (!was) {
-      const kind = update.change?.kind === 'flag.restored' ? 'flag.restored' : 'flag.created';
-      deltas.push({ key, kind, config: now });
-      continue;
-    }
-    if (named.has(key) || JSON.stringify(was) !== JSON.stringify(now)) {
-      deltas.push({
-        key,
-        kind: update.change?.kind.startsWith('flag.') ? update.change.kind : 'flag.updated',
-        config: now,
-      });
-    }
+    const delta = deltaOf(update, key, before.get(key), after.get(key), named.has(key));
+    if (delta) deltas.push(delta);
   }
   return deltas;
 }
 
 function segmentsDiffer(update: SnapshotUpdate): boolean {
-  return JSON.stringify(update.previous?.data.segments ?? []) !== JSON.stringify(update.current?.data.segments ?? []);
+  const before = update.previous?.data.segments ?? [];
+  const after = update.current?.data.segments ?? [];
+  if (before === after) return false;
+  return JSON.stringify(before) !== JSON.stringify(after);
 }
 
 function toHubUpdate(update: SnapshotUpdate, at: Date): HubUpdate {

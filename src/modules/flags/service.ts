@@ -220,7 +220,7 @@ async function revalidateStates(em: EntityManager, flag: Flag): Promise<void> {
   for (const state of states) {
     const at = `environments.${state.environment.key}`;
     if (state.flag.id === flag.id) {
-      const context = await stateValidationContext(em, flag.project.id, state.environment.id, {
+      const context = await stateValidationContext(em, flag.project.id, state.environment.id, state, {
         includeArchived: true,
       });
       for (const p of validateFlagState(definition, envStateOf(state), context))

@@ -1,5 +1,7 @@
 import { type EntityManager, IsolationLevel } from '@mikro-orm/postgresql';
+import { textArray } from '../../db/sql.js';
 import type {
+  EnvironmentChange,
   EnvironmentData,
   FlagConfig,
   FlagKind,
@@ -11,12 +13,15 @@ import type {
   Target,
   Variation,
 } from '../../evaluation/index.js';
+import type { ChangeScope } from '../../realtime/changes.js';
 import type { EnvironmentSnapshotData, SnapshotSource } from '../../realtime/snapshots.js';
 
 /**
  * What the snapshots are built from: every live (non-archived) flag of an environment with its
  * state there, the project's segments, and the environment's version, read in one consistent
- * view (REPEATABLE READ) in four queries however many environments there are.
+ * view (REPEATABLE READ) in four queries however many environments there are; or, for a change
+ * that names its flags and segments, only those (`changed`). Flags and segments are ordered by
+ * key in byte order (collate "C"), the order the incremental path keeps them in.
  */
 
 interface EnvironmentRow {
@@ -49,6 +54,18 @@ interface SegmentRow {
   excluded: string[];
   rules: SegmentRule[];
 }
+
+const FLAG_SELECT = `select s.environment_id, f.key, f.kind, f.variations, f.client_side_available, f.tags,
+       f.temporary, f.salt, s.on, s.off_variation, s.targets, s.rules, s.fallthrough, s.prerequisites, s.version
+  from flag_states s join flags f on f.id = s.flag_id`;
+const SEGMENT_SELECT = 'select project_id, key, included, excluded, rules from segments';
+
+const segmentOf = (row: SegmentRow): Segment => ({
+  key: row.key,
+  included: row.included,
+  excluded: row.excluded,
+  rules: row.rules,
+});
 
 function flagConfig(row: FlagRow): FlagConfig {
   return {
@@ -84,21 +101,17 @@ async function load(em: EntityManager, environmentId: string | null): Promise<Ma
       const result = new Map<string, EnvironmentSnapshotData>();
       if (environments.length === 0) return result;
       const flags: FlagRow[] = await tx.execute(
-        `select s.environment_id, f.key, f.kind, f.variations, f.client_side_available, f.tags, f.temporary, f.salt,
-                s.on, s.off_variation, s.targets, s.rules, s.fallthrough, s.prerequisites, s.version
-         from flag_states s join flags f on f.id = s.flag_id
-         where f.archived_at is null ${one ? 'and s.environment_id = ?' : ''}
-         order by f.key`,
+        `${FLAG_SELECT} where f.archived_at is null ${one ? 'and s.environment_id = ?' : ''} order by f.key collate "C"`,
         one ? [environmentId] : [],
       );
       const segments: SegmentRow[] = await tx.execute(
-        `select project_id, key, included, excluded, rules from segments ${one ? 'where project_id = ?' : ''} order by key`,
+        `${SEGMENT_SELECT} ${one ? 'where project_id = ?' : ''} order by key collate "C"`,
         one ? [environments[0]!.project_id] : [],
       );
       const segmentsByProject = new Map<string, Segment[]>();
       for (const row of segments) {
         const list = segmentsByProject.get(row.project_id) ?? [];
-        list.push({ key: row.key, included: row.included, excluded: row.excluded, rules: row.rules });
+        list.push(segmentOf(row));
         segmentsByProject.set(row.project_id, list);
       }
       for (const env of environments) {
@@ -110,6 +123,42 @@ async function load(em: EntityManager, environmentId: string | null): Promise<Ma
       }
       for (const row of flags) result.get(row.environment_id)?.data.flags.push(flagConfig(row));
       return result;
+    },
+    { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+  );
+}
+
+/** The current state of what a change names, read in one consistent view (see SnapshotSource). */
+async function changed(
+  em: EntityManager,
+  environmentId: string,
+  scope: ChangeScope,
+): Promise<EnvironmentChange | null> {
+  return em.transactional(
+    async (tx) => {
+      const [environment]: EnvironmentRow[] = await tx.execute(
+        'select id, project_id, key, version from environments where id = ?',
+        [environmentId],
+      );
+      if (!environment) return null;
+      const flags = new Map<string, FlagConfig | null>(scope.flagKeys.map((key) => [key, null]));
+      if (scope.flagKeys.length > 0) {
+        const rows: FlagRow[] = await tx.execute(
+          `${FLAG_SELECT} where f.archived_at is null and s.environment_id = ? and f.project_id = ?
+             and f.key = any(?::text[])`,
+          [environmentId, environment.project_id, textArray(scope.flagKeys)],
+        );
+        for (const row of rows) flags.set(row.key, flagConfig(row));
+      }
+      const segments = new Map<string, Segment | null>(scope.segmentKeys.map((key) => [key, null]));
+      if (scope.segmentKeys.length > 0) {
+        const rows: SegmentRow[] = await tx.execute(`${SEGMENT_SELECT} where project_id = ? and key = any(?::text[])`, [
+          environment.project_id,
+          textArray(scope.segmentKeys),
+        ]);
+        for (const row of rows) segments.set(row.key, segmentOf(row));
+      }
+      return { version: Number(environment.version), flags, segments };
     },
     { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
   );
@@ -129,4 +178,5 @@ export async function loadAllEnvironmentData(em: EntityManager): Promise<Map<str
 export const flagSnapshotSource = (em: () => EntityManager): SnapshotSource => ({
   all: () => load(em(), null),
   one: async (environmentId) => (await load(em(), environmentId)).get(environmentId) ?? null,
+  changed: (environmentId, scope) => changed(em(), environmentId, scope),
 });

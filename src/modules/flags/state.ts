@@ -176,7 +176,7 @@ export async function updateFlagState(
       prerequisites: changes.prerequisites ?? state.prerequisites,
       version: state.version + 1,
     };
-    const context = await stateValidationContext(tx, flag.project.id, environment.id);
+    const context = await stateValidationContext(tx, flag.project.id, environment.id, next);
     assertValid(validateFlagState(definitionOf(flag), next, context));
     const pending = await gateChange(
       tx,
@@ -308,7 +308,7 @@ export async function promoteFlag(
     for (const environment of environments) {
       const state = states.find((s) => s.environment.id === environment.id);
       if (!state) throw new NotFoundError('flag state');
-      const context = await stateValidationContext(tx, flag.project.id, environment.id);
+      const context = await stateValidationContext(tx, flag.project.id, environment.id, copy);
       for (const p of validateFlagState(definitionOf(flag), { ...copy, version: state.version + 1 }, context)) {
         problems.push({ path: `environments.${environment.key}.${p.path}`, message: p.message });
       }

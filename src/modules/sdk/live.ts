@@ -1,18 +1,24 @@
 import { type DocumentNode, type ExecutionResult, getOperationAST, Kind } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } from '../../errors.js';
-import { clientSideOnly, type EvaluationResult, evaluateAll } from '../../evaluation/index.js';
+import {
+  clientSideOnly,
+  type EvaluationResult,
+  evaluate,
+  evaluateAll,
+  type FlagDefinition,
+} from '../../evaluation/index.js';
 import { builder } from '../../graphql/builder.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
-import type { Hub } from '../../realtime/hub.js';
+import type { Hub, HubUpdate } from '../../realtime/hub.js';
 import { EventQueue, StreamEnded } from '../../realtime/queue.js';
 import type { SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
 import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
 import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
 import { contextProblem } from './context.js';
-import { sameResults } from './present.js';
+import { sameResult, sameResults } from './present.js';
 
 /**
  * `flagValues`, the SDK subscription (graphql-ws on /graphql, and GraphQL over SSE): one
@@ -59,6 +65,61 @@ const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement
     errorCode: t.string({ nullable: true, resolve: (r) => r.errorCode ?? null }),
   }),
 });
+
+/** Ids of shared value lists, and where each key sits in one (lists derived in place share it). */
+const listIds = new WeakMap<readonly EvaluationResult[], number>();
+const positionsOf = new WeakMap<readonly EvaluationResult[], Map<string, number>>();
+let lastListId = 0;
+
+function positions(list: readonly EvaluationResult[]): Map<string, number> {
+  let known = positionsOf.get(list);
+  if (known === undefined) positionsOf.set(list, (known = new Map(list.map((r, i) => [r.key, i]))));
+  return known;
+}
+
+/**
+ * `last` after an incremental update: only the affected flags are evaluated again, in place.
+ * Null when a flag entered or left what the subscriber sees (the list must be rebuilt), and
+ * `last` itself when nothing the subscriber sees changed. Lists derived alike from one shared
+ * list are one list, as sharedValues makes them for whole evaluations.
+ */
+function patchedValues(
+  update: HubUpdate,
+  last: EvaluationResult[],
+  context: unknown,
+  filter: ((definition: FlagDefinition) => boolean) | undefined,
+): EvaluationResult[] | null {
+  const current = update.current!.compiled;
+  const previous = update.previous?.compiled;
+  const at = positions(last);
+  const replaced: [number, EvaluationResult][] = [];
+  for (const key of update.affected!) {
+    const now = current.flags.get(key);
+    const visible = now !== undefined && (!filter || filter(now.definition));
+    const index = at.get(key);
+    if (visible !== (index !== undefined)) return null;
+    if (index === undefined) continue;
+    if (previous?.flags.get(key) === undefined) return null;
+    const result = evaluate(current, key, context);
+    if (!sameResult(last[index]!, result)) replaced.push([index, result]);
+  }
+  if (replaced.length === 0) return last;
+  let listId = listIds.get(last);
+  if (listId === undefined) listIds.set(last, (listId = ++lastListId));
+  let signature = `flagValues:patch:${listId}:`;
+  for (const [index, result] of replaced) {
+    let id = resultIds.get(result);
+    if (id === undefined) resultIds.set(result, (id = ++lastResultId));
+    signature += `${index}=${id},`;
+  }
+  const known = update.memo.get(signature) as EvaluationResult[] | undefined;
+  if (known !== undefined) return known;
+  const next = last.slice();
+  for (const [index, result] of replaced) next[index] = result;
+  positionsOf.set(next, at);
+  update.memo.set(signature, next);
+  return next;
+}
 
 /** The source stream of one `flagValues` subscription: value lists, then maybe its end. */
 type FlagValuesQueue = EventQueue<EvaluationResult[] | StreamEnded>;
@@ -116,13 +177,14 @@ builder.subscriptionField('flagValues', (t) =>
           const current = event.update.current;
           if (!current) return queue.end();
           if (!watch.stillValid()) return;
-          let next = event.update.memo.get(group) as EvaluationResult[] | undefined;
+          const { update } = event;
+          // Incremental updates evaluate only what they may have moved; others evaluate everything.
+          const patched = update.affected !== null ? patchedValues(update, last, context, filter) : null;
+          if (patched === last) return;
+          let next = patched ?? (update.memo.get(group) as EvaluationResult[] | undefined);
           if (!next)
-            event.update.memo.set(
-              group,
-              (next = sharedValues(event.update.memo, evaluateAll(current.compiled, context, filter))),
-            );
-          if (next !== last && !sameResults(last, next)) {
+            update.memo.set(group, (next = sharedValues(update.memo, evaluateAll(current.compiled, context, filter))));
+          if (next !== last && (patched !== null || !sameResults(last, next))) {
             last = next;
             queue.push(next);
           }

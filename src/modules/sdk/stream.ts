@@ -1,6 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, shuttingDown } from '../../errors.js';
-import { clientSideOnly, type EvaluationContext, type EvaluationResult, evaluateAll } from '../../evaluation/index.js';
+import {
+  clientSideOnly,
+  type EvaluationContext,
+  type EvaluationResult,
+  evaluate,
+  evaluateAll,
+} from '../../evaluation/index.js';
 import type { HubUpdate } from '../../realtime/hub.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import { type EventStream, Frame, sseEvent } from '../../realtime/sse.js';
@@ -149,24 +155,41 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
         if (!current) return stream.end(': the environment was deleted\n\n');
         if (!watch.stillValid()) return;
         if (!values) return stream.write(configChanges(update));
-        const next = evaluateAll(current.compiled, context, filter);
-        const seen = new Set<string>();
         let out = '';
-        for (const result of next) {
-          seen.add(result.key);
-          const before = values.get(result.key);
+        const patch = (result: EvaluationResult) => {
+          const before = values!.get(result.key);
           if (!before || !sameResult(before, result))
             out += sseEvent(current.version, 'patch', {
               key: result.key,
               version: current.version,
               ...resultValue(result),
             });
+        };
+        if (update.affected !== null) {
+          // Only the flags the change can have moved are evaluated again.
+          for (const flagKey of update.affected) {
+            const flag = current.compiled.flags.get(flagKey);
+            if (flag && (!filter || filter(flag.definition))) {
+              const result = evaluate(current.compiled, flagKey, context);
+              patch(result);
+              values.set(flagKey, result);
+            } else if (values.delete(flagKey)) {
+              out += sseEvent(current.version, 'delete', { key: flagKey, version: current.version });
+            }
+          }
+        } else {
+          const next = evaluateAll(current.compiled, context, filter);
+          const seen = new Set<string>();
+          for (const result of next) {
+            seen.add(result.key);
+            patch(result);
+          }
+          for (const key of values.keys()) {
+            if (!seen.has(key)) out += sseEvent(current.version, 'delete', { key, version: current.version });
+          }
+          values = new Map(next.map((r) => [r.key, r]));
         }
-        for (const key of values.keys()) {
-          if (!seen.has(key)) out += sseEvent(current.version, 'delete', { key, version: current.version });
-        }
-        values = new Map(next.map((r) => [r.key, r]));
-        stream.write(out);
+        if (out) stream.write(out);
       }),
     );
   }
