@@ -124,6 +124,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     requireHttps: config.requireHttps,
     trustProxy: config.trustProxy,
     ajvOptions: AJV_OPTIONS,
+    streamSecret: config.jwtSecret,
   });
   await app.register(graphqlPlugin, {
     schema,

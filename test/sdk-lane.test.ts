@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { givenDevFlag, givenSdkWorld, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -75,9 +76,11 @@ async function throughFastify(url: string, body: string, headers: Record<string,
     const v = res.headers[n];
     return v === undefined ? undefined : String(v);
   };
+  // fetch decodes gzip by itself; inject hands over the bytes as sent.
+  const text = get('content-encoding') === 'gzip' ? gunzipSync(res.rawPayload).toString() : res.body;
   return {
     status: res.statusCode,
-    body: JSON.parse(res.body),
+    body: JSON.parse(text),
     headers: { ...pick(get), remaining: get('x-ratelimit-remaining') },
   };
 }
@@ -319,5 +322,184 @@ describe('the SDK fast lane under its limits', () => {
     const downgraded = await send({ 'x-forwarded-proto': 'https, http' });
     expect(downgraded.status).toBe(403);
     expect(strict.app.sdkLane.handled).toBe(2);
+  });
+});
+
+describe('OFREP on the fast lane', () => {
+  const ofrep = (key: string) => ({ 'x-api-key': '', authorization: `Bearer ${key}` });
+  const withoutApiKey = (headers: Record<string, string>) => {
+    const { 'x-api-key': _, ...rest } = headers;
+    return rest;
+  };
+  /** `both` with OFREP's credential header (Authorization: Bearer) instead of X-API-Key. */
+  async function bothOfrep(url: string, body: unknown, key: string, extra: Record<string, string> = {}, raw?: string) {
+    const headers = {
+      'content-type': 'application/json',
+      'x-request-id': `lane-${++counter}`,
+      ...withoutApiKey(ofrep(key)),
+      ...extra,
+    };
+    const payload = raw ?? JSON.stringify(body);
+    const before = server.app.sdkLane.handled;
+    const res = await fetch(`${server.url}${url}`, { method: 'POST', headers, body: payload });
+    const took = server.app.sdkLane.handled - before;
+    const text = await res.text();
+    const viaHttp = {
+      status: res.status,
+      body: text ? JSON.parse(text) : undefined,
+      headers: { ...pick((n) => res.headers.get(n) ?? undefined), etag: res.headers.get('etag') ?? undefined },
+    };
+    const injected = await server.app.inject({ method: 'POST', url, payload, headers });
+    const get = (n: string) => (injected.headers[n] === undefined ? undefined : String(injected.headers[n]));
+    const viaFastify = {
+      status: injected.statusCode,
+      body: injected.body ? JSON.parse(injected.body) : undefined,
+      headers: { ...pick(get), etag: get('etag') },
+    };
+    expect(viaHttp).toEqual(viaFastify);
+    return { answer: viaHttp, took };
+  }
+
+  it('answers single and bulk OFREP evaluations, failures and 304s exactly as the fastify routes do', async () => {
+    // The first request of each key resolves it through fastify; the lane takes the rest.
+    await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: { targetingKey: 'u' } }, world.dev.server);
+    const single = await bothOfrep(
+      '/ofrep/v1/evaluate/flags/new-checkout',
+      { context: { targetingKey: 'user-1', country: 'US' } },
+      world.dev.server,
+    );
+    expect(single.took).toBe(1);
+    expect(single.answer.body).toMatchObject({ key: 'new-checkout', value: true, reason: 'TARGETING_MATCH' });
+    const missing = await bothOfrep('/ofrep/v1/evaluate/flags/nope', { context: {} }, world.dev.server);
+    expect(missing.took).toBe(1);
+    expect(missing.answer.status).toBe(404);
+    const badContext = await bothOfrep(
+      '/ofrep/v1/evaluate/flags/max-items',
+      { context: { targetingKey: 7 } },
+      world.dev.server,
+    );
+    expect(badContext.answer.status).toBe(400);
+    expect(badContext.took).toBe(1);
+    for (const raw of ['{"context": ', '{"flagKey": "x"}', '{"context": [1]}']) {
+      const refused = await bothOfrep('/ofrep/v1/evaluate/flags/max-items', null, world.dev.server, {}, raw);
+      expect(refused.took, raw).toBe(1);
+      expect(refused.answer.status, raw).toBe(400);
+      expect(refused.answer.body, raw).toMatchObject({ key: 'max-items', errorCode: expect.any(String) });
+    }
+
+    const bulk = await bothOfrep('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'user-2' } }, world.dev.server);
+    expect(bulk.took).toBe(1);
+    const body = bulk.answer.body as { flags: { key: string }[]; eventStreams: unknown[] };
+    expect(body.flags.map((f) => f.key).sort()).toEqual(['max-items', 'new-checkout']);
+    expect(body.eventStreams).toEqual([
+      {
+        type: 'sse',
+        endpoint: { requestUri: expect.stringMatching(/^\/ofrep\/v1\/stream\?token=/) },
+        inactivityDelaySec: 120,
+      },
+    ]);
+    const etag = bulk.answer.headers.etag!;
+    const notModified = await bothOfrep(
+      '/ofrep/v1/evaluate/flags',
+      { context: { targetingKey: 'user-2' } },
+      world.dev.server,
+      { 'if-none-match': etag },
+    );
+    expect(notModified.took).toBe(1);
+    expect(notModified.answer.status).toBe(304);
+    // The query an SSE-triggered re-fetch carries is taken too.
+    const refetch = await bothOfrep(
+      `/ofrep/v1/evaluate/flags?flagConfigEtag=${encodeURIComponent(server.app.snapshots.get(world.dev.id)!.etag)}&flagConfigLastModified=1771622898`,
+      { context: { targetingKey: 'user-2' } },
+      world.dev.server,
+    );
+    expect(refetch.took).toBe(1);
+    expect(refetch.answer.status).toBe(200);
+
+    // A client-side ID (no browser origin) and a mobile key are taken as well.
+    await bothOfrep('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'u' } }, world.dev.clientSideId);
+    const client = await bothOfrep(
+      '/ofrep/v1/evaluate/flags',
+      { context: { targetingKey: 'u' } },
+      world.dev.clientSideId,
+    );
+    expect(client.took).toBe(1);
+    expect((client.answer.body as { flags: unknown[] }).flags).toEqual([]);
+    const mobile = await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: {} }, world.dev.mobile);
+    expect(mobile.answer.status).toBe(200);
+  });
+
+  it('leaves to fastify what it does not take, with the same answers', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['/ofrep/v1/evaluate/flags/max-items', { origin: 'https://app.example.com' }],
+      ['/ofrep/v1/evaluate/flags/max-items?x=1', {}],
+      ['/ofrep/v1/evaluate/flags/a/b', {}],
+      [`/ofrep/v1/evaluate/flags/${'x'.repeat(101)}`, {}],
+    ];
+    for (const [url, extra] of cases) {
+      const res = await bothOfrep(url, { context: {} }, world.dev.server, extra);
+      expect(res.took, url).toBe(0);
+    }
+    const unknownKey = await bothOfrep(
+      '/ofrep/v1/evaluate/flags/max-items',
+      { context: {} },
+      'vx_srv_notarealkeyatallnotarealkey000000',
+    );
+    expect(unknownKey.took).toBe(0);
+    expect(unknownKey.answer.status).toBe(401);
+  });
+});
+
+describe('gzip on the SDK doors', () => {
+  it('compresses large bulk answers on the lane and on fastify alike, and leaves small ones plain', async () => {
+    const many = [];
+    for (let i = 0; i < 30; i++) many.push(`gz-${String(i).padStart(2, '0')}`);
+    for (const key of many) await givenDevFlag(server, world, { key }, { on: true });
+    await snapshotsCaughtUp(server, [world.dev.id]);
+    const gzip = { 'accept-encoding': 'gzip' };
+    const large = await both('/v1/evaluate/bulk', { context: { key: 'u' } }, gzip);
+    expect(large.took).toBe(1);
+    expect(large.answer.headers['content-encoding']).toBe('gzip');
+    expect(Object.keys((large.answer.body as { flags: object }).flags)).toHaveLength(32);
+    const small = await both('/v1/evaluate/bulk', { flag_keys: ['max-items'], context: { key: 'u' } }, gzip);
+    expect(small.answer.headers['content-encoding']).toBeUndefined();
+    const plain = await both('/v1/evaluate/bulk', { context: { key: 'u' } }, { 'accept-encoding': 'identity' });
+    expect(plain.answer.headers['content-encoding']).toBeUndefined();
+    // What fetch did not decode, node:http shows: the bytes on the wire are gzip, and smaller.
+    const wire = await fetch(`${server.url}/v1/evaluate/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': world.dev.server, ...gzip },
+      body: JSON.stringify({ context: { key: 'u' } }),
+    });
+    expect(wire.headers.get('vary')).toBe('accept-encoding');
+    const ofrepBulk = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${world.dev.server}`, ...gzip },
+      body: JSON.stringify({ context: { targetingKey: 'u' } }),
+    });
+    expect(ofrepBulk.headers.get('content-encoding')).toBe('gzip');
+    expect(((await ofrepBulk.json()) as { flags: unknown[] }).flags).toHaveLength(32);
+  });
+
+  it('serves the datafile and client-side flags gzipped from one compression per snapshot version and context', async () => {
+    const gzip = { 'accept-encoding': 'gzip', 'x-api-key': world.dev.server };
+    const first = await server.app.inject({ method: 'GET', url: '/v1/datafile', headers: gzip });
+    const second = await server.app.inject({ method: 'GET', url: '/v1/datafile', headers: gzip });
+    expect(first.headers['content-encoding']).toBe('gzip');
+    expect(first.rawPayload.equals(second.rawPayload)).toBe(true);
+    const data = JSON.parse(gunzipSync(first.rawPayload).toString());
+    expect(data.version).toBe(server.app.snapshots.get(world.dev.id)!.version);
+    const plain = await server.app.inject({
+      method: 'GET',
+      url: '/v1/datafile',
+      headers: { 'x-api-key': world.dev.server },
+    });
+    expect(JSON.parse(plain.body)).toEqual(data);
+
+    const url = `/v1/client/${world.dev.clientSideId}/flags?key=u`;
+    const a = await server.app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
+    const b = await server.app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
+    expect(a.statusCode).toBe(200);
+    expect(a.body).toEqual(b.body);
   });
 });

@@ -36,9 +36,7 @@ describe('snapshots after changes', () => {
     for (let i = 0; i < 6; i++) flags.push(await givenFlag(server, org, project, { key: `inc-${i}` }));
     const store = server.app.snapshots;
     const settled = async () => {
-      const [row] = await server.sql<{ version: number }>('select version from environments where id = ?', [
-        dev,
-      ]);
+      const [row] = await server.sql<{ version: number }>('select version from environments where id = ?', [dev]);
       await eventually(() => expect(store.get(dev)?.version).toBe(Number(row!.version)));
     };
     await settled();

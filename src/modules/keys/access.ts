@@ -75,6 +75,14 @@ export class SdkAccess {
   }
 
   /**
+   * A valid key by its id, from memory: for credentials this service signed itself that name a
+   * key without carrying it (OFREP event stream tokens). Undefined when revoked, expired or unknown.
+   */
+  keyById(id: string): CachedSdkKey | undefined {
+    return this.cache.cachedById(id);
+  }
+
+  /**
    * Watches the key a stream was opened with and calls `end` once it stops being valid: a
    * revocation's grace ends (a timer at expiresAt, and `stillValid()` on every event, which is a
    * comparison, not a lookup) or the key is revoked or deleted (`recheck()`, which streams call

@@ -57,6 +57,8 @@ const SELECT =
 
 export class SdkKeyCache {
   private byHash = new Map<string, CachedSdkKey>();
+  /** Keys by id, rebuilt on first use after byHash changed. */
+  private byId: Map<string, CachedSdkKey> | null = null;
   /** Presented value → hash, so the hot path skips SHA-256 for keys it has seen (bounded). */
   private hashes = new Map<string, string>();
   private unknown = new Map<string, number>();
@@ -73,12 +75,14 @@ export class SdkKeyCache {
     const next = new Map<string, CachedSdkKey>();
     for (const row of rows) next.set(row.key_hash, toCached(row));
     this.byHash = next;
+    this.byId = null;
     this.unknown.clear();
   }
 
   async reloadEnvironment(environmentId: string): Promise<void> {
     const rows: Row[] = await this.em().execute(`${SELECT} where k.environment_id = ?`, [environmentId]);
     for (const [hash, key] of this.byHash) if (key.environmentId === environmentId) this.byHash.delete(hash);
+    this.byId = null;
     for (const row of rows) {
       this.byHash.set(row.key_hash, toCached(row));
       this.unknown.delete(row.key_hash);
@@ -87,6 +91,7 @@ export class SdkKeyCache {
 
   forgetEnvironment(environmentId: string): void {
     for (const [hash, key] of this.byHash) if (key.environmentId === environmentId) this.byHash.delete(hash);
+    this.byId = null;
   }
 
   /**
@@ -108,6 +113,13 @@ export class SdkKeyCache {
     const until = this.unknown.get(hash);
     if (until !== undefined && until > this.clock.now()) return null;
     return this.lookup(hash);
+  }
+
+  /** A key this node holds, by id, when it is valid now (never a lookup). */
+  cachedById(id: string): CachedSdkKey | undefined {
+    this.byId ??= new Map([...this.byHash.values()].map((key) => [key.id, key]));
+    const key = this.byId.get(id);
+    return key === undefined ? undefined : (this.usable(key) ?? undefined);
   }
 
   /** The key when this node holds it and it is valid now; undefined otherwise (never a lookup). */
@@ -138,6 +150,7 @@ export class SdkKeyCache {
     }
     const key = toCached(row);
     this.byHash.set(hash, key);
+    this.byId = null;
     return this.usable(key);
   }
 

@@ -76,6 +76,7 @@ export function fromSnapshot(
       return found.then((snapshot) => (snapshot ? answer(req, reply, snapshot) : unavailable(req, reply)));
     }
     const body = answer(req, reply, found);
+    if (body instanceof Promise) return body;
     return body === reply ? reply : reply.send(body);
   };
 }

@@ -13,6 +13,7 @@ import { keyBudget, type SdkAccess } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkKeyKind } from '../keys/entity.js';
 import { ENVIRONMENT_UNAVAILABLE } from './common.js';
+import { compressedReply } from './gzip.js';
 
 /**
  * The SDK fast lane: `POST /v1/evaluate` and `POST /v1/evaluate/bulk` answered straight from the
@@ -37,18 +38,55 @@ import { ENVIRONMENT_UNAVAILABLE } from './common.js';
  * volume is what the metrics pipeline counts); its 500s are logged with their request id.
  */
 export interface LaneRoute {
+  /** The exact path; with `prefix`, what precedes the one path segment given to the route as `param`. */
   url: string;
+  prefix?: boolean;
+  /** The route takes (and ignores, or reads in `accepts`) a query string. */
+  query?: boolean;
+  /** The key may also come as `Authorization: Bearer <key>` (OFREP), as presentedSdkKey reads it. */
+  bearer?: boolean;
   kinds: readonly SdkKeyKind[];
   bodySchema: unknown;
-  responseSchema: unknown;
+  /** With `answer`: the 200 body's schema (fast-json-stringify). */
+  responseSchema?: unknown;
   /** The 200 body for a validated request; may throw a DomainError (a bad context). */
-  answer(body: unknown, snapshot: Snapshot): unknown;
+  answer?(body: unknown, snapshot: Snapshot, request: LaneRequest): unknown;
+  /** Or the whole reply (routes whose answers are not all 200s of one shape). */
+  reply?(body: unknown, snapshot: Snapshot, request: LaneRequest): LaneReply;
+  /** The route's own answer to a body that is not JSON or fails its schema; else the REST envelope. */
+  refusal?(error: { code: string } | { validation: ValidationIssue[] }, request: LaneRequest): LaneReply | undefined;
+  /** The route's own answer when the key's environment is gone; else 503 in the REST envelope. */
+  unavailable?(request: LaneRequest): LaneReply;
+  /** False leaves the request to fastify (say, one that must wait for a newer snapshot). */
+  accepts?(query: URLSearchParams, snapshot: Snapshot): boolean;
+}
+
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  params: unknown;
+  message?: string;
+}
+
+/** What a route learns of the request beyond its body. */
+export interface LaneRequest {
+  key: CachedSdkKey;
+  presented: string;
+  param?: string;
+  ifNoneMatch?: string;
+  acceptEncoding?: string;
+}
+
+export interface LaneReply {
+  status: number;
+  payload: string | Buffer;
+  headers: Record<string, string>;
+  /** The body was chosen by Accept-Encoding (answer `Vary: Accept-Encoding`). */
+  vary?: boolean;
 }
 
 interface CompiledRoute extends LaneRoute {
-  validate: ((body: unknown) => boolean) & {
-    errors?: { instancePath: string; keyword: string; params: unknown; message?: string }[] | null;
-  };
+  validate: ((body: unknown) => boolean) & { errors?: ValidationIssue[] | null };
   serialize(body: unknown): string;
 }
 
@@ -69,8 +107,11 @@ interface LaneHeaders {
   contentType?: string;
   contentLength?: string;
   apiKey?: string;
+  authorization?: string;
   requestId?: string;
   forwardedProto?: string;
+  ifNoneMatch?: string;
+  acceptEncoding?: string;
 }
 
 /**
@@ -99,6 +140,15 @@ function laneHeaders(raw: string[]): LaneHeaders | null {
       case 'x-forwarded-proto':
         field = 'forwardedProto';
         break;
+      case 'authorization':
+        field = 'authorization';
+        break;
+      case 'if-none-match':
+        field = 'ifNoneMatch';
+        break;
+      case 'accept-encoding':
+        field = 'acceptEncoding';
+        break;
       case 'content-encoding':
       case 'transfer-encoding':
       case 'expect':
@@ -115,10 +165,12 @@ function laneHeaders(raw: string[]): LaneHeaders | null {
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
 const JSON_UTF8 = 'application/json; charset=utf-8';
+const BEARER = /^Bearer\s+(\S+)$/i;
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
 
 export class SdkLane {
   private routes = new Map<string, CompiledRoute>();
+  private prefixes: CompiledRoute[] = [];
   private deps: LaneDeps | undefined;
   private trusted: Trust = () => false;
   private closing = false;
@@ -153,13 +205,17 @@ export class SdkLane {
           url: route.url,
           httpPart: 'body',
         }) as CompiledRoute['validate'],
-        serialize: serializers({
-          schema: route.responseSchema,
-          method: 'POST',
-          url: route.url,
-          httpStatus: '200',
-        }) as CompiledRoute['serialize'],
+        serialize:
+          route.responseSchema === undefined
+            ? JSON.stringify
+            : (serializers({
+                schema: route.responseSchema,
+                method: 'POST',
+                url: route.url,
+                httpStatus: '200',
+              }) as CompiledRoute['serialize']),
       });
+      if (route.prefix) this.prefixes.push(this.routes.get(route.url)!);
     }
     this.trusted = trustOf(deps.trustProxy);
     this.deps = deps;
@@ -170,11 +226,35 @@ export class SdkLane {
     this.closing = true;
   }
 
+  /** The route for a request target, with its path parameter and query; undefined when none fits. */
+  private route(target: string): { route: CompiledRoute; param?: string; query?: string } | undefined {
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? undefined : target.slice(q + 1);
+    const exact = this.routes.get(path);
+    if (exact !== undefined && !exact.prefix)
+      return query === undefined || exact.query ? { route: exact, query } : undefined;
+    if (query !== undefined) return undefined;
+    for (const route of this.prefixes) {
+      if (!path.startsWith(route.url)) continue;
+      const raw = path.slice(route.url.length);
+      // One segment, within fastify's parameter length; anything odd is fastify's to answer.
+      if (raw.length === 0 || raw.length > 100 || raw.includes('/')) return undefined;
+      try {
+        return { route, param: decodeURIComponent(raw) };
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
   private take(req: IncomingMessage, res: ServerResponse): boolean {
     const deps = this.deps;
     if (deps === undefined || this.closing || req.method !== 'POST') return false;
-    const route = this.routes.get(req.url ?? '');
-    if (route === undefined) return false;
+    const found = this.route(req.url ?? '');
+    if (found === undefined) return false;
+    const { route } = found;
     const h = laneHeaders(req.rawHeaders);
     if (h === null) return false;
     const type = h.contentType;
@@ -182,40 +262,44 @@ export class SdkLane {
     const length = Number(h.contentLength);
     if (!(length > 0 && length <= deps.bodyLimit)) return false;
     if (deps.requireHttps && protocolOf(req.socket, h.forwardedProto, this.trusted) !== 'https') return false;
-    const presented = h.apiKey;
+    const presented = h.apiKey || (route.bearer ? BEARER.exec(h.authorization ?? '')?.[1] : undefined);
     if (presented === undefined || presented.length === 0) return false;
     const key = deps.access.cachedKey(presented, route.kinds);
     if (key === undefined) return false;
     const snapshot = deps.snapshots.get(key.environmentId);
     if (snapshot === undefined) return false;
+    if (route.accepts && !route.accepts(new URLSearchParams(found.query ?? ''), snapshot)) return false;
 
     this.handled++;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client gone mid-body: nothing to answer
     const id = requestIdFrom(h.requestId);
-    req.on('end', () =>
-      this.answer(res, id, route, presented, key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
-    );
+    const request: LaneRequest = {
+      key,
+      presented,
+      param: found.param,
+      ifNoneMatch: h.ifNoneMatch,
+      acceptEncoding: h.acceptEncoding,
+    };
+    req.on('end', () => this.answer(res, id, route, request, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     return true;
   }
 
-  private answer(
-    res: ServerResponse,
-    id: string,
-    route: CompiledRoute,
-    presented: string,
-    key: CachedSdkKey,
-    raw: Buffer,
-  ) {
+  private answer(res: ServerResponse, id: string, route: CompiledRoute, request: LaneRequest, raw: Buffer) {
     let body: unknown;
     try {
       body = secureJson.parse(raw, undefined, JSON_PARSE);
     } catch {
+      const own = route.refusal?.({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }, request);
+      if (own) return this.send(res, id, undefined, own);
       return this.refuse(res, id, undefined, new ValidationError('request body is not valid JSON'));
     }
     if (!route.validate(body)) {
-      const first = route.validate.errors?.[0];
+      const errors = route.validate.errors ?? [];
+      const own = route.refusal?.({ validation: errors }, request);
+      if (own) return this.send(res, id, undefined, own);
+      const first = errors[0];
       return this.refuse(
         res,
         id,
@@ -225,41 +309,57 @@ export class SdkLane {
     }
     // The budget the SDK-key door names, as on every SDK route.
     this.deps!.limit.decide(
-      keyBudget(presented),
+      keyBudget(request.presented),
       (verdict: RateLimitVerdict) => {
         if (!verdict.allowed) return this.refuse(res, id, verdict, new RateLimitedError());
         // The snapshot may have been replaced while the limiter answered (a change landed).
-        const snapshot = this.deps!.snapshots.get(key.environmentId);
-        if (snapshot === undefined)
+        const snapshot = this.deps!.snapshots.get(request.key.environmentId);
+        if (snapshot === undefined) {
+          if (route.unavailable) return this.send(res, id, verdict, route.unavailable(request));
           return this.refuse(res, id, verdict, new ServiceUnavailableError(ENVIRONMENT_UNAVAILABLE));
-        let payload: string;
+        }
+        let reply: LaneReply;
         try {
-          payload = route.serialize(route.answer(body, snapshot));
+          if (route.reply) reply = route.reply(body, snapshot, request);
+          else {
+            const encoded = compressedReply(null, '', request.acceptEncoding, () =>
+              route.serialize(route.answer!(body, snapshot, request)),
+            );
+            reply = {
+              status: 200,
+              payload: encoded.payload,
+              headers: encoded.encoding ? { 'content-encoding': encoded.encoding } : {},
+              vary: true,
+            };
+          }
         } catch (err) {
           return this.refuse(res, id, verdict, err);
         }
-        // A flat list: node:http writes it as it comes, without walking an object's keys.
-        res
-          .writeHead(200, [
-            'x-request-id',
-            id,
-            'x-ratelimit-limit',
-            verdict.limit,
-            'x-ratelimit-remaining',
-            verdict.remaining,
-            'x-ratelimit-reset',
-            verdict.reset,
-            'cache-control',
-            'no-store',
-            'content-type',
-            JSON_UTF8,
-            'content-length',
-            String(Buffer.byteLength(payload)),
-          ])
-          .end(payload);
+        this.send(res, id, verdict, reply);
       },
       (err: unknown) => this.refuse(res, id, undefined, err),
     );
+  }
+
+  /** Writes a reply with the headers every SDK answer carries. */
+  private send(res: ServerResponse, id: string, verdict: RateLimitVerdict | undefined, reply: LaneReply) {
+    // A flat list: node:http writes it as it comes, without walking an object's keys.
+    const headers: (string | number)[] = ['x-request-id', id];
+    if (verdict)
+      headers.push(
+        'x-ratelimit-limit',
+        verdict.limit,
+        'x-ratelimit-remaining',
+        verdict.remaining,
+        'x-ratelimit-reset',
+        verdict.reset,
+      );
+    headers.push('cache-control', 'no-store');
+    for (const name in reply.headers) headers.push(name, reply.headers[name]!);
+    if (reply.vary) headers.push('vary', 'accept-encoding');
+    if (reply.status === 304) return res.writeHead(304, headers as string[]).end();
+    headers.push('content-type', JSON_UTF8, 'content-length', String(Buffer.byteLength(reply.payload)));
+    res.writeHead(reply.status, headers as string[]).end(reply.payload);
   }
 
   /** Answers `error` in the REST envelope; anything but a DomainError is a logged 500. */

@@ -1,28 +1,43 @@
 import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientSideOnly, type EvaluationContext, evaluateAll, evaluateFlag } from '../../evaluation/index.js';
-import type { Snapshot } from '../../realtime/snapshots.js';
+import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
+import type { CachedSdkKey } from '../keys/cache.js';
+import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { openFeatureContext } from './context.js';
+import { type CompressedBodies, compressedReply } from './gzip.js';
+import type { LaneReply, LaneRoute } from './lane.js';
+import type { OfrepStreams } from './ofrep-stream.js';
 import { type OfrepFailure, ofrepResult, ofrepStatus } from './present.js';
 import { OfrepBody } from './schemas.js';
 
 /**
  * The OpenFeature Remote Evaluation Protocol (open-feature/protocol, service/openapi.yaml):
  * `POST /ofrep/v1/evaluate/flags/{key}` and the bulk `POST /ofrep/v1/evaluate/flags` with
- * ETag / If-None-Match. Key in `Authorization: Bearer` or `X-API-Key`. Failures use OFREP's
- * bodies (`{key, errorCode, errorDetails}`), not the REST envelope, except 401/403/413/415/429
- * for which the spec defines no body. Visibility as on /v1/evaluate: client-side IDs see only
- * client-side-available flags (others are FLAG_NOT_FOUND), server and mobile keys see all.
+ * ETag / If-None-Match, and (ADR-0008) `eventStreams` in the bulk answer. Key in
+ * `Authorization: Bearer` or `X-API-Key`. Failures use OFREP's bodies (`{key, errorCode,
+ * errorDetails}`), not the REST envelope, except 401/403/413/415/429 for which the spec defines
+ * no body. Visibility as on /v1/evaluate: client-side IDs see only client-side-available flags
+ * (others are FLAG_NOT_FOUND), server and mobile keys see all.
+ *
+ * Both routes are answered by the same functions on fastify and on the fast lane (lane.ts).
  */
 const SINGLE = '/ofrep/v1/evaluate/flags/:key';
 const BULK = '/ofrep/v1/evaluate/flags';
 
 type Failure = { errorCode: OfrepFailure['errorCode']; errorDetails: string };
 
-/** Request problems Fastify found (bad JSON, unknown field, wrong type) as an OFREP failure. */
-function requestFailure(error: FastifyError): Failure | null {
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  params: unknown;
+  message?: string;
+}
+
+/** Request problems (bad JSON, unknown field, wrong type) as an OFREP failure. */
+function requestFailure(error: { code?: string; validation?: ValidationIssue[] }): Failure | null {
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return { errorCode: 'PARSE_ERROR', errorDetails: 'request body is not valid JSON' };
   }
@@ -48,45 +63,178 @@ function contextOf(body: unknown): { context: EvaluationContext } | { failure: F
 
 const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABLE } as const;
 
-export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
-  const { metrics } = deps;
+/**
+ * The version an SSE-triggered re-fetch names (ADR-0008 `flagConfigEtag`, also read as
+ * `sseEtag`) when it is newer than this node's snapshot: the change reached the stream through
+ * another node first. Such a request waits for this node to catch up rather than answer stale.
+ * (`flagConfigLastModified` / `sseLastModified` add nothing the ETag does not say.)
+ */
+function aheadOf(query: URLSearchParams | Record<string, unknown>, snapshot: Snapshot): number | null {
+  const get = (name: string) =>
+    query instanceof URLSearchParams ? query.get(name) : (query as Record<string, unknown>)[name];
+  const etag = get('flagConfigEtag') ?? get('sseEtag');
+  if (typeof etag !== 'string') return null;
+  const match = /^"([0-9a-f-]{36})\.(\d{1,15})"$/.exec(etag);
+  if (!match || match[1] !== snapshot.environmentId) return null;
+  const version = Number(match[2]);
+  return version > snapshot.version ? version : null;
+}
+
+const CATCH_UP_MS = 2_000;
+
+/** The environment's snapshot once it reaches `version` (or what it has after CATCH_UP_MS). */
+function caughtUp(snapshots: SnapshotStore, environmentId: string, version: number): Promise<Snapshot | undefined> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      snapshots.off('updated', check);
+      resolve(snapshots.get(environmentId));
+    };
+    const check = () => {
+      const now = snapshots.get(environmentId);
+      if (!now || now.version >= version) done();
+    };
+    const timer = setTimeout(done, CATCH_UP_MS);
+    snapshots.on('updated', check);
+    check();
+  });
+}
+
+/** What an OFREP route answers: a status, a body (none for 304) and extra headers. */
+interface OfrepAnswer {
+  status: number;
+  body?: unknown;
+  /** A body already serialized (and maybe compressed) for this request. */
+  encoded?: { payload: string | Buffer; encoding?: 'gzip' };
+  headers?: Record<string, string>;
+}
+
+export interface OfrepDeps {
+  metrics: SdkMetrics;
+  streams: OfrepStreams;
+  compressed: CompressedBodies;
+}
+
+function evaluateOne(deps: OfrepDeps, key: CachedSdkKey, flagKey: string, body: unknown, snapshot: Snapshot) {
+  const parsed = contextOf(body);
+  if ('failure' in parsed) return { status: 400, body: { key: flagKey, ...parsed.failure } };
+  const flag = snapshot.compiled.flags.get(flagKey);
+  if (flag === undefined || (key.kind === 'client' && !flag.definition.clientSideAvailable)) {
+    return {
+      status: 404,
+      body: { key: flagKey, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${flagKey}" not found` },
+    };
+  }
+  const result = evaluateFlag(flag, parsed.context);
+  deps.metrics.evaluations.recordOne(snapshot.environmentId, result);
+  const answer = ofrepResult(result);
+  return { status: ofrepStatus(answer), body: answer };
+}
+
+/**
+ * The bulk answer. Its body depends on the environment version, on what the key may see and on
+ * the context only, which its ETag names: so the serialized (and gzipped) body is kept per ETag,
+ * and a static-context provider's re-fetches after each change cost one evaluation per node.
+ */
+function evaluateBulk(
+  deps: OfrepDeps,
+  key: CachedSdkKey,
+  body: unknown,
+  snapshot: Snapshot,
+  ifNoneMatch: string | string[] | undefined,
+  acceptEncoding: string | string[] | undefined,
+): OfrepAnswer {
+  const parsed = contextOf(body);
+  if ('failure' in parsed) return { status: 400, body: parsed.failure };
+  const clientSide = key.kind === 'client';
+  const contextHash = createHash('sha256').update(JSON.stringify(parsed.context)).digest('base64url').slice(0, 22);
+  const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash}"`;
+  if (etagMatches(ifNoneMatch, etag)) return { status: 304, headers: { etag } };
+  const results = evaluateAll(snapshot.compiled, parsed.context, clientSide ? clientSideOnly : undefined);
+  deps.metrics.evaluations.record(snapshot.environmentId, results);
+  const stream = deps.streams.descriptor(key);
+  // The stream's token differs per key (and time window), so the cached body is keyed by it too.
+  const cacheKey = `ofrep:${etag}:${stream.endpoint.requestUri}`;
+  const encoded = compressedReply(deps.compressed, cacheKey, acceptEncoding, () =>
+    JSON.stringify({ flags: results.map(ofrepResult), eventStreams: [stream] }),
+  );
+  return { status: 200, encoded, headers: { etag } };
+}
+
+/** The two OFREP evaluations as the fast lane serves them (same answers as the fastify routes below). */
+export function ofrepLaneRoutes(deps: OfrepDeps): LaneRoute[] {
+  const kinds = ['server', 'mobile', 'client'] as const;
+  const reply = (answer: OfrepAnswer): LaneReply => ({
+    status: answer.status,
+    payload: answer.encoded?.payload ?? (answer.body === undefined ? '' : JSON.stringify(answer.body)),
+    headers: {
+      ...answer.headers,
+      ...(answer.encoded?.encoding ? { 'content-encoding': answer.encoded.encoding } : {}),
+    },
+    vary: answer.encoded !== undefined,
+  });
+  const failure = (param: string | undefined) => (error: { code: string } | { validation: ValidationIssue[] }) => {
+    const found = requestFailure(error as { code?: string; validation?: ValidationIssue[] });
+    if (!found) return undefined;
+    return {
+      status: 400,
+      payload: JSON.stringify(param === undefined ? found : { key: param, ...found }),
+      headers: {},
+    };
+  };
+  return [
+    {
+      url: '/ofrep/v1/evaluate/flags/',
+      prefix: true,
+      bearer: true,
+      kinds,
+      bodySchema: OfrepBody,
+      reply: (body, snapshot, request) => reply(evaluateOne(deps, request.key, request.param!, body, snapshot)),
+      refusal: (error, request) => failure(request.param)(error),
+      unavailable: (request) => ({
+        status: 500,
+        payload: JSON.stringify({ key: request.param, ...unavailable }),
+        headers: {},
+      }),
+    },
+    {
+      url: BULK,
+      query: true,
+      bearer: true,
+      kinds,
+      bodySchema: OfrepBody,
+      accepts: (query, snapshot) => aheadOf(query, snapshot) === null,
+      reply: (body, snapshot, request) =>
+        reply(evaluateBulk(deps, request.key, body, snapshot, request.ifNoneMatch, request.acceptEncoding)),
+      refusal: (error) => failure(undefined)(error),
+      unavailable: () => ({ status: 500, payload: JSON.stringify(unavailable), headers: {} }),
+    },
+  ];
+}
+
+function send(reply: FastifyReply, answer: OfrepAnswer) {
+  reply.code(answer.status);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
+  if (answer.status === 304) return reply.send();
+  if (answer.encoded) {
+    reply.header('vary', 'accept-encoding');
+    if (answer.encoded.encoding) reply.header('content-encoding', answer.encoded.encoding);
+    return reply.header('content-type', 'application/json; charset=utf-8').send(answer.encoded.payload);
+  }
+  return reply.send(answer.body);
+}
+
+export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps & OfrepDeps) {
   const auth = sdkAuth(deps.access, deps.evaluationLimit, { kinds: ['server', 'mobile', 'client'], bearer: true });
   const common = {
     config: { cacheControl: 'no-store', checksOwnInput: true },
+    // Bulk answers are compressed by gzip.ts (above a threshold, cached per ETag); single ones are tiny.
     compress: false,
     decompress: false,
     schema: { body: OfrepBody },
     preHandler: auth,
   } as const;
   registerSdkPreflight(app, [SINGLE, BULK]);
-
-  const evaluateOne = (req: FastifyRequest, reply: FastifyReply, snapshot: Snapshot) => {
-    const key = (req.params as { key: string }).key;
-    const parsed = contextOf(req.body);
-    if ('failure' in parsed) return reply.code(400).send({ key, ...parsed.failure });
-    const flag = snapshot.compiled.flags.get(key);
-    if (flag === undefined || (req.sdkKey!.kind === 'client' && !flag.definition.clientSideAvailable)) {
-      return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
-    }
-    const result = evaluateFlag(flag, parsed.context);
-    metrics.evaluations.recordOne(snapshot.environmentId, result);
-    const answer = ofrepResult(result);
-    return reply.code(ofrepStatus(answer)).send(answer);
-  };
-
-  const evaluateBulk = (req: FastifyRequest, reply: FastifyReply, snapshot: Snapshot) => {
-    const parsed = contextOf(req.body);
-    if ('failure' in parsed) return reply.code(400).send(parsed.failure);
-    const clientSide = req.sdkKey!.kind === 'client';
-    // The answer depends on the environment version, on what the key may see and on the context.
-    const contextHash = createHash('sha256').update(JSON.stringify(parsed.context)).digest('base64url').slice(0, 22);
-    const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash}"`;
-    reply.header('etag', etag);
-    if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).send();
-    const results = evaluateAll(snapshot.compiled, parsed.context, clientSide ? clientSideOnly : undefined);
-    metrics.evaluations.record(snapshot.environmentId, results);
-    return { flags: results.map(ofrepResult) };
-  };
 
   app.post(
     SINGLE,
@@ -98,8 +246,11 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
         return reply.code(400).send({ key: (req.params as { key: string }).key, ...failure });
       },
     },
-    fromSnapshot(deps.snapshots, evaluateOne, (req, reply) =>
-      reply.code(500).send({ key: (req.params as { key: string }).key, ...unavailable }),
+    fromSnapshot(
+      deps.snapshots,
+      (req, reply, snapshot) =>
+        send(reply, evaluateOne(deps, req.sdkKey!, (req.params as { key: string }).key, req.body, snapshot)),
+      (req, reply) => reply.code(500).send({ key: (req.params as { key: string }).key, ...unavailable }),
     ),
   );
 
@@ -113,6 +264,25 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps) {
         return reply.code(400).send(failure);
       },
     },
-    fromSnapshot(deps.snapshots, evaluateBulk, (_req, reply) => reply.code(500).send(unavailable)),
+    fromSnapshot(
+      deps.snapshots,
+      async (req, reply, found) => {
+        const ahead = aheadOf(req.query as Record<string, unknown>, found);
+        const snapshot = ahead === null ? found : await caughtUp(deps.snapshots, found.environmentId, ahead);
+        if (!snapshot) return reply.code(500).send(unavailable);
+        return send(
+          reply,
+          evaluateBulk(
+            deps,
+            req.sdkKey!,
+            req.body,
+            snapshot,
+            req.headers['if-none-match'],
+            req.headers['accept-encoding'],
+          ),
+        );
+      },
+      (_req, reply) => reply.code(500).send(unavailable),
+    ),
   );
 }

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { RateLimit } from '../../http/rate-limit.js';
 import type { SdkDeps } from './common.js';
+import { CompressedBodies } from './gzip.js';
 import type { SdkLane } from './lane.js';
+import { OfrepStreams, registerOfrepStreamRoute } from './ofrep-stream.js';
 import { registerSdkRoutes } from './routes.js';
 import { registerStreamRoute } from './stream.js';
 
@@ -14,6 +16,8 @@ export interface SdkPluginOptions {
   requireHttps: boolean;
   trustProxy: string[];
   ajvOptions: Record<string, unknown>;
+  /** The service secret OFREP event stream tokens are signed with (a key derived from it). */
+  streamSecret: string;
 }
 
 declare module 'fastify' {
@@ -24,7 +28,8 @@ declare module 'fastify' {
 
 /**
  * The SDK doors: evaluation, client-side flags, the datafile, event tracking, OFREP, the SSE
- * bridge, and the fast lane that answers the hottest two ahead of fastify.
+ * bridge, OFREP event streams, and the fast lane that answers the hottest four (REST and OFREP
+ * evaluations, single and bulk) ahead of fastify.
  */
 export const sdkPlugin = fp(
   async (app: FastifyInstance, options: SdkPluginOptions) => {
@@ -36,8 +41,14 @@ export const sdkPlugin = fp(
       metrics: app.sdkMetrics,
       clock: app.clock,
     };
-    const hotRoutes = registerSdkRoutes(app, deps);
+    const routeDeps = {
+      ...deps,
+      streams: new OfrepStreams(options.streamSecret, () => app.clock.now()),
+      compressed: new CompressedBodies(),
+    };
+    const hotRoutes = registerSdkRoutes(app, routeDeps);
     registerStreamRoute(app, deps);
+    registerOfrepStreamRoute(app, routeDeps);
     options.lane.enable({
       routes: hotRoutes,
       access: app.sdkAccess,

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js';
 import { sendError } from '../../http/envelope.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
@@ -6,8 +7,10 @@ import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { bodyContext, queryContext } from './context.js';
+import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD } from './gzip.js';
 import type { LaneRoute } from './lane.js';
-import { registerOfrepRoutes } from './ofrep.js';
+import { ofrepLaneRoutes, registerOfrepRoutes } from './ofrep.js';
+import type { OfrepStreams } from './ofrep-stream.js';
 import { evaluationResponse, flagsResponse, restEvaluation, restFlags } from './present.js';
 import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
 import { type TrackEventInput, trackedRows } from './track.js';
@@ -15,15 +18,31 @@ import { type TrackEventInput, trackedRows } from './track.js';
 /**
  * The SDK doors: SDK-key auth from memory, per-client rate limits, `Cache-Control: no-store`,
  * and no database on the request path (key cache + snapshot + pure engine; counts and events
- * are flushed in batches by SdkMetrics). Tiny evaluation answers are not compressed: the gzip
- * stream costs more than the bytes it saves, and SDK clients rarely ask for it.
+ * are flushed in batches by SdkMetrics). Answers above gzip.ts's threshold are gzipped when the
+ * client accepts it, the same way on fastify and on the fast lane; tiny ones are not (the gzip
+ * stream costs more than the bytes it saves).
  *
  * Who sees which flags: server keys every flag everywhere. Mobile keys every flag on
  * /v1/evaluate* and the datafile, only client-side-available flags on /v1/client (the
  * browser/mobile door). Client-side IDs are refused on /v1/evaluate* and the datafile (public
  * values must not read server-only flags or their rules) and see client-side flags elsewhere.
  */
-export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly LaneRoute[] {
+/** gzip for a route whose body is serialized by fastify: the same rule as the lane's (gzip.ts). */
+async function gzipLarge(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  if (reply.statusCode !== 200) return payload;
+  reply.header('vary', 'accept-encoding');
+  if (typeof payload !== 'string' || payload.length <= GZIP_THRESHOLD || !acceptsGzip(req.headers['accept-encoding']))
+    return payload;
+  const encoded = compressedReply(null, '', req.headers['accept-encoding'], () => payload);
+  reply.header('content-encoding', 'gzip');
+  reply.removeHeader('content-length');
+  return encoded.payload;
+}
+
+export function registerSdkRoutes(
+  app: FastifyInstance,
+  deps: SdkDeps & { streams: OfrepStreams; compressed: CompressedBodies },
+): readonly LaneRoute[] {
   const { evaluationLimit, metrics } = deps;
   // SDK doors check what they read themselves, answering in their own protocol's shape.
   const noStore = { cacheControl: 'no-store', checksOwnInput: true };
@@ -31,7 +50,7 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
   registerSdkPreflight(app, ['/v1/client/:envKey/flags', '/v1/track']);
 
   const serverOrMobile = sdkAuth(deps.access, evaluationLimit, { kinds: ['server', 'mobile'] });
-  // SDK requests and answers are small: no gzip either way.
+  // Request bodies are small: never inflated. Answers: gzip.ts, not @fastify/compress.
   const sdk = { config: noStore, compress: false, decompress: false } as const;
 
   // The two hot routes are defined once; fastify serves them, and so does the fast lane
@@ -44,46 +63,53 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
         ...sdk,
         schema: { body: route.bodySchema, response: { 200: route.responseSchema } },
         preHandler: serverOrMobile,
+        onSend: gzipLarge,
       },
       fromSnapshot(deps.snapshots, (req, _reply, snapshot) => route.answer(req.body, snapshot)),
     );
   }
 
+  // Browsers and phones poll with one context: the answer for a snapshot version, a visibility
+  // and a context is kept serialized and gzipped (gzip.ts), so repeats cost an evaluation only.
   app.get(
     '/v1/client/:envKey/flags',
     {
-      // Browsers and phones on slow networks do benefit from gzip here.
       config: noStore,
+      compress: false,
       schema: { querystring: ClientQuery, response: { 200: flagsResponse } },
       preHandler: sdkAuth(deps.access, evaluationLimit, { kinds: ['client', 'mobile', 'server'], pathParam: 'envKey' }),
     },
-    fromSnapshot(deps.snapshots, (req, _reply, snapshot) => {
+    fromSnapshot(deps.snapshots, (req, reply, snapshot) => {
       const context = queryContext(req.query as { context?: string; key?: string });
-      const results = evaluateAll(
-        snapshot.compiled,
-        context,
-        req.sdkKey!.kind === 'server' ? undefined : clientSideOnly,
-      );
+      const all = req.sdkKey!.kind === 'server';
+      const results = evaluateAll(snapshot.compiled, context, all ? undefined : clientSideOnly);
       metrics.evaluations.record(snapshot.environmentId, results);
-      return { flags: restFlags(results), version: snapshot.version };
+      const contextHash = createHash('sha256').update(JSON.stringify(context)).digest('base64url').slice(0, 22);
+      const encoded = compressedReply(
+        deps.compressed,
+        `client:${snapshot.etag}:${all ? 'a' : 'c'}:${contextHash}`,
+        req.headers['accept-encoding'],
+        () => JSON.stringify({ flags: restFlags(results), version: snapshot.version }),
+      );
+      return sendEncoded(reply, encoded);
     }),
   );
 
-  // Local-evaluating SDKs download the environment and poll with If-None-Match. The datafile
-  // can be large, so it keeps gzip; its JSON is serialized once per snapshot.
-  const datafiles = new WeakMap<Snapshot, string>();
+  // Local-evaluating SDKs download the environment and poll with If-None-Match. Its JSON (and
+  // gzip) is made once per snapshot.
   app.get(
     '/v1/datafile',
-    { config: noStore, preHandler: serverOrMobile },
+    { config: noStore, compress: false, preHandler: serverOrMobile },
     fromSnapshot(deps.snapshots, (req, reply, snapshot) => {
       reply.header('etag', snapshot.etag);
       if (etagMatches(req.headers['if-none-match'], snapshot.etag)) return reply.code(304).send();
-      let json = datafiles.get(snapshot);
-      if (json === undefined) {
-        json = JSON.stringify(snapshot.data);
-        datafiles.set(snapshot, json);
-      }
-      return reply.header('content-type', 'application/json; charset=utf-8').send(json);
+      const encoded = compressedReply(
+        deps.compressed,
+        `datafile:${snapshot.etag}`,
+        req.headers['accept-encoding'],
+        () => JSON.stringify(snapshot.data),
+      );
+      return sendEncoded(reply, encoded);
     }),
   );
 
@@ -108,7 +134,13 @@ export function registerSdkRoutes(app: FastifyInstance, deps: SdkDeps): readonly
   );
 
   registerOfrepRoutes(app, deps);
-  return hot;
+  return [...hot, ...ofrepLaneRoutes(deps)];
+}
+
+function sendEncoded(reply: FastifyReply, encoded: { payload: string | Buffer; encoding?: 'gzip' }) {
+  reply.header('vary', 'accept-encoding').header('content-type', 'application/json; charset=utf-8');
+  if (encoded.encoding) reply.header('content-encoding', encoded.encoding);
+  return reply.send(encoded.payload);
 }
 
 const EARLY_FLUSH_EVENTS = 10_000;
