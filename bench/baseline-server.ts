@@ -1,18 +1,23 @@
 // The same-run baseline for the HTTP benches: a bare node:http server that reads and JSON-parses
 // a POST body and answers a fixed small JSON body. Everything Vexil adds (routing, validation,
 // key auth, rate limiting, evaluation, serialization) shows as the distance from this.
-// Run: node --import tsx bench/baseline-server.ts <port>
+// Run: node --import tsx bench/baseline-server.ts <port> [file]; with a file, that file's content
+// is the answer (the GraphQL bench serves a real response from a precomputed string).
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[2] ?? 8090);
-const answer = JSON.stringify({
-  flag_key: 'new-checkout',
-  value: true,
-  variation: 0,
-  reason: 'TARGETING_MATCH',
-  rule_id: 'countries',
-  version: 2,
-});
+const file = process.argv[3];
+const answer = file
+  ? readFileSync(file, 'utf8')
+  : JSON.stringify({
+      flag_key: 'new-checkout',
+      value: true,
+      variation: 0,
+      reason: 'TARGETING_MATCH',
+      rule_id: 'countries',
+      version: 2,
+    });
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];

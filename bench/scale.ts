@@ -58,7 +58,7 @@ const percentile = (v: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
 };
 
-async function cpuMs(pid: number): Promise<number> {
+export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
@@ -67,8 +67,12 @@ async function cpuMs(pid: number): Promise<number> {
 /** What the nodes printed (warnings): drained as it comes, so a full pipe never blocks a node. */
 const nodeOutput: string[] = [];
 
-function startNode(databaseUrl: string, port: number): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'src/main.ts'], {
+export function startNode(
+  databaseUrl: string,
+  port: number,
+  nodeArgs: string[] = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: SERVER_DIR,
     env: {
       ...process.env,
@@ -111,7 +115,7 @@ function startNode(databaseUrl: string, port: number): Promise<{ child: ChildPro
   });
 }
 
-async function post(base: string, path: string, body: unknown, headers: Record<string, string>) {
+export async function post(base: string, path: string, body: unknown, headers: Record<string, string>) {
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -123,7 +127,7 @@ async function post(base: string, path: string, body: unknown, headers: Record<s
 }
 
 /** Signs up (the Default project with dev, staging, production) and makes a server key for dev. */
-async function signUp(base: string) {
+export async function signUp(base: string) {
   const reg = await post(
     base,
     '/v1/auth/register',
@@ -143,7 +147,7 @@ async function signUp(base: string) {
 }
 
 /** N flags in every environment of the project (two rules, one on a segment, and a rollout), 20 segments. */
-async function seedFlags(db: pg.Client, projectId: string, n: number) {
+export async function seedFlags(db: pg.Client, projectId: string, n: number) {
   await db.query('begin');
   await db.query(
     `insert into segments (id, project_id, key, name, description, included, excluded, rules, version, created_at, updated_at)

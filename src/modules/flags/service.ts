@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type EntityManager, type FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { changeActor, type ManagementPrincipal } from '../../auth/principal.js';
-import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
+import type { Page, PageArgs } from '../../common/pagination.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import {
   type FlagKind,
@@ -20,6 +20,7 @@ import { getProject, listEnvironments, lockEnvironments } from '../projects/serv
 import { assertKey, assertName } from '../slug.js';
 import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, FlagStateSchema } from './entity.js';
+import { flagPage } from './reads.js';
 import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
 const MAX_TAGS = 50;
@@ -89,19 +90,8 @@ const definitionFields = (flag: Flag) => ({
   temporary: flag.temporary,
 });
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 export async function listFlags(em: EntityManager, project: Project, args: FlagListArgs): Promise<Page<Flag>> {
-  const window = pageWindow(args);
-  const where: FilterQuery<Flag> & Record<string, unknown> = { project };
-  if (args.archived != null) where.archivedAt = args.archived ? { $ne: null } : null;
-  if (args.tag) where.tags = { $contains: [args.tag] };
-  if (args.search) {
-    const like = `%${escapeLike(args.search)}%`;
-    where.$or = [{ key: { $ilike: like } }, { name: { $ilike: like } }, { description: { $ilike: like } }];
-  }
-  const [rows, total] = await em.findAndCount(FlagSchema, where, { orderBy: { key: 'asc' }, ...window });
-  return toPage(rows, total, window);
+  return flagPage(em, project, args);
 }
 
 export async function getFlag(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Flag> {

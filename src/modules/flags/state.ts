@@ -19,6 +19,7 @@ import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { type EnvironmentProvisioner, listEnvironments, lockEnvironments } from '../projects/service.js';
 import { assertValid } from '../targeting/validation.js';
 import { type Flag, FlagSchema, type FlagState, FlagStateSchema } from './entity.js';
+import { statesOfFlags } from './reads.js';
 import { type FlagRef, findFlag } from './service.js';
 import { defaultState, definitionOf, envStateOf, stateValidationContext } from './validation.js';
 
@@ -58,24 +59,18 @@ export const provisionFlagStates: EnvironmentProvisioner = async (em, environmen
 
 /**
  * Flag states per unit of work, batched: a page of flags that each select `environments` costs
- * one query, not one per flag. Batching only (no cache), so a mutation later in the same
- * operation is never answered with states read before it.
+ * one query, not one per flag. Plain rows (reads.ts), and batching only (no cache), so a
+ * mutation later in the same operation is never answered with states read before it.
  */
-const stateLoaders = new WeakMap<EntityManager, DataLoader<string, FlagState[]>>();
+const stateLoaders = new WeakMap<EntityManager, DataLoader<Flag, FlagState[], string>>();
 
-function stateLoader(em: EntityManager): DataLoader<string, FlagState[]> {
+function stateLoader(em: EntityManager): DataLoader<Flag, FlagState[], string> {
   let loader = stateLoaders.get(em);
   if (loader === undefined) {
     loader = new DataLoader(
-      async (flagIds: readonly string[]) => {
-        const states = await em.find(
-          FlagStateSchema,
-          { flag: { $in: [...flagIds] } },
-          { populate: ['environment'], orderBy: { environment: { sortOrder: 'asc', createdAt: 'asc' } } },
-        );
-        const byFlag = new Map<string, FlagState[]>(flagIds.map((id) => [id, []]));
-        for (const state of states) byFlag.get(state.flag.id)?.push(state);
-        return flagIds.map((id) => byFlag.get(id)!);
+      async (flags: readonly Flag[]) => {
+        const byFlag = await statesOfFlags(em, flags);
+        return flags.map((flag) => byFlag.get(flag.id)!);
       },
       { cache: false },
     );
@@ -85,7 +80,7 @@ function stateLoader(em: EntityManager): DataLoader<string, FlagState[]> {
 }
 
 export async function listFlagStates(em: EntityManager, flag: Flag): Promise<FlagState[]> {
-  return stateLoader(em).load(flag.id);
+  return stateLoader(em).load(flag);
 }
 
 /** The flag's state in one environment of its project, named by key or by id (exactly one). */
