@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
 import { freePort } from '../test/helpers/process.js';
-import { post, seedFlags, signUp, startNode } from './scale.js';
+import { post, SERVER_DIR, seedFlags, signUp, startNode } from './scale.js';
 
 export const DASHBOARD_QUERY = `query Dashboard($slug: String!) {
   project(slug: $slug) {
@@ -66,13 +66,13 @@ function cannon(url: string, headers: Record<string, string>, body: string, seco
   });
 }
 
-export async function benchGraphql(): Promise<GraphqlRow> {
+export async function benchGraphql(serverDir = SERVER_DIR): Promise<GraphqlRow> {
   let row: GraphqlRow | undefined;
   await withScratchDatabase(async (databaseUrl) => {
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     const seedPort = await freePort();
-    const seeder = await startNode(databaseUrl, seedPort, []);
+    const seeder = await startNode(databaseUrl, seedPort, [], serverDir);
     let account: Awaited<ReturnType<typeof signUp>>;
     try {
       account = await signUp(`http://127.0.0.1:${seedPort}`);
@@ -82,7 +82,7 @@ export async function benchGraphql(): Promise<GraphqlRow> {
     await seedFlags(db, account.projectId, 50);
     await db.end();
     const port = await freePort();
-    const node = await startNode(databaseUrl, port);
+    const node = await startNode(databaseUrl, port, undefined, serverDir);
     const base = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${account.token}`, 'content-type': 'application/json' };
     const body = JSON.stringify({ query: DASHBOARD_QUERY, variables: { slug: 'default' } });
@@ -117,9 +117,12 @@ export async function benchGraphql(): Promise<GraphqlRow> {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-export function printGraphql(row: GraphqlRow): void {
+export function printGraphql(row: GraphqlRow, serverDir = SERVER_DIR): void {
   const ratios = row.vexil.map((v, i) => v / row.baseline[i]!);
-  console.log(`GraphQL dashboard query (${(row.bytes / 1024).toFixed(0)} KB: environments + 50 flags × every state)`);
+  const which = serverDir === ROOT ? 'this checkout' : serverDir;
+  console.log(
+    `GraphQL dashboard query (${(row.bytes / 1024).toFixed(0)} KB: environments + 50 flags × every state), server ${which}`,
+  );
   console.log(
     `  vexil    ${median(row.vexil).toFixed(0)} req/s (${Math.min(...row.vexil).toFixed(0)}–${Math.max(...row.vexil).toFixed(0)}), ` +
       `${(1000 / median(row.vexil)).toFixed(2)} ms CPU per request`,

@@ -298,6 +298,10 @@ export async function benchHttp(): Promise<HttpRow[]> {
       if (!datafile.ok || !etag) throw new Error(`datafile: ${datafile.status}`);
       const json = { 'content-type': 'application/json', 'x-api-key': serverKey };
       const context = { key: 'user-4711', country: 'FR', appVersion: '1.4.2', email: 'u4711@mail.test' };
+      // OpenFeature's name for the context key; the same context otherwise.
+      const { key: targetingKey, ...attributes } = context;
+      const ofrepContext = { targetingKey, ...attributes };
+      const ofrepHeaders = { 'content-type': 'application/json', authorization: `Bearer ${serverKey}` };
 
       const baseline: Target = {
         name: 'baseline: node:http, JSON body in, fixed JSON out',
@@ -322,6 +326,22 @@ export async function benchHttp(): Promise<HttpRow[]> {
           method: 'POST',
           headers: json,
           body: JSON.stringify({ context }),
+          expect: '2xx',
+        },
+        {
+          name: 'POST /ofrep/v1/evaluate/flags/{key} (OFREP single)',
+          url: `${base}/ofrep/v1/evaluate/flags/new-checkout`,
+          method: 'POST',
+          headers: ofrepHeaders,
+          body: JSON.stringify({ context: ofrepContext }),
+          expect: '2xx',
+        },
+        {
+          name: `POST /ofrep/v1/evaluate/flags (OFREP bulk, ${FLAG_COUNT} flags)`,
+          url: `${base}/ofrep/v1/evaluate/flags`,
+          method: 'POST',
+          headers: ofrepHeaders,
+          body: JSON.stringify({ context: ofrepContext }),
           expect: '2xx',
         },
         {

@@ -51,6 +51,25 @@ for (const line of lines) console.log(format(line));
 console.log('');
 printRegex(benchRegex());
 
+// The GraphQL dashboard read path, against a bare server answering the same bytes.
+// BENCH_COMPARE_DIR=<another checkout> measures that checkout's server in the same run too
+// (the before/after tables of issue 08).
+const compare = process.env.BENCH_COMPARE_DIR;
+if (!process.env.BENCH_SKIP_GRAPHQL) {
+  const { benchGraphql, printGraphql } = await import('./graphql.js');
+  console.log('');
+  if (compare) printGraphql(await benchGraphql(compare), compare);
+  printGraphql(await benchGraphql());
+}
+
+// Cost of a change at N = 100 / 1,000 / 10,000 flags (BENCH_SKIP_SCALE=1 leaves it out).
+if (!process.env.BENCH_SKIP_SCALE) {
+  const { benchScale, printScale } = await import('./scale.js');
+  console.log('');
+  if (compare) printScale(await benchScale(undefined, compare), compare);
+  printScale(await benchScale());
+}
+
 // Live updates: time from a mutation's response to each subscriber's receipt, and memory per
 // idle subscriber (BENCH_SKIP_PROPAGATION=1 leaves it out).
 if (!process.env.BENCH_SKIP_PROPAGATION) {

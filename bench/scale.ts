@@ -39,7 +39,8 @@ export interface ScaleRow {
 }
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const SERVER_DIR = process.env.BENCH_SERVER_DIR ?? ROOT;
+/** The checkout whose server is measured (BENCH_SERVER_DIR: another one, for a before/after run). */
+export const SERVER_DIR = process.env.BENCH_SERVER_DIR ?? ROOT;
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '100,1000,10000').split(',').map(Number);
 const CHANGES = 40;
 const BATCHES = 4;
@@ -71,9 +72,10 @@ export function startNode(
   databaseUrl: string,
   port: number,
   nodeArgs: string[] = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+  serverDir = SERVER_DIR,
 ): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
+    cwd: serverDir,
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -250,11 +252,11 @@ function autocannon(url: string, serverKey: string, seconds: number): Promise<Ca
   });
 }
 
-async function runOne(databaseUrl: string, n: number): Promise<ScaleRow> {
+async function runOne(databaseUrl: string, n: number, serverDir: string): Promise<ScaleRow> {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const seedPort = await freePort();
-  const seeder = await startNode(databaseUrl, seedPort);
+  const seeder = await startNode(databaseUrl, seedPort, [], serverDir);
   let account: Awaited<ReturnType<typeof signUp>>;
   try {
     account = await signUp(`http://127.0.0.1:${seedPort}`);
@@ -263,7 +265,7 @@ async function runOne(databaseUrl: string, n: number): Promise<ScaleRow> {
   }
   await seedFlags(db, account.projectId, n);
   const port = await freePort();
-  const node = await startNode(databaseUrl, port);
+  const node = await startNode(databaseUrl, port, undefined, serverDir);
   const pid = node.child.pid!;
   const base = `http://127.0.0.1:${port}`;
   const sdk = { 'x-api-key': account.serverKey };
@@ -413,12 +415,12 @@ async function runOne(databaseUrl: string, n: number): Promise<ScaleRow> {
   }
 }
 
-export async function benchScale(sizes = SIZES): Promise<ScaleRow[]> {
+export async function benchScale(sizes = SIZES, serverDir = SERVER_DIR): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
   for (const n of sizes) {
     // A database per size, so each node loads exactly its N flags.
     await withScratchDatabase(async (url) => {
-      rows.push(await runOne(url, n));
+      rows.push(await runOne(url, n, serverDir));
     });
   }
   return rows;
@@ -428,8 +430,8 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const range = (v: number[]) => `${f1(median(v))} (${f1(Math.min(...v))}–${f1(Math.max(...v))})`;
 const ratios = (v: number[], base: number[]) => v.map((x, i) => x / base[i]!);
 
-export function printScale(rows: ScaleRow[]): void {
-  console.log(`Scale (issue 08): server ${SERVER_DIR === ROOT ? 'this checkout' : SERVER_DIR}; medians (min–max)`);
+export function printScale(rows: ScaleRow[], serverDir = SERVER_DIR): void {
+  console.log(`Scale (issue 08): server ${serverDir === ROOT ? 'this checkout' : serverDir}; medians (min–max)`);
   const cells: [string, (r: ScaleRow) => string][] = [
     ['CPU per change, node that ran the mutation (ms)', (r) => range(r.mutationCpuMs)],
     ['CPU per change, node that only reloads (ms)', (r) => range(r.reloadCpuMs)],

@@ -1,4 +1,5 @@
 import { constants, gzipSync } from 'node:zlib';
+import type { FastifyReply } from 'fastify';
 
 /**
  * gzip for the SDK doors' large answers (bulk evaluations, the datafile), on fastify and on the
@@ -89,4 +90,12 @@ export function compressedReply(
     cache.set(key, { ...entry, gzip: entry.gzip, bytes: entry.json.length + entry.gzip.length });
   }
   return { payload: entry.gzip, encoding: 'gzip' };
+}
+
+/** Adds Accept-Encoding to the reply's Vary, keeping what is there (Origin, for CORS answers). */
+export function varyOnEncoding(reply: FastifyReply): FastifyReply {
+  const vary = reply.getHeader('vary');
+  const now = Array.isArray(vary) ? vary.join(', ') : vary === undefined ? '' : String(vary);
+  if (/(^|,)\s*accept-encoding\s*(,|$)/i.test(now)) return reply;
+  return reply.header('vary', now ? `${now}, accept-encoding` : 'accept-encoding');
 }

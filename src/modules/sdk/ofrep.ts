@@ -7,7 +7,7 @@ import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { openFeatureContext } from './context.js';
-import { type CompressedBodies, compressedReply } from './gzip.js';
+import { type CompressedBodies, compressedReply, varyOnEncoding } from './gzip.js';
 import type { LaneReply, LaneRoute } from './lane.js';
 import type { OfrepStreams } from './ofrep-stream.js';
 import { type OfrepFailure, ofrepResult, ofrepStatus } from './present.js';
@@ -217,7 +217,7 @@ function send(reply: FastifyReply, answer: OfrepAnswer) {
   for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
   if (answer.status === 304) return reply.send();
   if (answer.encoded) {
-    reply.header('vary', 'accept-encoding');
+    varyOnEncoding(reply);
     if (answer.encoded.encoding) reply.header('content-encoding', answer.encoded.encoding);
     return reply.header('content-type', 'application/json; charset=utf-8').send(answer.encoded.payload);
   }

@@ -7,7 +7,7 @@ import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { bodyContext, queryContext } from './context.js';
-import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD } from './gzip.js';
+import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, varyOnEncoding } from './gzip.js';
 import type { LaneRoute } from './lane.js';
 import { ofrepLaneRoutes, registerOfrepRoutes } from './ofrep.js';
 import type { OfrepStreams } from './ofrep-stream.js';
@@ -30,7 +30,7 @@ import { type TrackEventInput, trackedRows } from './track.js';
 /** gzip for a route whose body is serialized by fastify: the same rule as the lane's (gzip.ts). */
 async function gzipLarge(req: FastifyRequest, reply: FastifyReply, payload: unknown) {
   if (reply.statusCode !== 200) return payload;
-  reply.header('vary', 'accept-encoding');
+  varyOnEncoding(reply);
   if (typeof payload !== 'string' || payload.length <= GZIP_THRESHOLD || !acceptsGzip(req.headers['accept-encoding']))
     return payload;
   const encoded = compressedReply(null, '', req.headers['accept-encoding'], () => payload);
@@ -138,7 +138,7 @@ export function registerSdkRoutes(
 }
 
 function sendEncoded(reply: FastifyReply, encoded: { payload: string | Buffer; encoding?: 'gzip' }) {
-  reply.header('vary', 'accept-encoding').header('content-type', 'application/json; charset=utf-8');
+  varyOnEncoding(reply).header('content-type', 'application/json; charset=utf-8');
   if (encoded.encoding) reply.header('content-encoding', encoded.encoding);
   return reply.send(encoded.payload);
 }
