@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
 import { freePort } from '../test/helpers/process.js';
-import { post, SERVER_DIR, seedFlags, signUp, startNode } from './scale.js';
+import { cpuMs, post, SERVER_DIR, seedFlags, signUp, startNode } from './scale.js';
 
 export const DASHBOARD_QUERY = `query Dashboard($slug: String!) {
   project(slug: $slug) {
@@ -41,11 +41,20 @@ const ROUND_S = 3;
 
 export interface GraphqlRow {
   bytes: number;
+  /** Requests per second, per round. */
   vexil: number[];
   baseline: number[];
+  /** Server CPU per request (ms, from /proc), per round: robust to other load on the machine. */
+  vexilCpu: number[];
+  baselineCpu: number[];
 }
 
-function cannon(url: string, headers: Record<string, string>, body: string, seconds: number): Promise<number> {
+function cannon(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  seconds: number,
+): Promise<{ rate: number; total: number }> {
   const args = ['-c', '1', process.execPath, 'node_modules/autocannon/autocannon.js', '--json', '-c', '32'];
   args.push('-d', String(seconds), '-m', 'POST', '-b', body);
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
@@ -58,7 +67,7 @@ function cannon(url: string, headers: Record<string, string>, body: string, seco
       try {
         const r = JSON.parse(out.trim().split('\n').pop() ?? '');
         if (r.errors > 0 || r.non2xx > 0) throw new Error(`errors ${r.errors}, non-2xx ${r.non2xx}`);
-        resolve(r.requests.average);
+        resolve({ rate: r.requests.average, total: r.requests.total });
       } catch (e) {
         reject(new Error(`autocannon: ${(e as Error).message}`));
       }
@@ -100,13 +109,20 @@ export async function benchGraphql(serverDir = SERVER_DIR): Promise<GraphqlRow> 
     );
     try {
       await cannon(`${base}/graphql`, auth, body, 2);
-      const vexil: number[] = [];
-      const bare: number[] = [];
+      row = { bytes: Buffer.byteLength(answer), vexil: [], baseline: [], vexilCpu: [], baselineCpu: [] };
+      const measure = async (url: string, pid: number) => {
+        const c0 = await cpuMs(pid);
+        const r = await cannon(url, auth, body, ROUND_S);
+        return { rate: r.rate, cpu: ((await cpuMs(pid)) - c0) / r.total };
+      };
       for (let i = 0; i < ROUNDS; i++) {
-        bare.push(await cannon(`http://127.0.0.1:${baselinePort}/`, auth, body, ROUND_S));
-        vexil.push(await cannon(`${base}/graphql`, auth, body, ROUND_S));
+        const b = await measure(`http://127.0.0.1:${baselinePort}/`, baseline.pid!);
+        const v = await measure(`${base}/graphql`, node.child.pid!);
+        row.baseline.push(b.rate);
+        row.baselineCpu.push(b.cpu);
+        row.vexil.push(v.rate);
+        row.vexilCpu.push(v.cpu);
       }
-      row = { bytes: Buffer.byteLength(answer), vexil, baseline: bare };
     } finally {
       baseline.kill('SIGTERM');
       await node.stop();
@@ -123,11 +139,12 @@ export function printGraphql(row: GraphqlRow, serverDir = SERVER_DIR): void {
   console.log(
     `GraphQL dashboard query (${(row.bytes / 1024).toFixed(0)} KB: environments + 50 flags × every state), server ${which}`,
   );
+  const range = (v: number[], d: number) =>
+    `${median(v).toFixed(d)} (${Math.min(...v).toFixed(d)}–${Math.max(...v).toFixed(d)})`;
+  console.log(`  vexil    ${range(row.vexil, 0)} req/s, server CPU ${range(row.vexilCpu, 2)} ms per request`);
   console.log(
-    `  vexil    ${median(row.vexil).toFixed(0)} req/s (${Math.min(...row.vexil).toFixed(0)}–${Math.max(...row.vexil).toFixed(0)}), ` +
-      `${(1000 / median(row.vexil)).toFixed(2)} ms CPU per request`,
+    `  baseline ${range(row.baseline, 0)} req/s, server CPU ${range(row.baselineCpu, 3)} ms per request (same response from a precomputed string)`,
   );
-  console.log(`  baseline ${median(row.baseline).toFixed(0)} req/s (same response from a precomputed string)`);
   console.log(
     `  ratio    ${median(ratios).toFixed(3)}× (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`,
   );

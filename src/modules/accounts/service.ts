@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { signAccessToken, signRefreshToken, verifyRefreshToken } from '../../auth/jwt.js';
 import { DUMMY_PASSWORD_HASH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from '../../auth/passwords.js';
-import { ROLE_PERMISSIONS } from '../../auth/permissions.js';
+import { ROLE_PERMISSIONS, type Role } from '../../auth/permissions.js';
 import type { ManagementPrincipal } from '../../auth/principal.js';
 import type { SessionSettings } from '../../auth/session.js';
 import { UnauthenticatedError, ValidationError } from '../../errors.js';
@@ -51,6 +51,34 @@ export function memberPrincipal(membership: Membership, sso = false): Management
     tokenId: null,
     role: membership.role,
     permissions: ROLE_PERMISSIONS[membership.role],
+    environmentIds: null,
+    organizationBound: sso,
+  };
+}
+
+/**
+ * The principal of a member signed in to an organization, or null when they no longer belong to
+ * it: one narrow read of the role, on every request (so demotions take effect at once), with
+ * nothing hydrated into the unit of work.
+ */
+export async function memberPrincipalOf(
+  em: EntityManager,
+  userId: string,
+  organizationId: string,
+  sso = false,
+): Promise<ManagementPrincipal | null> {
+  const [row] = await em.execute<{ role: Role }[]>(
+    'select role from memberships where user_id = ? and organization_id = ?',
+    [userId, organizationId],
+  );
+  if (!row) return null;
+  return {
+    kind: 'member',
+    organizationId,
+    userId,
+    tokenId: null,
+    role: row.role,
+    permissions: ROLE_PERMISSIONS[row.role],
     environmentIds: null,
     organizationBound: sso,
   };

@@ -112,10 +112,10 @@ interface StateRow {
   flag_id: string;
   on: boolean;
   off_variation: number;
-  targets: FlagState['targets'];
-  rules: FlagState['rules'];
-  fallthrough: FlagState['fallthrough'];
-  prerequisites: FlagState['prerequisites'];
+  targets: string;
+  rules: string;
+  fallthrough: string;
+  prerequisites: string;
   version: number;
   updated_at: Date;
   e_id: string;
@@ -129,12 +129,51 @@ interface StateRow {
   e_updated_at: Date;
 }
 
+/**
+ * A stored flag state as a plain object. Its targeting (JSON) is parsed when first read: a list
+ * showing each state's switch reads none of it, and parsing rules it does not show was most of
+ * what reading the rows cost.
+ */
+class PlainFlagState implements FlagState {
+  readonly id: string;
+  readonly on: boolean;
+  readonly offVariation: number;
+  readonly version: number;
+  private parsed: Partial<Pick<FlagState, 'targets' | 'rules' | 'fallthrough' | 'prerequisites'>> = {};
+
+  constructor(
+    private readonly row: StateRow,
+    readonly flag: Flag,
+    readonly environment: Environment,
+    readonly updatedAt: Date,
+  ) {
+    this.id = row.id;
+    this.on = row.on;
+    this.offVariation = Number(row.off_variation);
+    this.version = Number(row.version);
+  }
+
+  get targets(): FlagState['targets'] {
+    return (this.parsed.targets ??= JSON.parse(this.row.targets));
+  }
+  get rules(): FlagState['rules'] {
+    return (this.parsed.rules ??= JSON.parse(this.row.rules));
+  }
+  get fallthrough(): FlagState['fallthrough'] {
+    return (this.parsed.fallthrough ??= JSON.parse(this.row.fallthrough));
+  }
+  get prerequisites(): FlagState['prerequisites'] {
+    return (this.parsed.prerequisites ??= JSON.parse(this.row.prerequisites));
+  }
+}
+
 /** The states of these flags, each list in environment display order, with their environments. */
 export async function statesOfFlags(em: EntityManager, flags: readonly Flag[]): Promise<Map<string, FlagState[]>> {
   const byFlag = new Map<string, FlagState[]>(flags.map((f) => [f.id, []]));
   if (flags.length === 0) return byFlag;
   const rows: StateRow[] = await em.execute(
-    `select s.id, s.flag_id, s.on, s.off_variation, s.targets, s.rules, s.fallthrough, s.prerequisites, s.version,
+    `select s.id, s.flag_id, s.on, s.off_variation, s.targets::text, s.rules::text, s.fallthrough::text,
+            s.prerequisites::text, s.version,
             s.updated_at, e.id as e_id, e.project_id as e_project_id, e.key as e_key, e.name as e_name,
             e.color as e_color, e.sort_order as e_sort_order, e.version as e_version,
             e.created_at as e_created_at, e.updated_at as e_updated_at
@@ -164,19 +203,9 @@ export async function statesOfFlags(em: EntityManager, flags: readonly Flag[]): 
       };
       environments.set(row.e_id, environment);
     }
-    byFlag.get(row.flag_id)!.push({
-      id: row.id,
-      flag: flagById.get(row.flag_id)!,
-      environment,
-      on: row.on,
-      offVariation: Number(row.off_variation),
-      targets: row.targets,
-      rules: row.rules,
-      fallthrough: row.fallthrough,
-      prerequisites: row.prerequisites,
-      version: Number(row.version),
-      updatedAt: date(row.updated_at),
-    });
+    byFlag
+      .get(row.flag_id)!
+      .push(new PlainFlagState(row, flagById.get(row.flag_id)!, environment, date(row.updated_at)));
   }
   return byFlag;
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { verifyAccessToken } from '../../auth/jwt.js';
 import type { Principal } from '../../auth/principal.js';
 import { UnauthenticatedError } from '../../errors.js';
-import { findMembership, memberPrincipal } from '../accounts/service.js';
+import { memberPrincipalOf } from '../accounts/service.js';
 import { type OnBehalfOptions, onBehalfPrincipal } from '../sso/service.js';
 import { tokenPrincipal } from '../tokens/service.js';
 
@@ -46,7 +46,7 @@ export async function resolvePrincipal(
   if (!auth) return null;
   if (auth.startsWith('vx_')) return tokenPrincipal(em, auth);
   const claims = verifyAccessToken(auth, jwtSecret);
-  const membership = await findMembership(em, claims.sub, claims.org);
-  if (!membership) throw new UnauthenticatedError('the member no longer belongs to this organization');
-  return memberPrincipal(membership, claims.sso);
+  const principal = await memberPrincipalOf(em, claims.sub, claims.org, claims.sso);
+  if (!principal) throw new UnauthenticatedError('the member no longer belongs to this organization');
+  return principal;
 }

@@ -9,9 +9,9 @@ import {
   deleteEnvironment,
   deleteProject,
   getProject,
-  listEnvironments,
   listProjects,
   pageEnvironments,
+  readEnvironments,
   updateEnvironment,
   updateProject,
 } from './service.js';
@@ -32,7 +32,7 @@ ProjectType.implement({
       type: [EnvironmentType],
       description: 'The environments of this project, in their display order.',
       complexity: { field: 1, multiplier: 10 },
-      resolve: (project, _args, ctx) => listEnvironments(ctx.em, project),
+      resolve: (project, _args, ctx) => readEnvironments(ctx.em, project),
     }),
     environmentPage: t.field({
       type: EnvironmentPage,

@@ -209,6 +209,42 @@ export async function pageEnvironments(
   return toPage(rows, total, window);
 }
 
+/**
+ * The project's environments in display order as plain rows, for the read path of the API (a
+ * project's page lists them on every view); mutations use listEnvironments' managed entities.
+ */
+export async function readEnvironments(em: EntityManager, project: Project): Promise<Environment[]> {
+  const rows = await em.execute<
+    {
+      id: string;
+      key: string;
+      name: string;
+      color: string | null;
+      sort_order: number;
+      version: number;
+      created_at: string | Date;
+      updated_at: string | Date;
+    }[]
+  >(
+    `select id, key, name, color, sort_order, version, created_at, updated_at from environments
+     where project_id = ? order by sort_order asc, created_at asc`,
+    [project.id],
+  );
+  const platform = em.getPlatform();
+  const date = (v: string | Date) => (v instanceof Date ? v : platform.parseDate(v));
+  return rows.map((row) => ({
+    id: row.id,
+    project,
+    key: row.key,
+    name: row.name,
+    color: row.color,
+    sortOrder: Number(row.sort_order),
+    version: Number(row.version),
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+  }));
+}
+
 export async function getEnvironment(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Environment> {
   const environment = await em.findOne(
     EnvironmentSchema,
