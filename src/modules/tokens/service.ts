@@ -65,6 +65,8 @@ export async function createAccessToken(
   return em.transactional(async (tx) => {
     const value = generateKey(input.kind);
     const now = new Date();
+    // The owner is answered with the token (its name, its dates): loaded, not a bare reference.
+    const owner = actor.userId ? await tx.findOneOrFail(UserSchema, actor.userId) : null;
     const token = tx.create(AccessTokenSchema, {
       id: randomUUID(),
       organization: actor.organizationId,
@@ -72,7 +74,7 @@ export async function createAccessToken(
       name,
       tokenHash: hashKey(value),
       masked: maskKey(value),
-      user: actor.userId ? tx.getReference(UserSchema, actor.userId) : null,
+      user: owner,
       scopes,
       environmentIds,
       active: true,
