@@ -103,7 +103,10 @@ describe('snapshots after changes', () => {
           if (step > 30) {
             // Deleted for good (archived first), and replaced by a new flag of another key.
             await gql('mutation($id: ID!) { archiveFlag(id: $id) { id } }', { id: flag.id });
+            // Each change lands before the next one commits (two at once are a version gap: a whole reload).
+            await settled();
             const deleted = await gql('mutation($id: ID!) { deleteFlag(id: $id) { id } }', { id: flag.id });
+            await settled();
             if (!deleted.errors)
               flags.splice(flags.indexOf(flag), 1, await givenFlag(server, org, project, { key: `inc-new-${step}` }));
           } else {

@@ -66,6 +66,76 @@ function dependentsFor(env: CompiledEnvironment): Dependents {
   return known;
 }
 
+const REMOVED: unique symbol = Symbol('removed');
+
+/**
+ * A map that is another map plus a small layer of changes: copying the 10,000 entries of a
+ * large environment's flag map for every change cost more than the rest of the change. Lookups
+ * ask the layer, then the base (two Map lookups); each version carries its own layer (the
+ * previous one's, plus what changed), flattened into a new base once it grows past a fraction
+ * of the base. Immutable, like the maps it replaces.
+ */
+class LayeredMap<K, V> implements ReadonlyMap<K, V> {
+  constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly layer: ReadonlyMap<K, V | typeof REMOVED>,
+    readonly size: number,
+  ) {}
+
+  /** `map` with `changes` applied (null removes); shares `map`'s entries. */
+  static of<K, V>(map: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V | null>): ReadonlyMap<K, V> {
+    if (changes.size === 0) return map;
+    const base = map instanceof LayeredMap ? (map.base as ReadonlyMap<K, V>) : map;
+    const layer = new Map<K, V | typeof REMOVED>(map instanceof LayeredMap ? map.layer : undefined);
+    let size = map.size;
+    for (const [key, value] of changes) {
+      const had = map.has(key);
+      if (value === null) {
+        if (had) size--;
+        if (base.has(key)) layer.set(key, REMOVED);
+        else layer.delete(key);
+      } else {
+        if (!had) size++;
+        layer.set(key, value);
+      }
+    }
+    const next = new LayeredMap<K, V>(base, layer, size);
+    return layer.size > Math.max(64, base.size / 8) ? new Map(next) : next;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.layer.get(key);
+    if (value !== undefined) return value === REMOVED ? undefined : value;
+    return this.base.get(key);
+  }
+
+  has(key: K): boolean {
+    const value = this.layer.get(key);
+    return value !== undefined ? value !== REMOVED : this.base.has(key);
+  }
+
+  *entries(): MapIterator<[K, V]> {
+    for (const entry of this.base) if (!this.layer.has(entry[0])) yield entry;
+    for (const [key, value] of this.layer) if (value !== REMOVED) yield [key, value];
+  }
+
+  *keys(): MapIterator<K> {
+    for (const [key] of this.entries()) yield key;
+  }
+
+  *values(): MapIterator<V> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  forEach(callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+}
+
 const byKey = <T>(key: (item: T) => string) => {
   return (a: T, b: T) => {
     const x = key(a);
@@ -137,7 +207,7 @@ export function applyEnvironmentChange(
     }
     segments = next as ReadonlyMap<string, CompiledSegment>;
   }
-  const removed = new Set<string>();
+  const removed = new Set<string>(); // flags the change removed from the environment
   for (const [key, config] of change.flags) {
     if (config === null) {
       flagsToCompile.delete(key);
@@ -145,36 +215,31 @@ export function applyEnvironmentChange(
     } else flagsToCompile.set(key, config);
   }
 
-  const flags = new Map(compiled.flags);
+  // What changed, by key (null: gone); the environment's flag map is that on top of the old one.
   const replaced = new Map<string, CompiledFlag | null>();
-  for (const key of removed) {
-    flags.delete(key);
-    replaced.set(key, null);
-  }
+  for (const key of removed) replaced.set(key, null);
   for (const [key, config] of flagsToCompile) {
-    const flag = compileFlag(config.definition, config.state, segments);
-    flags.set(key, flag);
-    replaced.set(key, flag);
+    replaced.set(key, compileFlag(config.definition, config.state, segments));
     index(dependents, config);
   }
+  const current = (key: string) => (replaced.has(key) ? (replaced.get(key) ?? undefined) : compiled.flags.get(key));
   // Every flag whose prerequisite chain reaches a replaced flag needs new links: a shallow copy,
   // since the previous environment's flags must keep pointing where they did.
   const relink = [...replaced.keys()];
   for (let i = 0; i < relink.length; i++) {
     for (const dependent of dependents.byPrerequisite.get(relink[i]!) ?? []) {
       if (replaced.has(dependent)) continue;
-      const flag = flags.get(dependent);
+      const flag = compiled.flags.get(dependent);
       if (flag === undefined) continue;
-      const copy: CompiledFlag = { ...flag, prerequisites: flag.prerequisites.map((p) => ({ ...p })) };
-      flags.set(dependent, copy);
-      replaced.set(dependent, copy);
+      replaced.set(dependent, { ...flag, prerequisites: flag.prerequisites.map((p) => ({ ...p })) });
       relink.push(dependent);
     }
   }
   for (const flag of replaced.values()) {
     if (flag === null) continue;
-    for (const prerequisite of flag.prerequisites) prerequisite.flag = flags.get(prerequisite.key) ?? null;
+    for (const prerequisite of flag.prerequisites) prerequisite.flag = current(prerequisite.key) ?? null;
   }
+  const flags = LayeredMap.of(compiled.flags, replaced);
 
   const next: CompiledEnvironment = {
     version: change.version,

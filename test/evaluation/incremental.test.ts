@@ -151,6 +151,8 @@ describe('incremental compilation', () => {
           expect(evaluateAll(applied.compiled, context), `seed ${seed}, step ${step}`).toEqual(
             evaluateAll(full, context),
           );
+        for (const [key, config] of changedFlags)
+          expect(applied.compiled.flags.has(key), `seed ${seed}, step ${step}: ${key}`).toBe(config !== null);
         // What it did not touch it shares; what may evaluate differently it reports.
         for (const flag of applied.compiled.flagList) {
           if (!applied.affected.has(flag.key)) expect(flag).toBe(before.flags.get(flag.key));

@@ -4,6 +4,8 @@ import type { CompiledEnvironment } from '../../src/evaluation/index.js';
 /** Everything a compiled environment says, with its links checked to point into the environment itself. */
 export function compiledShape(env: CompiledEnvironment) {
   expect([...env.flags.keys()].sort()).toEqual(env.flagList.map((f) => f.key).sort());
+  expect(env.flags.size).toBe(env.flagList.length);
+  for (const [key, flag] of env.flags) expect(env.flags.has(key) && flag.key === key).toBe(true);
   return {
     version: env.version,
     segments: [...env.segments.keys()].sort(),
