@@ -46,6 +46,12 @@ const DOORS: Record<string, { tag: string; summary: string; security: Record<str
     summary: 'OFREP: evaluate one flag',
     security: [{ ofrepBearer: [] }, { sdkKey: [] }],
   },
+  'GET /ofrep/v1/stream': {
+    tag: 'OpenFeature',
+    summary:
+      'OFREP event stream (ADR-0008): refetchEvaluation events; `?token=` as the bulk answer gives it, never an SDK key',
+    security: [{}],
+  },
   'POST /ofrep/v1/evaluate/flags': {
     tag: 'OpenFeature',
     summary: 'OFREP: evaluate every flag',
