@@ -2,6 +2,7 @@ import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
 import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
 import { graphql, request } from './helpers/client.js';
 import { givenState, storedState } from './helpers/flags.js';
 import { givenDevFlag, givenSdkWorld, type SdkWorld, snapshotsCaughtUp } from './helpers/sdk.js';
@@ -176,5 +177,35 @@ describe('OFREP event streams', () => {
     expect(revoked.errors).toBeUndefined();
     expect(await ended).toContain('no longer valid');
     await eventually(async () => expect((await request(server.url, 'GET', uri)).status).toBe(401));
+  });
+
+  it('mints tokens that expire, and never answers 304 about a body whose token has', async () => {
+    const clock = new ManualClock();
+    const node = await startServer(
+      { MANAGEMENT_RATE_LIMIT: '10000', EVALUATION_RATE_LIMIT: '100000' },
+      { databaseUrl: server.databaseUrl, clock },
+    );
+    const ask = (extra: Record<string, string> = {}) =>
+      request(node.url, 'POST', '/ofrep/v1/evaluate/flags', {
+        body: { context: { targetingKey: 'user-1' } },
+        headers: { authorization: `Bearer ${world.dev.server}`, ...extra },
+      });
+    await eventually(async () => expect((await ask()).status).toBe(200));
+    const first = await ask();
+    const etag = first.headers.get('etag')!;
+    const uri = first.body.eventStreams[0].endpoint.requestUri;
+    expect((await ask({ 'if-none-match': etag })).status).toBe(304);
+    // Half an hour on: the same environment and context, but a new token, so a new ETag.
+    clock.advance(31 * 60_000);
+    const later = await ask({ 'if-none-match': etag });
+    expect(later.status).toBe(200);
+    expect(later.body.eventStreams[0].endpoint.requestUri).not.toBe(uri);
+    // Over an hour on, the first token no longer opens a stream; the new one does.
+    clock.advance(60 * 60_000);
+    expect((await request(node.url, 'GET', uri)).status).toBe(401);
+    const fresh = (await ask()).body.eventStreams[0].endpoint.requestUri;
+    const res = await fetch(`${node.url}${fresh}`);
+    expect(res.status).toBe(200);
+    await res.body!.cancel();
   });
 });

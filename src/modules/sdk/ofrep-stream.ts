@@ -25,9 +25,13 @@ import type { SdkDeps } from './common.js';
 export const OFREP_STREAM_PATH = '/ofrep/v1/stream';
 /** Seconds after which an idle provider may close the stream (the ADR's default). */
 const INACTIVITY_DELAY_SEC = 120;
-/** A token is minted per key and time window, so bulk answers stay cacheable for that long. */
-const TOKEN_WINDOW_MS = 5 * 60_000;
-/** …and is accepted for two windows: a provider connects right after the bulk answer. */
+/**
+ * A token is minted per key and time window, so bulk answers stay cacheable for that long, and
+ * is accepted for two windows. The window is part of the bulk answer's ETag: a provider is never
+ * told 304 about a body whose stream token has expired, so its EventSource always reconnects
+ * with a token that works (revocation is checked on every connection and ends open streams).
+ */
+const TOKEN_WINDOW_MS = 30 * 60_000;
 const TOKEN_TTL_MS = 2 * TOKEN_WINDOW_MS;
 
 interface TokenClaims {
@@ -58,9 +62,14 @@ export class OfrepStreams {
     return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }
 
+  /** The current token window (what bulk ETags include). */
+  window(): number {
+    return Math.floor(this.now() / TOKEN_WINDOW_MS);
+  }
+
   /** What the bulk answer tells the provider to connect to. */
   descriptor(key: CachedSdkKey): StreamDescriptor {
-    const window = Math.floor(this.now() / TOKEN_WINDOW_MS) * TOKEN_WINDOW_MS;
+    const window = this.window() * TOKEN_WINDOW_MS;
     const claims: TokenClaims = { k: key.id, e: key.environmentId, x: window + TOKEN_TTL_MS };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     // No origin: the provider puts its configured OFREP base URL's in front (ADR-0008 `endpoint`).

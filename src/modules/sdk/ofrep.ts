@@ -148,7 +148,8 @@ function evaluateBulk(
   if ('failure' in parsed) return { status: 400, body: parsed.failure };
   const clientSide = key.kind === 'client';
   const contextHash = createHash('sha256').update(JSON.stringify(parsed.context)).digest('base64url').slice(0, 22);
-  const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash}"`;
+  // Version, visibility, context, and the window of the stream token the body carries.
+  const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash}.${deps.streams.window()}"`;
   if (etagMatches(ifNoneMatch, etag)) return { status: 304, headers: { etag } };
   const results = evaluateAll(snapshot.compiled, parsed.context, clientSide ? clientSideOnly : undefined);
   deps.metrics.evaluations.record(snapshot.environmentId, results);
