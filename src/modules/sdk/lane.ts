@@ -37,6 +37,11 @@ import { compressedReply } from './gzip.js';
  * Requests the lane answers are not access-logged at `info` as fastify's are (evaluation
  * volume is what the metrics pipeline counts); its 500s are logged with their request id.
  */
+/** An answer already serialized (the route's own JSON), sent as it is on both paths. */
+export class RawJson {
+  constructor(readonly json: string) {}
+}
+
 export interface LaneRoute {
   /** The exact path; with `prefix`, what precedes the one path segment given to the route as `param`. */
   url: string;
@@ -322,9 +327,10 @@ export class SdkLane {
         try {
           if (route.reply) reply = route.reply(body, snapshot, request);
           else {
-            const encoded = compressedReply(null, '', request.acceptEncoding, () =>
-              route.serialize(route.answer!(body, snapshot, request)),
-            );
+            const encoded = compressedReply(null, '', request.acceptEncoding, () => {
+              const answer = route.answer!(body, snapshot, request);
+              return answer instanceof RawJson ? answer.json : route.serialize(answer);
+            });
             reply = {
               status: 200,
               payload: encoded.payload,

@@ -67,9 +67,22 @@ export class OfrepStreams {
     return Math.floor(this.now() / TOKEN_WINDOW_MS);
   }
 
+  /** Descriptors per key id for the current window: minting one (JSON, HMAC) per request was a cost. */
+  private minted = new Map<string, { window: number; descriptor: StreamDescriptor }>();
+
   /** What the bulk answer tells the provider to connect to. */
   descriptor(key: CachedSdkKey): StreamDescriptor {
-    const window = this.window() * TOKEN_WINDOW_MS;
+    const current = this.window();
+    const known = this.minted.get(key.id);
+    if (known?.window === current) return known.descriptor;
+    const descriptor = this.mint(key, current);
+    if (this.minted.size > 10_000) this.minted.clear();
+    this.minted.set(key.id, { window: current, descriptor });
+    return descriptor;
+  }
+
+  private mint(key: CachedSdkKey, current: number): StreamDescriptor {
+    const window = current * TOKEN_WINDOW_MS;
     const claims: TokenClaims = { k: key.id, e: key.environmentId, x: window + TOKEN_TTL_MS };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     // No origin: the provider puts its configured OFREP base URL's in front (ADR-0008 `endpoint`).

@@ -10,7 +10,7 @@ import { openFeatureContext } from './context.js';
 import { type CompressedBodies, compressedReply, varyOnEncoding } from './gzip.js';
 import type { LaneReply, LaneRoute } from './lane.js';
 import type { OfrepStreams } from './ofrep-stream.js';
-import { type OfrepFailure, ofrepResult, ofrepStatus } from './present.js';
+import { type OfrepFailure, ofrepJson, ofrepResult, ofrepStatus } from './present.js';
 import { OfrepBody } from './schemas.js';
 
 /**
@@ -104,6 +104,8 @@ function caughtUp(snapshots: SnapshotStore, environmentId: string, version: numb
 interface OfrepAnswer {
   status: number;
   body?: unknown;
+  /** The body as JSON, already serialized. */
+  raw?: string;
   /** A body already serialized (and maybe compressed) for this request. */
   encoded?: { payload: string | Buffer; encoding?: 'gzip' };
   headers?: Record<string, string>;
@@ -127,8 +129,7 @@ function evaluateOne(deps: OfrepDeps, key: CachedSdkKey, flagKey: string, body: 
   }
   const result = evaluateFlag(flag, parsed.context);
   deps.metrics.evaluations.recordOne(snapshot.environmentId, result);
-  const answer = ofrepResult(result);
-  return { status: ofrepStatus(answer), body: answer };
+  return { status: ofrepStatus(ofrepResult(result)), raw: ofrepJson(result) };
 }
 
 /**
@@ -156,9 +157,11 @@ function evaluateBulk(
   const stream = deps.streams.descriptor(key);
   // The stream's token differs per key (and time window), so the cached body is keyed by it too.
   const cacheKey = `ofrep:${etag}:${stream.endpoint.requestUri}`;
-  const encoded = compressedReply(deps.compressed, cacheKey, acceptEncoding, () =>
-    JSON.stringify({ flags: results.map(ofrepResult), eventStreams: [stream] }),
-  );
+  const encoded = compressedReply(deps.compressed, cacheKey, acceptEncoding, () => {
+    let flags = '';
+    for (let i = 0; i < results.length; i++) flags += i === 0 ? ofrepJson(results[i]!) : `,${ofrepJson(results[i]!)}`;
+    return `{"flags":[${flags}],"eventStreams":[${JSON.stringify(stream)}]}`;
+  });
   return { status: 200, encoded, headers: { etag } };
 }
 
@@ -167,7 +170,7 @@ export function ofrepLaneRoutes(deps: OfrepDeps): LaneRoute[] {
   const kinds = ['server', 'mobile', 'client'] as const;
   const reply = (answer: OfrepAnswer): LaneReply => ({
     status: answer.status,
-    payload: answer.encoded?.payload ?? (answer.body === undefined ? '' : JSON.stringify(answer.body)),
+    payload: answer.encoded?.payload ?? answer.raw ?? (answer.body === undefined ? '' : JSON.stringify(answer.body)),
     headers: {
       ...answer.headers,
       ...(answer.encoded?.encoding ? { 'content-encoding': answer.encoded.encoding } : {}),
@@ -217,6 +220,7 @@ function send(reply: FastifyReply, answer: OfrepAnswer) {
   reply.code(answer.status);
   for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
   if (answer.status === 304) return reply.send();
+  if (answer.raw !== undefined) return reply.type('application/json; charset=utf-8').send(answer.raw);
   if (answer.encoded) {
     varyOnEncoding(reply);
     if (answer.encoded.encoding) reply.header('content-encoding', answer.encoded.encoding);

@@ -37,6 +37,39 @@ export function restEvaluation(result: EvaluationResult, withKey: boolean): Rest
   return out;
 }
 
+/**
+ * Each result's part of a bulk answer, serialized once: compiled results are shared, frozen
+ * objects (one per outcome of a flag in a snapshot), so fifty flags answered to many contexts
+ * are mostly the same few hundred strings, joined.
+ */
+const restParts = new WeakMap<EvaluationResult, string>();
+const ofrepParts = new WeakMap<EvaluationResult, string>();
+
+/** `{"flags": {"<flag key>": evaluation, …}, "version": n}` as JSON (the bulk routes' answer). */
+export function restFlagsJson(results: readonly EvaluationResult[], version: number): string {
+  let out = '{"flags":{';
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i]!;
+    let part = restParts.get(result);
+    if (part === undefined) {
+      part = `${JSON.stringify(result.key)}:${JSON.stringify(restEvaluation(result, false))}`;
+      restParts.set(result, part);
+    }
+    out += i === 0 ? part : `,${part}`;
+  }
+  return `${out}},"version":${version}}`;
+}
+
+/** One result in OFREP's shape, as JSON (kept per result, as restFlagsJson's parts). */
+export function ofrepJson(result: EvaluationResult): string {
+  let part = ofrepParts.get(result);
+  if (part === undefined) {
+    part = JSON.stringify(ofrepResult(result));
+    ofrepParts.set(result, part);
+  }
+  return part;
+}
+
 /** `{ "<flag key>": evaluation, … }` for the bulk and client routes. */
 export function restFlags(results: readonly EvaluationResult[]): Record<string, RestEvaluation> {
   const flags: Record<string, RestEvaluation> = {};

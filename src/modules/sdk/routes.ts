@@ -8,10 +8,10 @@ import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
 import { bodyContext, queryContext } from './context.js';
 import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, varyOnEncoding } from './gzip.js';
-import type { LaneRoute } from './lane.js';
+import { type LaneRoute, RawJson } from './lane.js';
 import { ofrepLaneRoutes, registerOfrepRoutes } from './ofrep.js';
 import type { OfrepStreams } from './ofrep-stream.js';
-import { evaluationResponse, flagsResponse, restEvaluation, restFlags } from './present.js';
+import { evaluationResponse, flagsResponse, restEvaluation, restFlags, restFlagsJson } from './present.js';
 import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
 import { type TrackEventInput, trackedRows } from './track.js';
 
@@ -65,7 +65,10 @@ export function registerSdkRoutes(
         preHandler: serverOrMobile,
         onSend: gzipLarge,
       },
-      fromSnapshot(deps.snapshots, (req, _reply, snapshot) => route.answer(req.body, snapshot)),
+      fromSnapshot(deps.snapshots, (req, reply, snapshot) => {
+        const answer = route.answer(req.body, snapshot);
+        return answer instanceof RawJson ? reply.type('application/json; charset=utf-8').send(answer.json) : answer;
+      }),
     );
   }
 
@@ -173,7 +176,7 @@ function hotRoutes(metrics: SdkMetrics) {
           ? [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context))
           : evaluateAll(snapshot.compiled, context);
         metrics.evaluations.record(snapshot.environmentId, results);
-        return { flags: restFlags(results), version: snapshot.version };
+        return new RawJson(restFlagsJson(results, snapshot.version));
       },
     },
   ] satisfies LaneRoute[];
