@@ -37,6 +37,15 @@ interface Dependents {
 
 const dependentsOf = new WeakMap<CompiledEnvironment, Dependents>();
 
+/** Where each flag sits in an environment's flagList (and its data's flags, in the same order). */
+const positions = new WeakMap<CompiledEnvironment, ReadonlyMap<string, number>>();
+
+function positionsOf(env: CompiledEnvironment): ReadonlyMap<string, number> {
+  let known = positions.get(env);
+  if (known === undefined) positions.set(env, (known = new Map(env.flagList.map((f, i) => [f.key, i]))));
+  return known;
+}
+
 function addEdge(map: Map<string, Set<string>>, from: string, to: string): void {
   let set = map.get(from);
   if (set === undefined) map.set(from, (set = new Set()));
@@ -241,19 +250,29 @@ export function applyEnvironmentChange(
   }
   const flags = LayeredMap.of(compiled.flags, replaced);
 
-  const next: CompiledEnvironment = {
-    version: change.version,
-    flags,
-    flagList: merged(compiled.flagList, (f) => f.key, replaced),
-    segments,
-  };
+  // When no flag came or went, every list keeps its order: the changed entries are replaced in
+  // copies by position (kept per environment, carried to the next) instead of merged by key.
+  const sameFlags = [...replaced].every(([key, flag]) => flag !== null && compiled.flags.has(key));
+  const at = sameFlags && data.flags.length === compiled.flagList.length ? positionsOf(compiled) : null;
+  let flagList: CompiledFlag[];
+  let dataFlags: FlagConfig[];
+  if (at) {
+    flagList = compiled.flagList.slice();
+    for (const [key, flag] of replaced) flagList[at.get(key)!] = flag!;
+    dataFlags = data.flags.slice();
+    // (A null here names a flag that was not there: gone before, still gone.)
+    for (const [key, config] of change.flags) if (config !== null) dataFlags[at.get(key)!] = config;
+  } else {
+    flagList = merged(compiled.flagList, (f) => f.key, replaced);
+    dataFlags = merged(data.flags, (f) => f.definition.key, change.flags);
+  }
+  const next: CompiledEnvironment = { version: change.version, flags, flagList, segments };
   dependentsOf.set(next, dependents);
-  const flagConfigs = new Map<string, FlagConfig | null>();
-  for (const [key, config] of change.flags) flagConfigs.set(key, config);
+  if (at) positions.set(next, at);
   return {
     data: {
       version: change.version,
-      flags: merged(data.flags, (f) => f.definition.key, flagConfigs),
+      flags: dataFlags,
       segments: merged(data.segments, (s) => s.key, change.segments),
     },
     compiled: next,
