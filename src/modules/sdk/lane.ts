@@ -171,6 +171,8 @@ function laneHeaders(raw: string[]): LaneHeaders | null {
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
 const JSON_UTF8 = 'application/json; charset=utf-8';
 const BEARER = /^Bearer\s+(\S+)$/i;
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const GZIPPED: Record<string, string> = Object.freeze({ 'content-encoding': 'gzip' }) as Record<string, string>;
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
 
 export class SdkLane {
@@ -327,14 +329,17 @@ export class SdkLane {
         try {
           if (route.reply) reply = route.reply(body, snapshot, request);
           else {
-            const encoded = compressedReply(null, '', request.acceptEncoding, () => {
-              const answer = route.answer!(body, snapshot, request);
-              return answer instanceof RawJson ? answer.json : route.serialize(answer);
-            });
+            const answer = route.answer!(body, snapshot, request);
+            const json = answer instanceof RawJson ? answer.json : route.serialize(answer);
+            // Most SDKs send no Accept-Encoding: nothing more to decide for them.
+            const encoded =
+              request.acceptEncoding === undefined
+                ? { payload: json }
+                : compressedReply(null, '', request.acceptEncoding, () => json);
             reply = {
               status: 200,
               payload: encoded.payload,
-              headers: encoded.encoding ? { 'content-encoding': encoded.encoding } : {},
+              headers: encoded.encoding ? GZIPPED : NO_HEADERS,
               vary: true,
             };
           }
@@ -361,7 +366,7 @@ export class SdkLane {
         verdict.reset,
       );
     headers.push('cache-control', 'no-store');
-    for (const name in reply.headers) headers.push(name, reply.headers[name]!);
+    if (reply.headers !== NO_HEADERS) for (const name in reply.headers) headers.push(name, reply.headers[name]!);
     if (reply.vary) headers.push('vary', 'accept-encoding');
     if (reply.status === 304) return res.writeHead(304, headers as string[]).end();
     headers.push('content-type', JSON_UTF8, 'content-length', String(Buffer.byteLength(reply.payload)));
