@@ -125,6 +125,8 @@ interface StateRow {
   e_color: string | null;
   e_sort_order: number;
   e_version: number;
+  e_requires_approval: boolean;
+  e_min_approvals: number;
   e_created_at: Date;
   e_updated_at: Date;
 }
@@ -176,6 +178,7 @@ export async function statesOfFlags(em: EntityManager, flags: readonly Flag[]): 
             s.prerequisites::text, s.version,
             s.updated_at, e.id as e_id, e.project_id as e_project_id, e.key as e_key, e.name as e_name,
             e.color as e_color, e.sort_order as e_sort_order, e.version as e_version,
+            e.requires_approval as e_requires_approval, e.min_approvals as e_min_approvals,
             e.created_at as e_created_at, e.updated_at as e_updated_at
      from "flag_states" s join "environments" e on e.id = s.environment_id
      where s.flag_id = any(?::uuid[])
@@ -198,6 +201,8 @@ export async function statesOfFlags(em: EntityManager, flags: readonly Flag[]): 
         color: row.e_color,
         sortOrder: Number(row.e_sort_order),
         version: Number(row.e_version),
+        requiresApproval: row.e_requires_approval,
+        minApprovals: Number(row.e_min_approvals),
         createdAt: date(row.e_created_at),
         updatedAt: date(row.e_updated_at),
       };

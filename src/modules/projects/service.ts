@@ -222,11 +222,14 @@ export async function readEnvironments(em: EntityManager, project: Project): Pro
       color: string | null;
       sort_order: number;
       version: number;
+      requires_approval: boolean;
+      min_approvals: number;
       created_at: string | Date;
       updated_at: string | Date;
     }[]
   >(
-    `select id, key, name, color, sort_order, version, created_at, updated_at from environments
+    `select id, key, name, color, sort_order, version, requires_approval, min_approvals, created_at, updated_at
+     from environments
      where project_id = ? order by sort_order asc, created_at asc`,
     [project.id],
   );
@@ -240,6 +243,8 @@ export async function readEnvironments(em: EntityManager, project: Project): Pro
     color: row.color,
     sortOrder: Number(row.sort_order),
     version: Number(row.version),
+    requiresApproval: row.requires_approval,
+    minApprovals: Number(row.min_approvals),
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
   }));
