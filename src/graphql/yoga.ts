@@ -1,7 +1,7 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { type ExecutionArgs, GraphQLError, type GraphQLSchema, getOperationAST } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLSchema, getOperationAST } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { asDomainError } from '../db/errors.js';
 import { type DomainError, ServiceUnavailableError } from '../errors.js';
@@ -70,6 +70,9 @@ declare module 'fastify' {
   }
 }
 
+/** Query documents run once already (yoga's parser cache hands out one document per query text). */
+const seenQueries = new WeakSet<DocumentNode>();
+
 /** `/graphql`: GraphQL over HTTP (GET, POST) and over SSE (subscriptions), and GraphiQL in a browser. */
 export const graphqlPlugin = fp(
   async (app: FastifyInstance, options: GraphQLPluginOptions) => {
@@ -83,13 +86,19 @@ export const graphqlPlugin = fp(
       plugins: [
         useRootSubscribe(),
         ...options.plugins,
-        // Queries run compiled (graphql-jit, once per document): a dashboard page resolves
-        // thousands of fields, and the generic executor's per-field bookkeeping was most of
-        // its cost. Mutations and subscriptions keep graphql-js's executor.
+        // Queries that come back run compiled (graphql-jit, once per document): a dashboard
+        // page resolves thousands of fields, and the generic executor's per-field bookkeeping
+        // was most of its cost. A document's first run uses graphql-js's executor, so a query
+        // seen once never pays for a compilation; mutations and subscriptions always do.
         useGraphQlJit(
           {},
           {
-            enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query',
+            enableIf: (args) => {
+              if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return false;
+              if (seenQueries.has(args.document)) return true;
+              seenQueries.add(args.document);
+              return false;
+            },
             onError: () => undefined,
           },
         ),
