@@ -303,11 +303,15 @@ describe('the roll-up', () => {
       );
     }
     await server.app.jobs.send(METRICS_ROLLUP_QUEUE, {});
+    // The roll-up runs its steps one after the other (counts, then events): wait for the last.
     const rows = await eventually(async () => {
       const found = await server.sql<{ variation: number; minute: string; count: string }>(
         "select variation, minute, count from evaluation_counts where flag_key = 'rolled' order by minute",
       );
-      return found.length === 4 ? found : null;
+      const [left] = await server.sql<{ n: number }>(
+        "select count(*)::int as n from tracked_events where event_key = 'rolled-event'",
+      );
+      return found.length === 4 && left!.n === 0 ? found : null;
     }, 20_000);
     expect(rows!.map((r) => [r.variation, Date.parse(r.minute), Number(r.count)])).toEqual([
       [1, dayStart, 40],
