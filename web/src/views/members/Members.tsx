@@ -6,6 +6,7 @@ import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { Invitations } from './Invitations.tsx';
 
 const MembersQuery = graphql(`
   query Members($offset: Int) {
@@ -174,6 +175,7 @@ export function Members() {
       >
         <p>They lose access to the organization at once; their personal access tokens stop working.</p>
       </Confirm>
+      <Invitations manage={manage} roles={roles} />
     </Page>
   );
 }
