@@ -4,7 +4,7 @@ import { givenApprovalRequired } from '../helpers/approvals.js';
 import { expectAccessible, expectHealthy, givenBrowser, sessionOf, signedInContext } from '../helpers/browser.js';
 import { graphql, request } from '../helpers/client.js';
 import { environmentsOf, givenSdkKey } from '../helpers/credentials.js';
-import { givenFlag } from '../helpers/flags.js';
+import { givenFlag, givenSegment } from '../helpers/flags.js';
 import { type GivenOrg, givenMember, givenOrg } from '../helpers/givens.js';
 import { snapshotsCaughtUp } from '../helpers/sdk.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -61,6 +61,12 @@ async function givenRequest(flagId: string, input: Record<string, unknown>, comm
   );
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
   return r.data.requestFlagChange.id as string;
+}
+
+/** The notices stay a while (they link to the request): out of the way of the next click. */
+async function dismissNotices(page: Page) {
+  const buttons = page.locator('.notices').getByRole('button', { name: 'Dismiss' });
+  while ((await buttons.count()) > 0) await buttons.first().click();
 }
 
 const row = (page: Page, flagKey: string) => page.locator('tr[data-request]').filter({ hasText: flagKey });
@@ -154,6 +160,83 @@ describe('approvals in the console', () => {
     expectHealthy(devPage);
     expectHealthy(reviewPage);
     await Promise.all([devContext.close(), reviewContext.close()]);
+  }, 120_000);
+
+  it('targeting saves, promote, archive and segment changes reaching production become requests, each linked', async () => {
+    const flag = await givenFlag(server, owner, project, { key: 'gated-everything' });
+    const segment = await givenSegment(server, owner, project, { key: 'gated-staff' });
+    // A rule in production that uses the segment, set while production did not require approval.
+    const approval = (on: boolean) =>
+      graphql(
+        server.url,
+        'mutation($e: ID!, $on: Boolean!) { setEnvironmentApproval(environmentId: $e, requiresApproval: $on) { id } }',
+        { e: project.env.production, on },
+        owner.auth,
+      );
+    await approval(false);
+    const ruled = await graphql(
+      server.url,
+      `mutation($f: ID!, $e: ID!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: 1,
+        input: { rules: [{ clauses: [{ op: segmentMatch, values: ["gated-staff"] }], serve: { variation: 0 } }] }) { version } }`,
+      { f: flag.id, e: project.env.production },
+      owner.auth,
+    );
+    expect(ruled.errors).toBeUndefined();
+    await approval(true);
+
+    const context = await contextOf(developer);
+    const page = await context.newPage();
+    const requested = page.getByRole('status').filter({ hasText: 'Approval requested' });
+    const pendingCount = async () =>
+      (
+        await graphql(
+          server.url,
+          'query($p: ID!) { pendingChanges(projectId: $p, flagId: null, states: [PENDING]) { data { kind flagKey segmentKey } } }',
+          { p: project.id },
+          owner.auth,
+        )
+      ).data.pendingChanges.data.filter(
+        (c: { flagKey: string | null; segmentKey: string | null }) =>
+          c.flagKey === 'gated-everything' || c.segmentKey === 'gated-staff',
+      );
+
+    // A targeting save: the edits go into the request, the page shows what is live, with a badge.
+    await page.goto('/p/default/flags/gated-everything?env=production');
+    const targets = page.getByLabel('Context keys served true');
+    await targets.fill('qa-bot');
+    await targets.blur();
+    await page.getByRole('button', { name: 'Save targeting in Production' }).click();
+    await requested.first().waitFor();
+    await requested.first().getByRole('link', { name: 'View request' }).waitFor();
+    await expect.poll(() => targets.inputValue()).toBe('');
+    await page.locator('.targeting-head a[data-pending]').waitFor();
+
+    // Promote from staging onto production.
+    await page.getByRole('tab', { name: /Staging/ }).click();
+    await page.getByLabel('Production').check();
+    await page.getByRole('button', { name: 'Promote…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Copy to Production' }).click();
+    await expect.poll(async () => (await pendingCount()).length).toBe(2);
+
+    // Archive reaches every environment, production too.
+    await dismissNotices(page);
+    await page.getByRole('tab', { name: 'Settings & variations' }).click();
+    await page.getByRole('button', { name: 'Archive' }).click();
+    await expect
+      .poll(async () => (await pendingCount()).map((c: { kind: string }) => c.kind).sort())
+      .toEqual(['FLAG_ARCHIVE', 'FLAG_STATE', 'FLAG_STATE']);
+    expect(await page.getByRole('button', { name: 'Archive' }).count()).toBe(1);
+
+    // A segment a production rule uses.
+    await dismissNotices(page);
+    await page.goto(`/p/default/segments/${segment.key}`);
+    await page.getByLabel('Always included (context keys)').fill('user-9');
+    await page.getByRole('button', { name: 'Save segment' }).click();
+    await page.getByRole('status').filter({ hasText: 'Approval requested' }).last().waitFor();
+    await expect.poll(async () => (await pendingCount()).length).toBe(4);
+    expect(await page.getByLabel('Always included (context keys)').inputValue()).toBe('');
+    expectHealthy(page);
+    await context.close();
   }, 120_000);
 
   it('the inbox filters by state, and a rejected request says what became of it', async () => {

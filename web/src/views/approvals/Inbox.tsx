@@ -84,11 +84,16 @@ export function Inbox({ project: slug, scheduled = false }: { project: string; s
       }
     >
       <search class="filters">
-        {select('state', 'State', [
-          { value: 'open', label: 'Open (pending or approved)' },
-          ...STATES.map((s) => ({ value: s, label: STATE_LABEL[s]! })),
-          { value: 'all', label: 'Every state' },
-        ])}
+        {select(
+          'state',
+          'State',
+          [
+            { value: 'open', label: 'Open (pending or approved)' },
+            ...STATES.map((s) => ({ value: s, label: STATE_LABEL[s]! })),
+            { value: 'all', label: 'Every state' },
+          ],
+          'open',
+        )}
         {select('env', 'Environment', [
           { value: '', label: 'Every environment' },
           ...(project?.environments ?? []).map((e) => ({ value: e.id, label: e.name })),

@@ -151,99 +151,101 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
         )
       }
     >
-      <ErrorNote error={result.error} />
-      <StateNote change={change} />
-      <dl class="kv card">
-        <div>
-          <dt>Proposed by</dt>
-          <dd>
-            {change.author ? `${change.author.name} (${change.author.email})` : 'a service token'}
-            {mine && <span class="badge">you</span>}
-          </dd>
-        </div>
-        <div>
-          <dt>When</dt>
-          <dd>
-            <When iso={change.createdAt} />
-          </dd>
-        </div>
-        <div>
-          <dt>Environment</dt>
-          <dd>{where || '—'}</dd>
-        </div>
-        {change.applyAt && (
+      <div class="stack">
+        <ErrorNote error={result.error} />
+        <StateNote change={change} />
+        <dl class="kv card">
           <div>
-            <dt>Applies at</dt>
+            <dt>Proposed by</dt>
             <dd>
-              <When iso={change.applyAt} /> <span class="muted">({new Date(change.applyAt).toISOString()})</span>
+              {change.author ? `${change.author.name} (${change.author.email})` : 'a service token'}
+              {mine && <span class="badge">you</span>}
             </dd>
           </div>
-        )}
-        <div>
-          <dt>Approvals</dt>
-          <dd data-approvals>
-            {change.requiredApprovals === 0
-              ? 'none needed (a scheduled change)'
-              : `${change.approvals} of ${change.requiredApprovals}`}
-          </dd>
-        </div>
-        {change.baseVersion != null && (
           <div>
-            <dt>Made against</dt>
-            <dd>version {change.baseVersion}</dd>
+            <dt>When</dt>
+            <dd>
+              <When iso={change.createdAt} />
+            </dd>
           </div>
+          <div>
+            <dt>Environment</dt>
+            <dd>{where || '—'}</dd>
+          </div>
+          {change.applyAt && (
+            <div>
+              <dt>Applies at</dt>
+              <dd>
+                <When iso={change.applyAt} /> <span class="muted">({new Date(change.applyAt).toISOString()})</span>
+              </dd>
+            </div>
+          )}
+          <div>
+            <dt>Approvals</dt>
+            <dd data-approvals>
+              {change.requiredApprovals === 0
+                ? 'none needed (a scheduled change)'
+                : `${change.approvals} of ${change.requiredApprovals}`}
+            </dd>
+          </div>
+          {change.baseVersion != null && (
+            <div>
+              <dt>Made against</dt>
+              <dd>version {change.baseVersion}</dd>
+            </div>
+          )}
+        </dl>
+        {change.comment && (
+          <section aria-labelledby="comment-title">
+            <h2 id="comment-title">Comment</h2>
+            <blockquote class="card">{change.comment}</blockquote>
+          </section>
         )}
-      </dl>
-      {change.comment && (
-        <section aria-labelledby="comment-title">
-          <h2 id="comment-title">Comment</h2>
-          <blockquote class="card">{change.comment}</blockquote>
+        <section aria-labelledby="diff-title">
+          <h2 id="diff-title">What it changes</h2>
+          <p class="muted">
+            {open && currentVersion(change) === change.baseVersion
+              ? 'Compared with the current state.'
+              : 'Compared with the state it was proposed against.'}
+          </p>
+          {change.changes.length > 0 ? (
+            <ul class="changes">
+              {change.changes.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted">No difference.</p>
+          )}
+          <details>
+            <summary>Every changed field</summary>
+            <AuditDiff details={{ before: change.before, after: change.proposed }} />
+          </details>
         </section>
-      )}
-      <section aria-labelledby="diff-title">
-        <h2 id="diff-title">What it changes</h2>
-        <p class="muted">
-          {open && currentVersion(change) === change.baseVersion
-            ? 'Compared with the current state.'
-            : 'Compared with the state it was proposed against.'}
-        </p>
-        {change.changes.length > 0 ? (
-          <ul class="changes">
-            {change.changes.map((line) => (
-              <li key={line}>{line}</li>
-            ))}
-          </ul>
-        ) : (
-          <p class="muted">No difference.</p>
+        <section aria-labelledby="reviews-title">
+          <h2 id="reviews-title">Reviews</h2>
+          {change.reviews.length === 0 ? (
+            <p class="muted">No reviews yet.</p>
+          ) : (
+            <ol class="reviews">
+              {change.reviews.map((r) => (
+                <li key={`${r.round}-${r.createdAt}-${r.reviewer?.id}`}>
+                  <span class={`badge ${r.decision === 'APPROVE' ? 'ok' : 'warn'}`}>
+                    {r.decision === 'APPROVE' ? 'approved' : 'rejected'}
+                  </span>{' '}
+                  {r.reviewer?.name ?? 'a former member'} · <When iso={r.createdAt} />
+                  {r.round !== change.round && <span class="muted"> (an earlier round: no longer counts)</span>}
+                  {r.comment && <blockquote>{r.comment}</blockquote>}
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
+        {mayReview && <ReviewForm change={change} onDone={refetch} />}
+        {can('approval:review') && mine && change.state === 'PENDING' && (
+          <p class="muted">You proposed this change: another reviewer approves or rejects it.</p>
         )}
-        <details>
-          <summary>Every changed field</summary>
-          <AuditDiff details={{ before: change.before, after: change.proposed }} />
-        </details>
-      </section>
-      <section aria-labelledby="reviews-title">
-        <h2 id="reviews-title">Reviews</h2>
-        {change.reviews.length === 0 ? (
-          <p class="muted">No reviews yet.</p>
-        ) : (
-          <ol class="reviews">
-            {change.reviews.map((r) => (
-              <li key={`${r.round}-${r.createdAt}-${r.reviewer?.id}`}>
-                <span class={`badge ${r.decision === 'APPROVE' ? 'ok' : 'warn'}`}>
-                  {r.decision === 'APPROVE' ? 'approved' : 'rejected'}
-                </span>{' '}
-                {r.reviewer?.name ?? 'a former member'} · <When iso={r.createdAt} />
-                {r.round !== change.round && <span class="muted"> (an earlier round: no longer counts)</span>}
-                {r.comment && <blockquote>{r.comment}</blockquote>}
-              </li>
-            ))}
-          </ol>
-        )}
-      </section>
-      {mayReview && <ReviewForm change={change} onDone={refetch} />}
-      {can('approval:review') && mine && change.state === 'PENDING' && (
-        <p class="muted">You proposed this change: another reviewer approves or rejects it.</p>
-      )}
+      </div>
       <Confirm
         open={cancelling}
         title="Cancel this request?"
