@@ -63,6 +63,20 @@ async function givenRequest(flagId: string, input: Record<string, unknown>, comm
   return r.data.requestFlagChange.id as string;
 }
 
+/**
+ * Resolves once the page asked for the subscription over graphql-ws, and the server had a moment
+ * to register it: an event sent before that would be missed (the page refetches only on reconnect).
+ */
+function subscribed(page: Page, operation: string): Promise<void> {
+  return new Promise((resolve) => {
+    page.on('websocket', (ws) =>
+      ws.on('framesent', (frame) => {
+        if (String(frame.payload).includes(`subscription ${operation}`)) setTimeout(resolve, 300);
+      }),
+    );
+  });
+}
+
 /** The notices stay a while (they link to the request): out of the way of the next click. */
 async function dismissNotices(page: Page) {
   const buttons = page.locator('.notices').getByRole('button', { name: 'Dismiss' });
@@ -76,7 +90,9 @@ describe('approvals in the console', () => {
     const flag = await givenFlag(server, owner, project, { key: 'checkout-v2' });
     const [devContext, reviewContext] = await Promise.all([contextOf(developer), contextOf(reviewer)]);
     const [devPage, reviewPage] = await Promise.all([devContext.newPage(), reviewContext.newPage()]);
+    const inboxLive = subscribed(reviewPage, 'ApprovalChanged');
     await Promise.all([devPage.goto('/p/default/flags'), reviewPage.goto('/p/default/approvals')]);
+    await inboxLive;
     await reviewPage.getByText('No requests match these filters.').waitFor();
     await expect.poll(() => reviewPage.getByText('Live', { exact: true }).isVisible()).toBe(true);
     await reviewPage.evaluate(() => {
@@ -126,6 +142,7 @@ describe('approvals in the console', () => {
 
     const devContext = await contextOf(developer);
     const devPage = await devContext.newPage();
+    const devLive = subscribed(devPage, 'FlagChanged');
     await devPage.goto(`/p/default/approvals/${id}`);
     await devPage.getByText('turn it on for the launch').waitFor();
     expect(await devPage.getByRole('button', { name: /Approve|Reject/ }).count()).toBe(0);
@@ -133,8 +150,10 @@ describe('approvals in the console', () => {
 
     const reviewContext = await contextOf(reviewer);
     const reviewPage = await reviewContext.newPage();
+    const reviewLive = subscribed(reviewPage, 'FlagChanged');
     await reviewPage.goto(`/p/default/approvals/${id}`);
     await reviewPage.getByRole('button', { name: 'Approve' }).waitFor();
+    await Promise.all([devLive, reviewLive]);
     // Another request to the same flag is approved first: the flag changes in production meanwhile.
     const other = await givenRequest(flag.id, { targets: [{ variation: 0, values: ['qa-bot'] }] }, 'qa first');
     const approved = await graphql(
@@ -237,6 +256,45 @@ describe('approvals in the console', () => {
     expect(await page.getByLabel('Always included (context keys)').inputValue()).toBe('');
     expectHealthy(page);
     await context.close();
+  }, 120_000);
+
+  it('an admin requires approval for an environment and sets how many; a developer sees the setting read-only', async () => {
+    const context = await contextOf(reviewer);
+    const page = await context.newPage();
+    await page.goto('/p/default/environments');
+    const staging = page.getByRole('region', { name: 'Staging' });
+    await staging.getByLabel('Require approval for changes in Staging').check();
+    await staging.getByLabel('Approvals needed').fill('2');
+    await staging.getByRole('button', { name: 'Save approvals' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved the approval settings of Staging' }).waitFor();
+    const stored = await graphql(
+      server.url,
+      '{ project(slug: "default") { environments { key requiresApproval minApprovals } } }',
+      {},
+      owner.auth,
+    );
+    expect(stored.data.project.environments.find((e: { key: string }) => e.key === 'staging')).toEqual({
+      key: 'staging',
+      requiresApproval: true,
+      minApprovals: 2,
+    });
+    await context.close();
+
+    const devContext = await contextOf(developer);
+    const devPage = await devContext.newPage();
+    await devPage.goto('/p/default/environments');
+    const readOnly = devPage.getByRole('region', { name: 'Staging' }).locator('[data-approval="required"]');
+    await readOnly.waitFor();
+    expect(await readOnly.textContent()).toContain('2 approvals');
+    expect(await devPage.getByRole('button', { name: 'Save approvals' }).count()).toBe(0);
+    expectHealthy(devPage);
+    await devContext.close();
+    await graphql(
+      server.url,
+      'mutation($e: ID!) { setEnvironmentApproval(environmentId: $e, requiresApproval: false) { id } }',
+      { e: project.env.staging },
+      owner.auth,
+    );
   }, 120_000);
 
   it('the inbox filters by state, and a rejected request says what became of it', async () => {

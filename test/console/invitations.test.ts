@@ -67,6 +67,31 @@ describe('invitations in the console', () => {
     await context.close();
   }, 120_000);
 
+  it('someone with an account signs in on the invitation page, then accepts with it', async () => {
+    const owner = await givenOrg(server.url, 'Second Org');
+    const person = await givenOrg(server.url, 'Their Own Org');
+    const invited = await graphql(
+      server.url,
+      'mutation($e: String!) { inviteMember(email: $e, role: viewer) { acceptUrl } }',
+      { e: person.email },
+      owner.auth,
+    );
+    expect(invited.errors).toBeUndefined();
+    const context = await signedInContext(browser, server.url, null);
+    const page = await context.newPage();
+    await page.goto(`/invite${new URL(invited.data.inviteMember.acceptUrl).hash}`);
+    await page.getByRole('button', { name: 'Sign in to accept' }).click();
+    await page.getByLabel('Email').fill(person.email);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Accept the invitation' }).click();
+    await page.waitForURL('**/p/default/flags');
+    await expect.poll(() => page.getByLabel('Organization').locator('option:checked').textContent()).toBe('Second Org');
+    expect(await page.locator('.whoami').textContent()).toBe('Test Owner · viewer');
+    expectHealthy(page);
+    await context.close();
+  }, 120_000);
+
   it('a pending invitation is revoked from the list, and its link then says so', async () => {
     const owner = await givenOrg(server.url);
     const invited = await graphql(
