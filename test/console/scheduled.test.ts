@@ -66,8 +66,24 @@ describe('scheduled changes in the console', () => {
     expect(await listed.textContent()).toContain('winter-sale');
     expect(await listed.textContent()).toContain('Jun 1, 2030');
 
+    // Rescheduled from its page: a new time, in local time again.
+    await listed.getByRole('link').click();
+    await page.getByRole('button', { name: 'Reschedule…' }).click();
+    await page
+      .getByRole('dialog')
+      .getByLabel(/Apply at/)
+      .fill('2030-06-02T08:00');
+    await expect
+      .poll(() => page.getByRole('dialog').locator('[data-utc]').textContent())
+      .toBe('That is 2030-06-02 12:00 UTC.');
+    await page.getByRole('dialog').getByRole('button', { name: 'Reschedule', exact: true }).click();
+    await page.getByText('Jun 2, 2030, 8:00 AM').first().waitFor();
+    expect((await graphql(server.url, PENDING, { id }, owner.auth)).data.pendingChange.applyAt).toBe(
+      '2030-06-02T12:00:00.000Z',
+    );
+
     // Cancelled from the flag's list, it leaves both lists.
-    await page.goBack();
+    await page.goto('/p/default/flags/winter-sale?env=staging');
     await row.getByRole('button', { name: 'Cancel' }).click();
     await page.getByText('Nothing scheduled for this flag.').waitFor();
     expect((await graphql(server.url, PENDING, { id }, owner.auth)).data.pendingChange.state).toBe('CANCELLED');

@@ -30,3 +30,24 @@ export function toLocalInput(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
+
+/** A date and time in the person's zone, with what it is in UTC beneath. */
+export function LocalTimeInput(props: { label: string; value: string; onInput: (value: string) => void }) {
+  const at = fromLocalInput(props.value);
+  return (
+    <>
+      <label>
+        {props.label} (your time, {localZone()})
+        <input
+          type="datetime-local"
+          required
+          value={props.value}
+          onInput={(e) => props.onInput(e.currentTarget.value)}
+        />
+      </label>
+      <p class="muted" data-utc>
+        {at ? `That is ${utc(at)} UTC.` : 'Pick a date and time.'}
+      </p>
+    </>
+  );
+}

@@ -15,6 +15,7 @@ import {
   ReviewPendingChange,
 } from './documents.ts';
 import { useApprovalChanges } from './live.ts';
+import { Reschedule } from './Reschedule.tsx';
 import { KIND_LABEL, STATE_EXPLANATION, STATE_LABEL, stateTone, subjectOf } from './words.ts';
 
 type Change = PendingChangeDetailData;
@@ -123,6 +124,7 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
   const mayReview =
     can('approval:review') && change.state === 'PENDING' && change.requiredApprovals > 0 && !mine && !reviewed;
   const mayCancel = (mine || can('approval:review')) && (open || change.state === 'STALE');
+  const mayReschedule = open && change.applyAt !== null && can('flag:write') && (mine || can('approval:review'));
   const flagLink =
     change.flagKey && change.flag
       ? `/p/${slug}/flags/${encodeURIComponent(change.flagKey)}${change.environment ? `?env=${change.environment.key}` : ''}`
@@ -144,10 +146,17 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
         </>
       }
       actions={
-        mayCancel && (
-          <button type="button" class="danger" onClick={() => setCancelling(true)}>
-            Cancel request…
-          </button>
+        (mayReschedule || mayCancel) && (
+          <>
+            {mayReschedule && change.applyAt && (
+              <Reschedule id={change.id} applyAt={change.applyAt} needsApproval={change.requiredApprovals > 0} />
+            )}
+            {mayCancel && (
+              <button type="button" class="danger" onClick={() => setCancelling(true)}>
+                Cancel request…
+              </button>
+            )}
+          </>
         )
       }
     >

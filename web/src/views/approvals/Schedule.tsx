@@ -5,7 +5,7 @@ import { useCan, useViewer } from '../../session/viewer.tsx';
 import { Dialog } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
-import { fromLocalInput, localZone, toLocalInput, utc, When } from '../../ui/time.tsx';
+import { fromLocalInput, LocalTimeInput, toLocalInput, utc, When } from '../../ui/time.tsx';
 import { CancelPendingChange, PendingRow, RequestFlagChange } from './documents.ts';
 import { useApprovalChanges } from './live.ts';
 import { announcePending, requestPath } from './pending.tsx';
@@ -75,13 +75,7 @@ export function ScheduleChange(props: {
               </label>
             )}
           </fieldset>
-          <label>
-            At (your time, {localZone()})
-            <input type="datetime-local" required value={at} onInput={(e) => setAt(e.currentTarget.value)} />
-          </label>
-          <p class="muted" data-utc>
-            {applyAt ? `That is ${utc(applyAt)} UTC.` : 'Pick a date and time.'}
-          </p>
+          <LocalTimeInput label="At" value={at} onInput={setAt} />
           <label>
             Comment (optional)
             <textarea rows={2} value={comment} maxLength={2000} onInput={(e) => setComment(e.currentTarget.value)} />

@@ -83,6 +83,12 @@ export const CancelPendingChange = graphql(`
   mutation CancelPendingChange($id: ID!) { cancelPendingChange(id: $id) { id state } }
 `);
 
+export const ReschedulePendingChange = graphql(`
+  mutation ReschedulePendingChange($id: ID!, $applyAt: DateTime!) {
+    reschedulePendingChange(id: $id, applyAt: $applyAt) { id state applyAt approvals }
+  }
+`);
+
 export const RequestFlagChange = graphql(
   `
   mutation RequestFlagChange(
