@@ -27,6 +27,7 @@ describe('invitations in the console', () => {
     const email = uniqueEmail('invitee');
     const form = page.getByRole('form', { name: 'Invite by email' });
     await form.getByLabel('Email to invite').fill(email);
+    expect(await form.getByLabel('Role').inputValue()).toBe('developer');
     await form.getByLabel('Role').selectOption('developer');
     await form.getByRole('button', { name: 'Invite' }).click();
     // No SMTP in tests: the link is shown, once, to pass on.

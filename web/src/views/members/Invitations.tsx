@@ -6,6 +6,7 @@ import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { When } from '../../ui/time.tsx';
+import { RoleSelect } from './RoleSelect.tsx';
 
 const InvitationsQuery = graphql(`
   query Invitations { invitations(limit: 100) { total data { id email role createdAt expiresAt } } }
@@ -47,7 +48,7 @@ export function Invitations(props: { manage: boolean; roles: { role: string; hin
   const pending = result.data?.invitations.data ?? [];
 
   return (
-    <section class="stack" aria-labelledby="invitations-title">
+    <section class="stack invitations" aria-labelledby="invitations-title">
       <h2 id="invitations-title">Invitations</h2>
       {props.manage && (
         <form class="row card" onSubmit={submit} aria-label="Invite by email">
@@ -55,16 +56,7 @@ export function Invitations(props: { manage: boolean; roles: { role: string; hin
             Email to invite
             <input name="email" type="email" required />
           </label>
-          <label>
-            Role
-            <select name="role" defaultValue="developer">
-              {props.roles.map((r) => (
-                <option key={r.role} value={r.role}>
-                  {r.role} — {r.hint}
-                </option>
-              ))}
-            </select>
-          </label>
+          <RoleSelect roles={props.roles} />
           <button type="submit" class="primary" disabled={invite.fetching}>
             Invite
           </button>
