@@ -64,7 +64,8 @@ describe('scheduled changes in the console', () => {
     const listed = page.locator(`tr[data-request="${id}"]`);
     await listed.waitFor();
     expect(await listed.textContent()).toContain('winter-sale');
-    expect(await listed.textContent()).toContain('Jun 1, 2030');
+    expect(await listed.textContent()).toContain('Jun 1, 2030, 9:30 AM');
+    expect(await listed.textContent()).toContain('2030-06-01 13:30 UTC');
 
     // Rescheduled from its page: a new time, in local time again.
     await listed.getByRole('link').click();

@@ -3,7 +3,7 @@ import { useLocation } from 'preact-iso';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { Loading, Page } from '../../ui/Page.tsx';
 import { Pager } from '../../ui/Pager.tsx';
-import { When } from '../../ui/time.tsx';
+import { utc, When } from '../../ui/time.tsx';
 import { InboxFiltersQuery, OPEN_STATES, PendingChangesQuery } from './documents.ts';
 import { useApprovalChanges } from './live.ts';
 import { requestPath } from './pending.tsx';
@@ -153,6 +153,7 @@ export function Inbox({ project: slug, scheduled = false }: { project: string; s
                     <td>{c.author?.name ?? 'a service token'}</td>
                     <td>
                       <When iso={scheduled ? c.applyAt : c.createdAt} />
+                      {scheduled && c.applyAt && <div class="muted">{utc(new Date(c.applyAt))} UTC</div>}
                       {!scheduled && c.applyAt && (
                         <div class="muted">
                           applies at <When iso={c.applyAt} />
