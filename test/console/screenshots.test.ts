@@ -186,7 +186,66 @@ async function seed() {
       auth,
     );
   }
+  await seedGovernance(auth, project.id, env, password);
   return sessionFor(server.url, email, password);
+}
+
+/** Production requires approval; Sam asks for a change there; Maya schedules one in staging. */
+async function seedGovernance(
+  auth: Record<string, string>,
+  projectId: string,
+  env: Record<string, string>,
+  password: string,
+) {
+  await gql(
+    'mutation($e: ID!) { setEnvironmentApproval(environmentId: $e, requiresApproval: true, minApprovals: 1) { id } }',
+    { e: env.production },
+    auth,
+  );
+  const org = (await gql('{ organization { id } }', {}, auth)).organization.id;
+  const sam = await sessionFor(server.url, 'sam@acme.example', password);
+  const switched = await gql(
+    'mutation($id: ID!) { switchOrganization(organizationId: $id) { tokens { accessToken } } }',
+    { id: org },
+    { authorization: `Bearer ${sam.accessToken}` },
+  );
+  const asSam = { authorization: `Bearer ${switched.switchOrganization.tokens.accessToken}` };
+  const request = `mutation($p: ID!, $f: String!, $e: ID!, $input: FlagStateInput!, $v: Int!, $c: String, $at: DateTime) {
+    requestFlagChange(projectId: $p, flagKey: $f, environmentId: $e, expectedVersion: $v, input: $input, comment: $c, applyAt: $at) { id }
+  }`;
+  const version = async (flagKey: string, envKey: string) =>
+    (
+      await gql(
+        'query($f: String!, $e: String!) { project(slug: "default") { flag(key: $f) { state(environmentKey: $e) { version } } } }',
+        { f: flagKey, e: envKey },
+        auth,
+      )
+    ).project.flag.state.version;
+  await gql(
+    request,
+    {
+      p: projectId,
+      f: 'new-checkout',
+      e: env.production,
+      v: await version('new-checkout', 'production'),
+      input: { on: true, rules: [], fallthrough: { variation: 0 } },
+      c: 'Ready for production: staging has run clean for a week.',
+    },
+    asSam,
+  );
+  await gql(
+    request,
+    {
+      p: projectId,
+      f: 'search-ranking',
+      e: env.staging,
+      v: await version('search-ranking', 'staging'),
+      input: { on: true },
+      c: 'Semantic search for everyone on Monday',
+      at: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    },
+    auth,
+  );
 }
 
 beforeAll(async () => {
@@ -238,6 +297,22 @@ const VIEWS: View[] = [
     name: 'access-tokens',
     path: '/tokens',
     ready: (p) => p.getByRole('rowheader', { name: /deploy pipeline/ }).waitFor(),
+  },
+  { name: 'approvals', path: '/p/default/approvals', ready: (p) => p.locator('tr[data-request]').first().waitFor() },
+  {
+    name: 'approval-request',
+    path: '/p/default/approvals',
+    ready: (p) => p.locator('tr[data-request]').filter({ hasText: 'new-checkout' }).waitFor(),
+    open: async (p) => {
+      await p.locator('tr[data-request]').filter({ hasText: 'new-checkout' }).getByRole('link').click();
+      await p.getByRole('heading', { name: 'Your review' }).waitFor();
+    },
+    full: true,
+  },
+  {
+    name: 'scheduled-changes',
+    path: '/p/default/scheduled',
+    ready: (p) => p.locator('tr[data-request]').filter({ hasText: 'search-ranking' }).waitFor(),
   },
   {
     name: 'audit-log',

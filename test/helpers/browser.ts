@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { afterAll, expect } from 'vitest';
 import { request } from './client.js';
 
@@ -59,9 +59,11 @@ export async function signedInContext(
   tokens: Session | null,
   viewport = { width: 1280, height: 860 },
   colorScheme: 'light' | 'dark' = 'light',
+  /** More of the context's settings (a time zone, a locale…). */
+  more: BrowserContextOptions = {},
 ): Promise<BrowserContext> {
   // The console follows the system theme by default: colorScheme is what the "system" says.
-  const context = await browser.newContext({ baseURL: base, viewport, colorScheme, reducedMotion: 'reduce' });
+  const context = await browser.newContext({ baseURL: base, viewport, colorScheme, reducedMotion: 'reduce', ...more });
   if (tokens) {
     // Runs in every document, about:blank included (which has no storage): only the console's.
     await context.addInitScript(

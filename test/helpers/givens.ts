@@ -55,5 +55,7 @@ export async function givenMember(base: string, org: GivenOrg, role: Role) {
   );
   expect(switched.errors).toBeUndefined();
   const accessToken: string = switched.data.switchOrganization.tokens.accessToken;
-  return { ...person, organizationId: org.organizationId, accessToken, auth: bearer(accessToken) };
+  /** Their session in `org` (a browser context signs in with it: sessionOf(member.session)). */
+  const session: { accessToken: string; refreshToken: string } = switched.data.switchOrganization.tokens;
+  return { ...person, organizationId: org.organizationId, accessToken, auth: bearer(accessToken), session };
 }

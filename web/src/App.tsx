@@ -7,7 +7,10 @@ import { ViewerProvider } from './session/viewer.tsx';
 import { ProjectsQuery, Shell, useCurrentProjectSlug } from './shell/Shell.tsx';
 import { ErrorNote } from './ui/ErrorNote.tsx';
 import { Loading, Page } from './ui/Page.tsx';
+import { Inbox } from './views/approvals/Inbox.tsx';
+import { RequestDetail } from './views/approvals/RequestDetail.tsx';
 import { AuditLog } from './views/audit/AuditLog.tsx';
+import { AcceptInvitation } from './views/auth/AcceptInvitation.tsx';
 import { SignIn } from './views/auth/SignIn.tsx';
 import { SignUp } from './views/auth/SignUp.tsx';
 import { Environments } from './views/environments/Environments.tsx';
@@ -45,6 +48,8 @@ function NotFound() {
   );
 }
 
+const ScheduledChanges = ({ project }: { project: string }) => <Inbox project={project} scheduled />;
+
 function SignedIn() {
   return (
     <ViewerProvider>
@@ -58,6 +63,10 @@ function SignedIn() {
           <Route path="/p/:project/segments" component={SegmentList} />
           <Route path="/p/:project/segments/:segmentKey" component={SegmentDetail} />
           <Route path="/p/:project/environments" component={Environments} />
+          <Route path="/p/:project/approvals" component={Inbox} />
+          <Route path="/p/:project/approvals/:id" component={RequestDetail} />
+          <Route path="/p/:project/scheduled" component={ScheduledChanges} />
+          <Route path="/invite" component={AcceptInvitation} />
           <Route path="/organization" component={Organization} />
           <Route path="/projects" component={Projects} />
           <Route path="/members" component={Members} />
@@ -72,6 +81,7 @@ function SignedIn() {
 
 function SignedOut({ reason }: { reason?: string }) {
   const { path } = useLocation();
+  if (path === '/invite') return <AcceptInvitation />;
   return path === '/sign-up' ? <SignUp /> : <SignIn reason={reason} />;
 }
 

@@ -135,6 +135,10 @@ export function Shell({ children }: { children: ComponentChildren }) {
             <NavLink href={`/p/${slug}/flags`}>Flags</NavLink>
             <NavLink href={`/p/${slug}/segments`}>Segments</NavLink>
             <NavLink href={`/p/${slug}/environments`}>Environments & SDK keys</NavLink>
+            {(can('approval:review') || can('approval:request')) && (
+              <NavLink href={`/p/${slug}/approvals`}>Approvals</NavLink>
+            )}
+            <NavLink href={`/p/${slug}/scheduled`}>Scheduled changes</NavLink>
           </>
         )}
         <h2 class="nav-heading">Organization</h2>

@@ -8,6 +8,13 @@ export interface Notice {
   id: number;
   kind: 'error' | 'ok';
   text: string;
+  /** Where to go next (the approval request a change became, …). */
+  link?: NoticeLink;
+}
+
+export interface NoticeLink {
+  href: string;
+  label: string;
 }
 
 type Listener = (notices: Notice[]) => void;
@@ -23,11 +30,12 @@ export const notify = {
     notices = [...notices, { id: next++, kind: 'error', text }];
     emit();
   },
-  ok(text: string) {
+  ok(text: string, link?: NoticeLink) {
     const id = next++;
-    notices = [...notices, { id, kind: 'ok', text }];
+    notices = [...notices, { id, kind: 'ok', text, link }];
     emit();
-    setTimeout(() => dismiss(id), 4000);
+    // A notice with somewhere to go stays long enough to be followed.
+    setTimeout(() => dismiss(id), link ? 15_000 : 4000);
   },
 };
 
@@ -47,6 +55,7 @@ export function Notices() {
       {list.map((n) => (
         <div key={n.id} class={`notice notice-${n.kind}`} role={n.kind === 'error' ? 'alert' : 'status'}>
           <span>{n.text}</span>
+          {n.link && <a href={n.link.href}>{n.link.label}</a>}
           <button type="button" class="link" onClick={() => dismiss(n.id)} aria-label="Dismiss">
             ×
           </button>

@@ -7,6 +7,7 @@ import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
 import { RenameButton } from '../../ui/Rename.tsx';
+import { ApprovalSettings } from './ApprovalSettings.tsx';
 import { ClientSide } from './ClientSide.tsx';
 import { SdkKeys } from './SdkKeys.tsx';
 
@@ -16,7 +17,7 @@ export const EnvironmentsQuery = graphql(`
       id name
       environments {
         id key name color sortOrder version createdAt
-        clientSideId authorizedOrigins unsafeOrigins
+        clientSideId authorizedOrigins unsafeOrigins requiresApproval minApprovals
         sdkKeys @include(if: $withKeys) {
           id kind name masked active createdAt lastUsedAt revokedAt expiresAt createdBy { name }
         }
@@ -114,6 +115,7 @@ export function Environments({ project: slug }: { project: string }) {
               </div>
             )}
           </header>
+          <ApprovalSettings environment={env} canManage={can('approval:review')} />
           <ClientSide environment={env} canManage={can('sdkkey:manage')} />
           {env.sdkKeys && <SdkKeys environment={env} keys={env.sdkKeys} canManage={can('sdkkey:manage')} />}
         </section>

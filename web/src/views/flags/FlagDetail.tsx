@@ -8,6 +8,7 @@ import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
 import { Tabs } from '../../ui/Tabs.tsx';
+import { FlagScheduled } from '../approvals/Schedule.tsx';
 import { FlagHistory } from './FlagHistory.tsx';
 import { KillFlag } from './FlagList.tsx';
 import { FlagSettings } from './FlagSettings.tsx';
@@ -123,7 +124,9 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
             segments={project.segments.data}
             otherFlags={otherFlags}
             canWrite={canWrite}
+            project={project}
           />
+          <FlagScheduled slug={slug} flagKey={flag.key} />
           {canWrite && !flag.archived && flag.environments.length > 1 && (
             <Promote flag={flag} from={state.environment} environments={flag.environments.map((s) => s.environment)} />
           )}

@@ -9,6 +9,8 @@ import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
 import { Switch } from '../../ui/Switch.tsx';
+import { PendingAnswer } from '../approvals/documents.ts';
+import { announcePending, PendingBadges, useOpenChanges } from '../approvals/pending.tsx';
 import { CreateFlag } from './CreateFlag.tsx';
 import { type FlagChange, useFlagChanges } from './live.ts';
 
@@ -32,13 +34,17 @@ export const FlagListQuery = graphql(`
 
 type ListFlag = ResultOf<typeof FlagListQuery>['project']['flags']['data'][number];
 
-export const ToggleFlag = graphql(`
+export const ToggleFlag = graphql(
+  `
   mutation ToggleFlag($environmentId: ID!, $flagId: ID!, $expectedVersion: Int!, $on: Boolean!) {
     updateFlagState(environmentId: $environmentId, flagId: $flagId, expectedVersion: $expectedVersion, input: { on: $on }) {
       on version environment { id key }
+      pendingChange { ...PendingAnswer }
     }
   }
-`);
+`,
+  [PendingAnswer],
+);
 
 export const KillFlag = graphql(`
   mutation KillFlag($flagId: ID!, $environmentId: ID) {
@@ -124,6 +130,8 @@ export function FlagList({ project: slug }: { project: string }) {
   };
   const project = result.data?.project;
   const liveError = useFlagChanges(project?.id, null, onChange, refetch);
+  // Changes waiting for approval or their time: a badge beside the switch they would move.
+  const open = useOpenChanges(project?.id);
 
   const setQuery = (next: Record<string, string | null>) => {
     const params = new URLSearchParams(location.query);
@@ -156,7 +164,8 @@ export function FlagList({ project: slug }: { project: string }) {
       next.delete(id);
       return next;
     });
-    if (data) {
+    if (data && announcePending(data.updateFlagState.pendingChange)) open.refetch();
+    else if (data) {
       const state = data.updateFlagState;
       setLive((prev) => ({ ...prev, [`${flag.key}/${envKey}`]: { on: state.on, version: state.version } }));
     }
@@ -306,6 +315,7 @@ export function FlagList({ project: slug }: { project: string }) {
                             {state.on ? 'On' : 'Off'}
                           </span>
                         )}
+                        <PendingBadges slug={slug} changes={open.of(flag.key, env.id)} />
                       </td>
                     );
                   })}

@@ -3,6 +3,9 @@ import { graphql, type ResultOf } from '../../graphql/index.ts';
 import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
+import { notify } from '../../ui/notices.tsx';
+import { PendingAnswer } from '../approvals/documents.ts';
+import { announcePending } from '../approvals/pending.tsx';
 import type { FlagDetailQuery } from './FlagDetail.tsx';
 import { type FlagKind, formatValue, parseValue } from './values.ts';
 
@@ -11,9 +14,18 @@ const UpdateFlagMutation = graphql(`
     updateFlag(id: $id, input: $input) { id name description tags temporary clientSideAvailable variations { name value } }
   }
 `);
-const ArchiveFlag = graphql(`mutation ArchiveFlag($id: ID!) { archiveFlag(id: $id) { id archived } }`);
-const RestoreFlag = graphql(`mutation RestoreFlag($id: ID!) { restoreFlag(id: $id) { id archived } }`);
-const DeleteFlag = graphql(`mutation DeleteFlag($id: ID!) { deleteFlag(id: $id) { id } }`);
+const ArchiveFlag = graphql(
+  `mutation ArchiveFlag($id: ID!) { archiveFlag(id: $id) { id archived pendingChange { ...PendingAnswer } } }`,
+  [PendingAnswer],
+);
+const RestoreFlag = graphql(
+  `mutation RestoreFlag($id: ID!) { restoreFlag(id: $id) { id archived pendingChange { ...PendingAnswer } } }`,
+  [PendingAnswer],
+);
+const DeleteFlag = graphql(
+  `mutation DeleteFlag($id: ID!) { deleteFlag(id: $id) { id pendingChange { ...PendingAnswer } } }`,
+  [PendingAnswer],
+);
 
 type Flag = ResultOf<typeof FlagDetailQuery>['project']['flag'];
 
@@ -27,8 +39,17 @@ export function FlagSettings(props: { flag: Flag; canWrite: boolean; canDelete: 
   const [problem, setProblem] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const update = useAction(UpdateFlagMutation, { success: 'Saved.' });
-  const archive = useAction(ArchiveFlag, { notifyErrors: true, success: 'Archived: the flag no longer evaluates.' });
-  const restore = useAction(RestoreFlag, { notifyErrors: true, success: 'Restored.' });
+  const archive = useAction(ArchiveFlag, { notifyErrors: true });
+  const restore = useAction(RestoreFlag, { notifyErrors: true });
+  // Where an environment requires approval these wait as a request instead of applying.
+  const onArchive = async () => {
+    const done = await archive.run({ id: flag.id });
+    if (done && !announcePending(done.archiveFlag.pendingChange)) notify.ok('Archived: the flag no longer evaluates.');
+  };
+  const onRestore = async () => {
+    const done = await restore.run({ id: flag.id });
+    if (done && !announcePending(done.restoreFlag.pendingChange)) notify.ok('Restored.');
+  };
   const remove = useAction(DeleteFlag, { notifyErrors: true });
 
   const submit = async (event: Event) => {
@@ -141,11 +162,11 @@ export function FlagSettings(props: { flag: Flag; canWrite: boolean; canDelete: 
           <div class="actions">
             {props.canWrite &&
               (flag.archived ? (
-                <button type="button" onClick={() => void restore.run({ id: flag.id })}>
+                <button type="button" onClick={() => void onRestore()}>
                   Restore
                 </button>
               ) : (
-                <button type="button" onClick={() => void archive.run({ id: flag.id })}>
+                <button type="button" onClick={() => void onArchive()}>
                   Archive
                 </button>
               ))}
@@ -167,7 +188,7 @@ export function FlagSettings(props: { flag: Flag; canWrite: boolean; canDelete: 
         onConfirm={async () => {
           const done = await remove.run({ id: flag.id });
           setConfirmDelete(false);
-          if (done) props.onDeleted();
+          if (done && !announcePending(done.deleteFlag.pendingChange)) props.onDeleted();
         }}
       >
         <p>The flag and its targeting in every environment are deleted. SDKs then get their default value.</p>

@@ -2,12 +2,21 @@ import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
 import { Confirm } from '../../ui/Dialog.tsx';
 import { useAction } from '../../ui/mutation.ts';
+import { notify } from '../../ui/notices.tsx';
+import { PendingAnswer } from '../approvals/documents.ts';
+import { announcePending } from '../approvals/pending.tsx';
 
-const PromoteMutation = graphql(`
+const PromoteMutation = graphql(
+  `
   mutation PromoteFlag($flagId: ID!, $from: ID!, $to: [ID!]!) {
-    promoteFlag(flagId: $flagId, fromEnvironmentId: $from, toEnvironmentIds: $to) { on version environment { id key } }
+    promoteFlag(flagId: $flagId, fromEnvironmentId: $from, toEnvironmentIds: $to) {
+      on version environment { id key name }
+      pendingChange { ...PendingAnswer }
+    }
   }
-`);
+`,
+  [PendingAnswer],
+);
 
 interface Env {
   id: string;
@@ -20,7 +29,7 @@ export function Promote(props: { flag: { id: string; key: string }; from: Env; e
   const targets = props.environments.filter((e) => e.id !== props.from.id);
   const [chosen, setChosen] = useState<string[]>([]);
   const [asking, setAsking] = useState(false);
-  const promote = useAction(PromoteMutation, { notifyErrors: true, success: 'Promoted.' });
+  const promote = useAction(PromoteMutation, { notifyErrors: true });
   const names = targets.filter((e) => chosen.includes(e.id)).map((e) => e.name);
   return (
     <section class="card" aria-labelledby="promote-title">
@@ -52,7 +61,11 @@ export function Promote(props: { flag: { id: string; key: string }; from: Env; e
         onConfirm={async () => {
           const done = await promote.run({ flagId: props.flag.id, from: props.from.id, to: chosen });
           setAsking(false);
-          if (done) setChosen([]);
+          if (!done) return;
+          setChosen([]);
+          // Each environment that requires approval waits on a request of its own.
+          const applied = done.promoteFlag.filter((s) => !announcePending(s.pendingChange));
+          if (applied.length > 0) notify.ok(`Promoted to ${applied.map((s) => s.environment.name).join(', ')}.`);
         }}
       >
         <p>

@@ -6,17 +6,24 @@ import { ListInput } from '../../ui/ListInput.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { notify } from '../../ui/notices.tsx';
 import { Switch } from '../../ui/Switch.tsx';
+import { PendingAnswer } from '../approvals/documents.ts';
+import { announcePending, PendingBadges, useOpenChanges } from '../approvals/pending.tsx';
+import { ScheduleChange } from '../approvals/Schedule.tsx';
 import type { FlagDetailQuery } from './FlagDetail.tsx';
 import { RuleEditor, type RuleInput } from './RuleEditor.tsx';
 import { ServeEditor, type ServeInput, variationLabel } from './ServeEditor.tsx';
 
-export const UpdateFlagStateMutation = graphql(`
+export const UpdateFlagStateMutation = graphql(
+  `
   mutation UpdateFlagState($environmentId: ID!, $flagId: ID!, $expectedVersion: Int!, $input: FlagStateInput!) {
     updateFlagState(environmentId: $environmentId, flagId: $flagId, expectedVersion: $expectedVersion, input: $input) {
       on version
+      pendingChange { ...PendingAnswer }
     }
   }
-`);
+`,
+  [PendingAnswer],
+);
 
 type Flag = ResultOf<typeof FlagDetailQuery>['project']['flag'];
 type State = Flag['environments'][number];
@@ -70,8 +77,11 @@ export function Targeting(props: {
   segments: { key: string; name: string }[];
   otherFlags: { key: string; name: string; variations: { name?: string | null; value?: unknown }[] }[];
   canWrite: boolean;
+  /** The project, for the changes waiting for approval here. */
+  project?: { id: string; slug: string };
 }) {
   const { flag, state } = props;
+  const open = useOpenChanges(props.project?.id);
   const environment = state.environment;
   const readOnly = !props.canWrite || flag.archived;
   // The state the draft started from: saving is refused if the environment moved on since.
@@ -95,17 +105,29 @@ export function Targeting(props: {
   }, [state.version, environment.id]);
   const changedElsewhere = dirty && state.version !== based.version;
 
-  const onToggle = (on: boolean) =>
-    toggle.run({ environmentId: environment.id, flagId: flag.id, expectedVersion: state.version, input: { on } });
+  const onToggle = async (on: boolean) => {
+    const data = await toggle.run({
+      environmentId: environment.id,
+      flagId: flag.id,
+      expectedVersion: state.version,
+      input: { on },
+    });
+    if (announcePending(data?.updateFlagState.pendingChange)) open.refetch();
+  };
+  const draftInput = () => ({ ...draft, targets: draft.targets.filter((t) => t.values.length > 0) });
 
   const onSave = async () => {
     const data = await save.run({
       environmentId: environment.id,
       flagId: flag.id,
       expectedVersion: based.version,
-      input: { ...draft, targets: draft.targets.filter((t) => t.values.length > 0) },
+      input: draftInput(),
     });
-    if (data) {
+    // Waiting for approval: the request holds the edits; the page shows what is live.
+    if (announcePending(data?.updateFlagState.pendingChange)) {
+      open.refetch();
+      follow();
+    } else if (data) {
       setSaved(data.updateFlagState.version);
       notify.ok(`Saved the targeting of ${flag.key} in ${environment.name}.`);
     }
@@ -149,6 +171,15 @@ export function Targeting(props: {
             : `Serving ${variationLabel(variations, state.offVariation)} to everyone`}{' '}
           · version {state.version} · updated {new Date(state.updatedAt).toLocaleString()}
         </span>
+        {props.project && <PendingBadges slug={props.project.slug} changes={open.of(flag.key, environment.id)} />}
+        {!readOnly && (
+          <ScheduleChange
+            flag={flag}
+            environment={environment}
+            version={state.version}
+            draft={dirty ? draftInput() : null}
+          />
+        )}
       </div>
 
       {changedElsewhere && (

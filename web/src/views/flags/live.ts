@@ -1,7 +1,5 @@
-import { useSubscription } from '@urql/preact';
-import { useEffect, useRef } from 'preact/hooks';
-import { onReconnected } from '../../graphql/client.ts';
 import { graphql, type ResultOf } from '../../graphql/index.ts';
+import { useLive } from '../../ui/live.ts';
 
 /** Every change to the project's flags, as the server announces it over graphql-ws. */
 export const FlagChanged = graphql(`
@@ -26,25 +24,11 @@ export function useFlagChanges(
   onChange: (change: FlagChange) => void,
   onResync: () => void,
 ) {
-  const handlers = useRef({ onChange, onResync });
-  handlers.current = { onChange, onResync };
-  const [result, resubscribe] = useSubscription(
-    { query: FlagChanged, variables: { projectId: projectId ?? '', flagKeys }, pause: !projectId },
-    (_previous, event) => {
-      handlers.current.onChange(event.flagChanged);
-      return event;
-    },
+  return useLive(
+    FlagChanged,
+    { projectId: projectId ?? '', flagKeys },
+    !projectId,
+    (event) => onChange(event.flagChanged),
+    onResync,
   );
-  useEffect(() => onReconnected(() => handlers.current.onResync()), []);
-  // A stream the server ended with an error (a credential refused mid-way, a restart): subscribe
-  // again after a pause, and catch up on what was missed meanwhile.
-  useEffect(() => {
-    if (!result.error) return;
-    const timer = setTimeout(() => {
-      resubscribe();
-      handlers.current.onResync();
-    }, 3000);
-    return () => clearTimeout(timer);
-  }, [result.error]);
-  return result.error;
 }

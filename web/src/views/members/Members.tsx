@@ -6,6 +6,8 @@ import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { Invitations } from './Invitations.tsx';
+import { RoleSelect } from './RoleSelect.tsx';
 
 const MembersQuery = graphql(`
   query Members($offset: Int) {
@@ -64,16 +66,7 @@ export function Members() {
             Email of an existing Vexil account
             <input name="email" type="email" required />
           </label>
-          <label>
-            Role
-            <select name="role" defaultValue="developer">
-              {roles.map((r) => (
-                <option key={r.role} value={r.role}>
-                  {r.role} — {r.hint}
-                </option>
-              ))}
-            </select>
-          </label>
+          <RoleSelect roles={roles} />
           <button type="submit" class="primary" disabled={add.fetching}>
             Add member
           </button>
@@ -174,6 +167,7 @@ export function Members() {
       >
         <p>They lose access to the organization at once; their personal access tokens stop working.</p>
       </Confirm>
+      <Invitations manage={manage} roles={roles} />
     </Page>
   );
 }

@@ -7,7 +7,10 @@ import { useCan } from '../../session/viewer.tsx';
 import { Confirm } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
+import { notify } from '../../ui/notices.tsx';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { PendingAnswer } from '../approvals/documents.ts';
+import { announcePending } from '../approvals/pending.tsx';
 import { ClauseEditor } from '../flags/ClauseEditor.tsx';
 
 const SegmentQuery = graphql(`
@@ -23,11 +26,14 @@ const SegmentQuery = graphql(`
   }
 `);
 
-const UpdateSegment = graphql(`
+const UpdateSegment = graphql(
+  `
   mutation UpdateSegment($id: ID!, $expectedVersion: Int, $input: UpdateSegmentInput!) {
-    updateSegment(id: $id, expectedVersion: $expectedVersion, input: $input) { id version }
+    updateSegment(id: $id, expectedVersion: $expectedVersion, input: $input) { id version pendingChange { ...PendingAnswer } }
   }
-`);
+`,
+  [PendingAnswer],
+);
 const DeleteSegment = graphql(`mutation DeleteSegment($id: ID!) { deleteSegment(id: $id) { id } }`);
 
 type Input = VariablesOf<typeof UpdateSegment>['input'];
@@ -39,6 +45,17 @@ const keysOf = (text: string) =>
     .map((k) => k.trim())
     .filter(Boolean);
 
+const rulesOf = (segment: { rules: { id: string; clauses: Rules[number]['clauses'] }[] }): Rules =>
+  segment.rules.map((r) => ({
+    id: r.id,
+    clauses: r.clauses.map((c) => ({
+      attribute: c.op === 'segmentMatch' ? null : c.attribute,
+      op: c.op,
+      negate: c.negate,
+      values: c.values,
+    })),
+  }));
+
 export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: string; segmentKey: string }) {
   const key = decodeURIComponent(rawKey);
   const can = useCan();
@@ -48,22 +65,13 @@ export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: 
   const segment = result.data?.project.segment;
   const [rules, setRules] = useState<Rules>([]);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const update = useAction(UpdateSegment, { success: 'Saved the segment.' });
+  const update = useAction(UpdateSegment);
+  // A form shown again from what is live, after its edits went into an approval request.
+  const [generation, setGeneration] = useState(0);
   const remove = useAction(DeleteSegment, { notifyErrors: true });
 
   useEffect(() => {
-    if (segment)
-      setRules(
-        segment.rules.map((r) => ({
-          id: r.id,
-          clauses: r.clauses.map((c) => ({
-            attribute: c.op === 'segmentMatch' ? null : c.attribute,
-            op: c.op,
-            negate: c.negate,
-            values: c.values,
-          })),
-        })),
-      );
+    if (segment) setRules(rulesOf(segment));
   }, [segment?.version]);
 
   if (!segment) {
@@ -79,7 +87,7 @@ export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: 
   const submit = async (event: Event) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);
-    await update.run({
+    const done = await update.run({
       id: segment.id,
       expectedVersion: segment.version,
       input: {
@@ -90,6 +98,11 @@ export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: 
         rules,
       },
     });
+    if (!done) return;
+    if (announcePending(done.updateSegment.pendingChange)) {
+      setGeneration((g) => g + 1);
+      setRules(rulesOf(segment));
+    } else notify.ok('Saved the segment.');
   };
 
   return (
@@ -108,7 +121,7 @@ export function SegmentDetail({ project: slug, segmentKey: rawKey }: { project: 
         )
       }
     >
-      <form class="stack" onSubmit={submit} key={segment.version}>
+      <form class="stack" onSubmit={submit} key={`${segment.version}-${generation}`}>
         <div class="grid-2">
           <label>
             Name
