@@ -22,6 +22,8 @@ import { Projects } from './views/projects/Projects.tsx';
 import { SegmentDetail } from './views/segments/SegmentDetail.tsx';
 import { SegmentList } from './views/segments/SegmentList.tsx';
 import { AccessTokens } from './views/tokens/AccessTokens.tsx';
+import { WebhookDetail } from './views/webhooks/WebhookDetail.tsx';
+import { Webhooks } from './views/webhooks/Webhooks.tsx';
 
 function Redirect({ to }: { to: string }) {
   const location = useLocation();
@@ -72,6 +74,8 @@ function SignedIn() {
           <Route path="/members" component={Members} />
           <Route path="/tokens" component={AccessTokens} />
           <Route path="/audit" component={AuditLog} />
+          <Route path="/webhooks" component={Webhooks} />
+          <Route path="/webhooks/:id" component={WebhookDetail} />
           <Route default component={NotFound} />
         </Router>
       </Shell>
