@@ -16,6 +16,7 @@ import { SignUp } from './views/auth/SignUp.tsx';
 import { Environments } from './views/environments/Environments.tsx';
 import { FlagDetail } from './views/flags/FlagDetail.tsx';
 import { FlagList } from './views/flags/FlagList.tsx';
+import { StaleFlags } from './views/flags/StaleFlags.tsx';
 import { Members } from './views/members/Members.tsx';
 import { Organization } from './views/organization/Organization.tsx';
 import { Projects } from './views/projects/Projects.tsx';
@@ -62,6 +63,7 @@ function SignedIn() {
           <Route path="/sign-up" component={Home} />
           <Route path="/p/:project/flags" component={FlagList} />
           <Route path="/p/:project/flags/:flagKey" component={FlagDetail} />
+          <Route path="/p/:project/stale-flags" component={StaleFlags} />
           <Route path="/p/:project/segments" component={SegmentList} />
           <Route path="/p/:project/segments/:segmentKey" component={SegmentDetail} />
           <Route path="/p/:project/environments" component={Environments} />
