@@ -118,6 +118,25 @@ describe('webhooks in the console', () => {
     await context.close();
   }, 60_000);
 
+  it('a server that keeps webhooks to public addresses refuses the local receiver, in its own words', async () => {
+    const strict = await startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' });
+    const admin = await givenOrg(strict.url);
+    const context = await signedInContext(browser, strict.url, sessionOf(admin));
+    const page = await context.newPage();
+    await page.goto('/webhooks');
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New webhook' });
+    await dialog.getByLabel('URL').fill(receiver.url);
+    await dialog.getByRole('button', { name: 'Create webhook' }).click();
+    await expect
+      .poll(() => dialog.getByRole('alert').textContent())
+      .toMatch(
+        /^url refused: 127\.0\.0\.1 resolves to 127\.0\.0\.1 \(loopback\): only public addresses are webhook targets$/,
+      );
+    expectHealthy(page);
+    await context.close();
+  }, 60_000);
+
   it('a viewer is offered no webhooks at all', async () => {
     const viewer = await givenMember(server.url, owner, 'viewer');
     const context = await signedInContext(browser, server.url, sessionOf(viewer));

@@ -34,12 +34,15 @@ export function AuditEntry(props: {
           </div>
         )}
       </header>
-      {e.changes.length > 0 && (
+      {e.changes.length > 0 ? (
         <ul class="changes">
           {e.changes.map((line, i) => (
             <li key={i}>{line}</li>
           ))}
         </ul>
+      ) : (
+        // Nothing before and after to compare (a key created, a member added): what was recorded.
+        <AuditDiff details={e.details} />
       )}
       <details>
         <summary>Details</summary>
@@ -75,7 +78,7 @@ export function AuditEntry(props: {
             </div>
           )}
         </dl>
-        <AuditDiff details={e.details} />
+        {e.changes.length > 0 && <AuditDiff details={e.details} />}
       </details>
     </li>
   );
