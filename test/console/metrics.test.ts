@@ -117,9 +117,9 @@ describe('how flags are used, in the console', () => {
     await page.goto('/p/default/flags/split-banner');
     await expect.poll(() => page.getByRole('tab', { name: 'Targeting' }).isVisible()).toBe(true);
     expect(await page.getByRole('tab', { name: 'Metrics' }).count()).toBe(0);
-    expect(await page.getByRole('link', { name: 'Stale flags' }).count()).toBe(0);
     await page.goto('/p/default/flags');
     await expect.poll(() => page.locator('tr[data-flag="split-banner"]').isVisible()).toBe(true);
+    expect(await page.getByRole('link', { name: 'Stale flags' }).count()).toBe(0);
     expect(await page.locator('[data-field="last-evaluated"]').count()).toBe(0);
     expectHealthy(page);
     await context.close();

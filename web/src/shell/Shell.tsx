@@ -133,7 +133,6 @@ export function Shell({ children }: { children: ComponentChildren }) {
           <>
             <h2 class="nav-heading">Project</h2>
             <NavLink href={`/p/${slug}/flags`}>Flags</NavLink>
-            {can('metrics:read') && <NavLink href={`/p/${slug}/stale-flags`}>Stale flags</NavLink>}
             <NavLink href={`/p/${slug}/segments`}>Segments</NavLink>
             <NavLink href={`/p/${slug}/environments`}>Environments & SDK keys</NavLink>
             {(can('approval:review') || can('approval:request')) && (

@@ -246,6 +246,7 @@ export function FlagList({ project: slug }: { project: string }) {
             tag: {tag} ×
           </button>
         )}
+        {can('metrics:read') && <a href={`/p/${slug}/stale-flags`}>Stale flags</a>}
         <span class={`live-dot ${liveError ? 'off' : ''}`} title={liveError ? 'Live updates interrupted' : 'Live'}>
           {liveError ? 'Reconnecting…' : 'Live'}
         </span>

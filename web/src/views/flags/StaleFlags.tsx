@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { Pager } from '../../ui/Pager.tsx';
 import { LastEvaluated } from './LastEvaluated.tsx';
 import { formatValue } from './values.ts';
 
@@ -104,18 +105,15 @@ export function StaleFlags({ project: slug }: { project: string }) {
           </table>
         </div>
       )}
-      {page && (page.offset > 0 || page.hasMore) && (
-        <nav class="pager" aria-label="Pages">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-            Previous
-          </button>
-          <span>
-            {offset + 1}–{offset + page.data.length} of {page.total}
-          </span>
-          <button type="button" disabled={!page.hasMore} onClick={() => setOffset(offset + PAGE)}>
-            Next
-          </button>
-        </nav>
+      {page && (
+        <Pager
+          offset={page.offset}
+          shown={page.data.length}
+          total={page.total}
+          hasMore={page.hasMore}
+          size={PAGE}
+          onOffset={setOffset}
+        />
       )}
     </Page>
   );

@@ -4,6 +4,7 @@ import { useLocation } from 'preact-iso';
 import { graphql } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { Loading, Page } from '../../ui/Page.tsx';
+import { Pager } from '../../ui/Pager.tsx';
 import { DeliveryLog } from './DeliveryLog.tsx';
 import { WebhookChoicesQuery, WebhookFields } from './documents.ts';
 import { WebhookCard } from './WebhookCard.tsx';
@@ -88,19 +89,14 @@ export function WebhookDetail({ id }: { id: string }) {
             </div>
           </div>
           <DeliveryLog deliveries={page.data} onChanged={refetch} />
-          {(page.offset > 0 || page.hasMore) && (
-            <nav class="pager" aria-label="Delivery pages">
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                Newer
-              </button>
-              <span>
-                {offset + 1}–{offset + page.data.length} of {page.total}
-              </span>
-              <button type="button" disabled={!page.hasMore} onClick={() => setOffset(offset + PAGE)}>
-                Older
-              </button>
-            </nav>
-          )}
+          <Pager
+            offset={page.offset}
+            shown={page.data.length}
+            total={page.total}
+            hasMore={page.hasMore}
+            size={PAGE}
+            onOffset={setOffset}
+          />
         </>
       )}
     </Page>
