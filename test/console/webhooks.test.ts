@@ -90,11 +90,20 @@ describe('webhooks in the console', () => {
     await context.close();
   }, 120_000);
 
-  it('rotating the secret shows the new one once and says how long both sign; delete asks first', async () => {
+  it('edit narrows it to an environment; rotating shows the new secret once and says how both sign; off by the server with its reason; delete asks first', async () => {
     const context = await signedInContext(browser, server.url, sessionOf(owner));
     const page = await context.newPage();
     await page.goto('/webhooks');
     const card = page.getByRole('article', { name: receiver.url });
+    await card.getByRole('button', { name: 'Edit…' }).click();
+    const edit = page.getByRole('dialog', { name: `Edit ${receiver.url}` });
+    await edit.getByLabel('Description').fill('Staging flag changes');
+    await edit.getByLabel(/^Only these environments/).selectOption({ label: 'Default / Staging' });
+    await edit.getByRole('checkbox', { name: 'every segment.* event' }).check();
+    await edit.getByRole('button', { name: 'Save webhook' }).click();
+    await expect.poll(() => card.getByText('Staging flag changes').isVisible()).toBe(true);
+    expect(await card.locator('dl').textContent()).toMatch(/flag\.\*segment\.\*.*Environments\s*Default \/ Staging/);
+
     await card.getByRole('button', { name: 'Rotate secret…' }).click();
     const confirm = page.getByRole('dialog', { name: 'Rotate the signing secret?' });
     expect(await confirm.textContent()).toMatch(/two signatures/);
@@ -107,6 +116,20 @@ describe('webhooks in the console', () => {
 
     await card.getByRole('switch', { name: `${receiver.url} active` }).click();
     await expect.poll(() => card.getByRole('switch').getAttribute('aria-checked')).toBe('false');
+
+    // As the worker leaves an endpoint that failed for a day: off, with the reason, until turned on.
+    await server.sql(
+      `update webhooks set active = false, disabled_at = now(), failing_since = now() - interval '1 day',
+        disabled_reason = 'failing since yesterday; last error: connect ECONNREFUSED' where organization_id = ?`,
+      [owner.organizationId],
+    );
+    await page.reload();
+    await expect
+      .poll(() => card.getByRole('note').textContent())
+      .toMatch(/Turned off by the server .*: failing since yesterday; last error: connect ECONNREFUSED/);
+    await card.getByRole('switch', { name: `${receiver.url} active` }).click();
+    await expect.poll(() => card.getByRole('note').count()).toBe(0);
+    expect(await card.getByRole('switch').getAttribute('aria-checked')).toBe('true');
 
     await card.getByRole('button', { name: 'Delete…' }).click();
     await page
