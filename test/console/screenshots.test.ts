@@ -406,7 +406,9 @@ describe('screenshots of the main views (axe-checked)', () => {
   it('in dark', async () => {
     const context = await signedInContext(browser, server.url, session, { width: 1280, height: 800 }, 'dark');
     const page = await context.newPage();
-    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting', 'environments'].includes(v.name))) {
+    for (const view of VIEWS.filter((v) =>
+      ['flags', 'flag-targeting', 'flag-metrics', 'environments'].includes(v.name),
+    )) {
       await shoot(page, view, `${view.name}-dark.png`, `${view.name} (dark)`);
     }
     expectHealthy(page);
@@ -416,7 +418,9 @@ describe('screenshots of the main views (axe-checked)', () => {
   it('at phone width', async () => {
     const context = await signedInContext(browser, server.url, session, { width: 390, height: 844 });
     const page = await context.newPage();
-    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting'].includes(v.name))) {
+    for (const view of VIEWS.filter((v) =>
+      ['flags', 'flag-metrics', 'webhooks', 'webhook-deliveries', 'audit-log', 'flag-targeting'].includes(v.name),
+    )) {
       await shoot(page, view, `${view.name}-phone.png`, `${view.name} (phone)`);
     }
     // Nothing wider than the screen: the page itself never scrolls sideways.

@@ -67,35 +67,23 @@ function DeliveryItem({ delivery: d, onRedelivered }: { delivery: Delivery; onRe
       {d.lastError && <p class="error-note">{d.lastError}</p>}
       <details>
         <summary>Attempts and payload</summary>
-        {d.attemptLog.length > 0 && (
-          <div class="table-wrap">
-            <table>
-              <caption class="visually-hidden">Attempts of this delivery</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Attempt</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Latency</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">Response (first KB)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.attemptLog.map((a) => (
-                  <tr key={a.attempt}>
-                    <th scope="row">{a.attempt}</th>
-                    <td>{when(a.startedAt)}</td>
-                    <td>{a.statusCode ?? 'no answer'}</td>
-                    <td>{a.latencyMs} ms</td>
-                    <td>{a.error ?? '—'}</td>
-                    <td>{a.responseBody ? <pre class="response">{a.responseBody}</pre> : '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ol class="attempts">
+          {d.attemptLog.map((a) => (
+            <li key={a.attempt}>
+              <span>
+                Attempt {a.attempt} · {when(a.startedAt)} · {a.statusCode ? `answered ${a.statusCode}` : 'no answer'} in{' '}
+                {a.latencyMs} ms
+              </span>
+              {a.error && <span class="error-note">{a.error}</span>}
+              {a.responseBody && (
+                <>
+                  <span class="visually-hidden">Response (first KB):</span>
+                  <pre class="response">{a.responseBody}</pre>
+                </>
+              )}
+            </li>
+          ))}
+        </ol>
         <pre class="payload">{JSON.stringify(d.payload, null, 2)}</pre>
       </details>
     </li>
