@@ -38,7 +38,7 @@ const RANGES = {
   month: { label: 'Last 30 days', ms: 30 * 24 * HOUR, buckets: ['DAY', 'HOUR'] },
 } as const satisfies Record<string, { label: string; ms: number; buckets: readonly Bucket[] }>;
 type Range = keyof typeof RANGES;
-const BUCKET_LABEL: Record<Bucket, string> = { MINUTE: 'per minute', HOUR: 'per hour', DAY: 'per day' };
+const BUCKET_LABEL: Record<Bucket, string> = { MINUTE: 'per minute', HOUR: 'per hour', DAY: 'per day (UTC)' };
 
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#7c3aed'];
 const NO_VARIATION = '#6b7280';
@@ -84,7 +84,8 @@ export function FlagMetrics(props: {
   const data = result.data;
   const formatTime = (ms: number) =>
     bucket === 'DAY'
-      ? new Date(ms).toLocaleDateString()
+      ? // Day buckets are UTC days: named as such, not as the local day they start in.
+        new Date(ms).toLocaleDateString(undefined, { timeZone: 'UTC' })
       : new Date(ms).toLocaleString(undefined, {
           dateStyle: range === 'hour' ? undefined : 'short',
           timeStyle: 'short',
