@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible, expectHealthy, givenBrowser, sessionFor, signedInContext } from '../helpers/browser.js';
 import { graphql, request } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { givenReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The main views, filled with a small realistic project, checked with axe in light, dark and at
@@ -20,6 +21,7 @@ mkdirSync(out, { recursive: true });
 let server: TestServer;
 let browser: Browser;
 let session: Awaited<ReturnType<typeof sessionFor>>;
+let webhookId = '';
 
 async function gql(query: string, variables: Record<string, unknown>, auth: Record<string, string>) {
   const r = await graphql(server.url, query, variables, auth);
@@ -144,11 +146,13 @@ async function seed() {
       },
     },
   });
-  await gql(
-    'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "checkout-service") { value } }',
-    { e: env.staging },
-    auth,
-  );
+  const serverKey = (
+    await gql(
+      'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: SERVER, name: "checkout-service") { value } }',
+      { e: env.staging },
+      auth,
+    )
+  ).createSdkKey.value;
   await gql(
     'mutation($e: ID!) { createSdkKey(environmentId: $e, kind: MOBILE, name: "ios-app") { value } }',
     { e: env.staging },
@@ -186,6 +190,7 @@ async function seed() {
       auth,
     );
   }
+  await seedUsage(auth, serverKey);
   await seedGovernance(auth, project.id, env, password);
   return sessionFor(server.url, email, password);
 }
@@ -248,9 +253,39 @@ async function seedGovernance(
   );
 }
 
+/** Evaluations of new-checkout in staging (for its metrics), and a webhook with a few deliveries. */
+async function seedUsage(auth: Record<string, string>, serverKey: string) {
+  for (let i = 0; i < 40; i++) {
+    const r = await request(server.url, 'POST', '/v1/evaluate', {
+      body: {
+        flag_key: 'new-checkout',
+        context: { key: `user-${i}`, country: i % 3 ? 'NL' : 'US', appVersion: '4.3.0' },
+      },
+      headers: { 'x-api-key': serverKey },
+    });
+    expect(r.status).toBe(200);
+  }
+  await server.app.sdkMetrics.flush();
+  const receiver = await givenReceiver();
+  const hook = await gql(
+    'mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }',
+    {
+      input: {
+        url: receiver.url,
+        description: 'Flag changes to the deploy bot',
+        eventTypes: ['flag.*', 'segment.updated'],
+      },
+    },
+    auth,
+  );
+  await gql('mutation($id: ID!) { sendWebhookTest(id: $id) { id } }', { id: hook.createWebhook.webhook.id }, auth);
+  webhookId = hook.createWebhook.webhook.id;
+}
+
 beforeAll(async () => {
   [server, browser] = await Promise.all([
-    startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000' }),
+    // Private targets allowed for the seeded webhook's receiver on this machine.
+    startServer({ AUTH_RATE_LIMIT: '1000', MANAGEMENT_RATE_LIMIT: '10000', WEBHOOK_ALLOW_PRIVATE: 'true' }),
     givenBrowser(),
   ]);
   session = await seed();
@@ -279,8 +314,37 @@ const VIEWS: View[] = [
     ready: (p) => p.getByRole('tab', { name: 'History' }).waitFor(),
     open: async (p) => {
       await p.getByRole('tab', { name: 'History' }).click();
+      await p.locator('.history > li').first().getByText('Details').click();
       await p.getByRole('table').first().waitFor();
     },
+  },
+  {
+    name: 'flag-metrics',
+    path: '/p/default/flags/new-checkout?env=staging',
+    ready: (p) => p.getByRole('tab', { name: 'Metrics' }).waitFor(),
+    open: async (p) => {
+      await p.getByRole('tab', { name: 'Metrics' }).click();
+      await p.locator('section[data-env="staging"] svg[role="img"]').waitFor();
+    },
+    full: true,
+  },
+  { name: 'stale-flags', path: '/p/default/stale-flags', ready: (p) => p.getByLabel(/^Quiet for/).waitFor() },
+  {
+    name: 'webhooks',
+    path: '/webhooks',
+    ready: (p) => p.getByRole('article').first().waitFor(),
+  },
+  {
+    name: 'webhook-deliveries',
+    get path() {
+      return `/webhooks/${webhookId}`;
+    },
+    ready: (p) => p.getByRole('listitem', { name: /webhook.ping delivery/ }).waitFor(),
+    open: (p) =>
+      p
+        .getByRole('listitem', { name: /webhook.ping delivery/ })
+        .getByText('Attempts and payload')
+        .click(),
   },
   {
     name: 'segment',
@@ -342,7 +406,9 @@ describe('screenshots of the main views (axe-checked)', () => {
   it('in dark', async () => {
     const context = await signedInContext(browser, server.url, session, { width: 1280, height: 800 }, 'dark');
     const page = await context.newPage();
-    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting', 'environments'].includes(v.name))) {
+    for (const view of VIEWS.filter((v) =>
+      ['flags', 'flag-targeting', 'flag-metrics', 'environments'].includes(v.name),
+    )) {
       await shoot(page, view, `${view.name}-dark.png`, `${view.name} (dark)`);
     }
     expectHealthy(page);
@@ -352,7 +418,9 @@ describe('screenshots of the main views (axe-checked)', () => {
   it('at phone width', async () => {
     const context = await signedInContext(browser, server.url, session, { width: 390, height: 844 });
     const page = await context.newPage();
-    for (const view of VIEWS.filter((v) => ['flags', 'flag-targeting'].includes(v.name))) {
+    for (const view of VIEWS.filter((v) =>
+      ['flags', 'flag-metrics', 'webhooks', 'webhook-deliveries', 'audit-log', 'flag-targeting'].includes(v.name),
+    )) {
       await shoot(page, view, `${view.name}-phone.png`, `${view.name} (phone)`);
     }
     // Nothing wider than the screen: the page itself never scrolls sideways.

@@ -16,12 +16,15 @@ import { SignUp } from './views/auth/SignUp.tsx';
 import { Environments } from './views/environments/Environments.tsx';
 import { FlagDetail } from './views/flags/FlagDetail.tsx';
 import { FlagList } from './views/flags/FlagList.tsx';
+import { StaleFlags } from './views/flags/StaleFlags.tsx';
 import { Members } from './views/members/Members.tsx';
 import { Organization } from './views/organization/Organization.tsx';
 import { Projects } from './views/projects/Projects.tsx';
 import { SegmentDetail } from './views/segments/SegmentDetail.tsx';
 import { SegmentList } from './views/segments/SegmentList.tsx';
 import { AccessTokens } from './views/tokens/AccessTokens.tsx';
+import { WebhookDetail } from './views/webhooks/WebhookDetail.tsx';
+import { Webhooks } from './views/webhooks/Webhooks.tsx';
 
 function Redirect({ to }: { to: string }) {
   const location = useLocation();
@@ -60,6 +63,7 @@ function SignedIn() {
           <Route path="/sign-up" component={Home} />
           <Route path="/p/:project/flags" component={FlagList} />
           <Route path="/p/:project/flags/:flagKey" component={FlagDetail} />
+          <Route path="/p/:project/stale-flags" component={StaleFlags} />
           <Route path="/p/:project/segments" component={SegmentList} />
           <Route path="/p/:project/segments/:segmentKey" component={SegmentDetail} />
           <Route path="/p/:project/environments" component={Environments} />
@@ -72,6 +76,8 @@ function SignedIn() {
           <Route path="/members" component={Members} />
           <Route path="/tokens" component={AccessTokens} />
           <Route path="/audit" component={AuditLog} />
+          <Route path="/webhooks" component={Webhooks} />
+          <Route path="/webhooks/:id" component={WebhookDetail} />
           <Route default component={NotFound} />
         </Router>
       </Shell>

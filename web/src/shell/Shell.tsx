@@ -147,6 +147,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
         {can('member:read') && <NavLink href="/members">Members</NavLink>}
         {can('token:list') && <NavLink href="/tokens">Access tokens</NavLink>}
         {can('audit:read') && <NavLink href="/audit">Audit log</NavLink>}
+        {can('webhook:manage') && <NavLink href="/webhooks">Webhooks</NavLink>}
       </nav>
       <main id="main" class="content" tabIndex={-1}>
         {children}

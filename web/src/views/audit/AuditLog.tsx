@@ -1,117 +1,93 @@
 import { useQuery } from '@urql/preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
 import { graphql } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { Loading, Page } from '../../ui/Page.tsx';
-import { AuditDiff } from './AuditDiff.tsx';
+import { AuditEntry } from './AuditEntry.tsx';
+import { AuditFilters, filtersOf } from './AuditFilters.tsx';
+import { ChainCheck } from './ChainCheck.tsx';
+import { AuditContextQuery, AuditEntryFields, linkOf, namesOf } from './entry.ts';
 
-const AuditLogQuery = graphql(`
-  query AuditLog($action: String, $offset: Int) {
-    auditLog(action: $action, offset: $offset, limit: 50) {
-      total hasMore offset
-      data { id action resourceType resourceId projectId createdAt principalKind actorUserId actorTokenId details }
+const PAGE = 50;
+
+const AuditLogQuery = graphql(
+  `
+  query AuditLog($action: String, $resourceType: String, $resourceId: String, $projectId: ID, $environmentId: ID,
+    $actorUserId: ID, $principalKind: String, $since: DateTime, $until: DateTime, $after: String, $limit: Int) {
+    auditLog(action: $action, resourceType: $resourceType, resourceId: $resourceId, projectId: $projectId,
+      environmentId: $environmentId, actorUserId: $actorUserId, principalKind: $principalKind,
+      since: $since, until: $until, after: $after, limit: $limit) {
+      total hasMore nextCursor
+      data { ...AuditEntryFields }
     }
-    members(limit: 100) { data { user { id name email } } }
-    projects(limit: 100) { data { id slug } }
   }
-`);
+`,
+  [AuditEntryFields],
+);
 
-const ACTIONS = [
-  'flag.created',
-  'flag.updated',
-  'flag.state.updated',
-  'flag.killed',
-  'flag.promoted',
-  'flag.deleted',
-  'segment.created',
-  'segment.updated',
-  'segment.deleted',
-  'sdkkey.created',
-  'sdkkey.revoked',
-  'sdkkey.rotated_all',
-  'sdkkey.origins_changed',
-  'environment.created',
-  'environment.updated',
-  'environment.deleted',
-  'project.created',
-  'project.updated',
-  'project.deleted',
-  'member.added',
-  'member.role_changed',
-  'member.removed',
-  'token.created',
-  'token.updated',
-  'token.deleted',
-];
-
-/** The organization's changes, newest first, filterable by action. */
+/** The organization's changes, newest first: filtered (in the address, so a view can be shared), paged by cursor. */
 export function AuditLog() {
-  const [action, setAction] = useState('');
-  const [offset, setOffset] = useState(0);
-  const [result] = useQuery({ query: AuditLogQuery, variables: { action: action || null, offset } });
-  const names = new Map((result.data?.members.data ?? []).map((m) => [m.user.id, m.user.name]));
-  const slugs = new Map((result.data?.projects.data ?? []).map((p) => [p.id, p.slug]));
-  /** Where the changed thing lives now, when it still can be opened. */
-  const linkOf = (e: { action: string; resourceType: string; projectId?: string | null; details: unknown }) => {
-    const slug = e.projectId ? slugs.get(e.projectId) : undefined;
-    const key = (e.details as { key?: unknown } | null)?.key;
-    if (!slug || typeof key !== 'string' || e.action.endsWith('.deleted')) return null;
-    if (e.resourceType === 'flag') return `/p/${slug}/flags/${encodeURIComponent(key)}`;
-    if (e.resourceType === 'segment') return `/p/${slug}/segments/${encodeURIComponent(key)}`;
-    return null;
-  };
+  const location = useLocation();
+  const filters = filtersOf(location.query);
+  const filterKey = JSON.stringify(filters);
+  // The cursors of the pages before this one: Older pushes the page's nextCursor, Newer pops.
+  const [cursors, setCursors] = useState<string[]>([]);
+  useEffect(() => setCursors([]), [filterKey]);
+  const [result] = useQuery({
+    query: AuditLogQuery,
+    variables: { ...filters, after: cursors.at(-1) ?? null, limit: PAGE },
+  });
+  const [context] = useQuery({ query: AuditContextQuery });
+  const names = context.data ? namesOf(context.data) : null;
+  const slugs = new Map((context.data?.projects.data ?? []).map((p) => [p.id, p.slug]));
   const page = result.data?.auditLog;
+  const setQuery = (next: Record<string, string | null>) => {
+    const params = new URLSearchParams(location.query);
+    for (const [k, v] of Object.entries(next)) {
+      if (v) params.set(k, v);
+      else params.delete(k);
+    }
+    const qs = params.toString();
+    location.route(`/audit${qs ? `?${qs}` : ''}`, true);
+  };
+  const first = cursors.length * PAGE;
   return (
-    <Page title="Audit log">
-      <div class="filters">
-        <label>
-          Action
-          <select
-            value={action}
-            onChange={(e) => {
-              setAction(e.currentTarget.value);
-              setOffset(0);
-            }}
-          >
-            <option value="">All actions</option>
-            {ACTIONS.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      <ErrorNote error={result.error} />
-      {!page ? (
-        result.fetching && <Loading />
+    <Page title="Audit log" actions={<ChainCheck />}>
+      {context.data && <AuditFilters query={location.query} context={context.data} onChange={setQuery} />}
+      <ErrorNote error={result.error ?? context.error} />
+      {!page || !names ? (
+        (result.fetching || context.fetching) && <Loading />
       ) : (
-        <ol class="history">
-          {page.data.map((e) => (
-            <li key={e.id} class="card">
-              <header>
-                <strong>{e.action}</strong> {linkOf(e) && <a href={linkOf(e)!}>{(e.details as { key: string }).key}</a>}{' '}
-                <span class="muted">
-                  {new Date(e.createdAt).toLocaleString()} ·{' '}
-                  {(e.actorUserId && names.get(e.actorUserId)) ?? e.principalKind}
-                  {e.actorTokenId && ' (access token)'}
-                </span>
-              </header>
-              <AuditDiff details={e.details} />
-            </li>
-          ))}
-          {page.data.length === 0 && <li class="muted">Nothing recorded.</li>}
-        </ol>
+        <>
+          <p class="muted" role="status">
+            {page.total === 0
+              ? 'Nothing recorded matches.'
+              : `${first + 1}–${first + page.data.length} of ${page.total} ${page.total === 1 ? 'entry' : 'entries'}`}
+          </p>
+          <ol class="history">
+            {page.data.map((e) => (
+              <AuditEntry
+                key={e.id}
+                entry={e}
+                names={names}
+                link={linkOf(e, slugs)}
+                onOnlyThis={filters.resourceId ? undefined : () => setQuery({ resource: e.resourceId ?? null })}
+              />
+            ))}
+          </ol>
+        </>
       )}
-      {page && (page.offset > 0 || page.hasMore) && (
+      {page && (cursors.length > 0 || page.hasMore) && (
         <nav class="pager" aria-label="Pages">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - 50))}>
+          <button type="button" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
             Newer
           </button>
-          <span>
-            {offset + 1}–{offset + page.data.length} of {page.total}
-          </span>
-          <button type="button" disabled={!page.hasMore} onClick={() => setOffset(offset + 50)}>
+          <button
+            type="button"
+            disabled={!page.nextCursor}
+            onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
+          >
             Older
           </button>
         </nav>

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
-import { Copyable } from '../../ui/Copy.tsx';
 import { Confirm, Dialog } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { when } from '../../ui/Page.tsx';
+import { ShownOnce } from '../../ui/ShownOnce.tsx';
 import type { EnvironmentRow } from './Environments.tsx';
 
 const CreateSdkKey = graphql(`
@@ -182,17 +182,13 @@ export function SdkKeys({
           </div>
         </form>
       </Dialog>
-      <Dialog open={shown !== null} title="Copy the new key now" onClose={() => setShown(null)}>
+      <ShownOnce
+        title="Copy the new key now"
+        values={shown?.map((s) => ({ value: s.value, label: `New key ${s.masked}` })) ?? null}
+        onClose={() => setShown(null)}
+      >
         <p>This is the only time the full key is shown. Vexil keeps only its hash.</p>
-        {shown?.map((s) => (
-          <Copyable key={s.value} value={s.value} label={`New key ${s.masked}`} />
-        ))}
-        <div class="actions">
-          <button type="button" class="primary" onClick={() => setShown(null)}>
-            I have copied it
-          </button>
-        </div>
-      </Dialog>
+      </ShownOnce>
       <Confirm
         open={revoking !== null}
         title={`Revoke ${revoking?.masked ?? ''}?`}

@@ -11,6 +11,7 @@ import { Tabs } from '../../ui/Tabs.tsx';
 import { FlagScheduled } from '../approvals/Schedule.tsx';
 import { FlagHistory } from './FlagHistory.tsx';
 import { KillFlag } from './FlagList.tsx';
+import { FlagMetrics } from './FlagMetrics.tsx';
 import { FlagSettings } from './FlagSettings.tsx';
 import { useFlagChanges } from './live.ts';
 import { Promote } from './Promote.tsx';
@@ -53,7 +54,7 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
   // Any change to this flag anywhere: fetch its state again (editors in progress keep their draft).
   const liveError = useFlagChanges(project?.id, [key], refetch, refetch);
   const envKey = location.query.env ?? flag?.environments[0]?.environment.key;
-  const [tab, setTab] = useState<'targeting' | 'settings' | 'history'>('targeting');
+  const [tab, setTab] = useState<'targeting' | 'settings' | 'metrics' | 'history'>('targeting');
   const [killing, setKilling] = useState(false);
   const kill = useAction(KillFlag, { notifyErrors: true, success: 'Turned off in every environment.' });
 
@@ -103,6 +104,7 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
         tabs={[
           { value: 'targeting', label: 'Targeting' },
           { value: 'settings', label: 'Settings & variations' },
+          ...(can('metrics:read') ? [{ value: 'metrics', label: 'Metrics' }] : []),
           ...(can('audit:read') ? [{ value: 'history', label: 'History' }] : []),
         ]}
       />
@@ -163,6 +165,16 @@ export function FlagDetail({ project: slug, flagKey }: { project: string; flagKe
           at once, serving the off variation to everyone. Targeting is kept.
         </p>
       </Confirm>
+      {tab === 'metrics' && (
+        <div role="tabpanel" aria-label="Metrics">
+          <FlagMetrics
+            projectId={project.id}
+            flagKey={flag.key}
+            variations={flag.variations}
+            environments={flag.environments}
+          />
+        </div>
+      )}
       {tab === 'history' && (
         <div role="tabpanel" aria-label="History">
           <FlagHistory flagId={flag.id} />

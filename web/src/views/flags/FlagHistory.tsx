@@ -2,40 +2,43 @@ import { useQuery } from '@urql/preact';
 import { graphql } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { Loading } from '../../ui/Page.tsx';
-import { AuditDiff } from '../audit/AuditDiff.tsx';
+import { AuditEntry } from '../audit/AuditEntry.tsx';
+import { AuditContextQuery, AuditEntryFields, namesOf } from '../audit/entry.ts';
 
-const FlagHistoryQuery = graphql(`
+const FlagHistoryQuery = graphql(
+  `
   query FlagHistory($resourceId: String!) {
     auditLog(resourceId: $resourceId, limit: 50) {
       total
-      data { id action createdAt principalKind actorUserId actorTokenId environmentId details }
+      data { ...AuditEntryFields }
     }
-    members(limit: 100) { data { user { id name } } }
   }
-`);
+`,
+  [AuditEntryFields],
+);
 
-/** The flag's audit entries, newest first, each with what it changed. */
+/** The flag's audit entries, newest first, each with what it changed; the rest in the audit log. */
 export function FlagHistory({ flagId }: { flagId: string }) {
   const [result] = useQuery({ query: FlagHistoryQuery, variables: { resourceId: flagId } });
-  if (!result.data) return result.error ? <ErrorNote error={result.error} /> : <Loading />;
-  const entries = result.data.auditLog.data;
-  const names = new Map(result.data.members.data.map((m) => [m.user.id, m.user.name]));
+  const [context] = useQuery({ query: AuditContextQuery });
+  if (!result.data || !context.data) {
+    return result.error || context.error ? <ErrorNote error={result.error ?? context.error} /> : <Loading />;
+  }
+  const { data: entries, total } = result.data.auditLog;
+  const names = namesOf(context.data);
   return (
-    <ol class="history">
-      {entries.map((e) => (
-        <li key={e.id} class="card">
-          <header>
-            <strong>{e.action}</strong>{' '}
-            <span class="muted">
-              {new Date(e.createdAt).toLocaleString()} ·{' '}
-              {(e.actorUserId && names.get(e.actorUserId)) ?? e.principalKind}
-              {e.actorTokenId && ' (access token)'}
-            </span>
-          </header>
-          <AuditDiff details={e.details} />
-        </li>
-      ))}
-      {entries.length === 0 && <li class="muted">No changes recorded.</li>}
-    </ol>
+    <>
+      <ol class="history">
+        {entries.map((e) => (
+          <AuditEntry key={e.id} entry={e} names={names} />
+        ))}
+        {entries.length === 0 && <li class="muted">No changes recorded.</li>}
+      </ol>
+      {total > entries.length && (
+        <p>
+          <a href={`/audit?resource=${encodeURIComponent(flagId)}`}>All {total} changes in the audit log</a>
+        </p>
+      )}
+    </>
   );
 }

@@ -12,12 +12,13 @@ import { Switch } from '../../ui/Switch.tsx';
 import { PendingAnswer } from '../approvals/documents.ts';
 import { announcePending, PendingBadges, useOpenChanges } from '../approvals/pending.tsx';
 import { CreateFlag } from './CreateFlag.tsx';
+import { LastEvaluated } from './LastEvaluated.tsx';
 import { type FlagChange, useFlagChanges } from './live.ts';
 
 const PAGE = 50;
 
 export const FlagListQuery = graphql(`
-  query FlagList($slug: String!, $search: String, $tag: String, $archived: Boolean, $offset: Int, $limit: Int) {
+  query FlagList($slug: String!, $search: String, $tag: String, $archived: Boolean, $offset: Int, $limit: Int, $usage: Boolean = false) {
     project(slug: $slug) {
       id slug name
       environments { id key name color }
@@ -25,6 +26,7 @@ export const FlagListQuery = graphql(`
         total hasMore offset
         data {
           id key name kind tags archived temporary description
+          lastEvaluatedAt @include(if: $usage)
           environments { version on environment { id key } }
         }
       }
@@ -77,7 +79,15 @@ export function FlagList({ project: slug }: { project: string }) {
   const debouncedSearch = useDebounced(search, 250);
   const [result, reexecute] = useQuery({
     query: FlagListQuery,
-    variables: { slug, search: debouncedSearch || null, tag, archived: archivedFilter, offset, limit: PAGE },
+    variables: {
+      slug,
+      search: debouncedSearch || null,
+      tag,
+      archived: archivedFilter,
+      offset,
+      limit: PAGE,
+      usage: can('metrics:read'),
+    },
   });
   // What the live stream said since the page loaded, by flag key and environment key.
   const [live, setLive] = useState<Record<string, LiveState>>({});
@@ -236,6 +246,7 @@ export function FlagList({ project: slug }: { project: string }) {
             tag: {tag} ×
           </button>
         )}
+        {can('metrics:read') && <a href={`/p/${slug}/stale-flags`}>Stale flags</a>}
         <span class={`live-dot ${liveError ? 'off' : ''}`} title={liveError ? 'Live updates interrupted' : 'Live'}>
           {liveError ? 'Reconnecting…' : 'Live'}
         </span>
@@ -286,6 +297,7 @@ export function FlagList({ project: slug }: { project: string }) {
                       <code>{flag.key}</code> <span class="badge">{flag.kind}</span>
                       {flag.archived && <span class="badge warn">archived</span>}
                       {!flag.temporary && <span class="badge">permanent</span>}
+                      {flag.lastEvaluatedAt !== undefined && <LastEvaluated at={flag.lastEvaluatedAt} />}
                       {flag.tags.map((t) => (
                         <button key={t} type="button" class="chip" onClick={() => setQuery({ tag: t, offset: null })}>
                           {t}

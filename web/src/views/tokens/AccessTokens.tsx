@@ -2,11 +2,11 @@ import { useQuery } from '@urql/preact';
 import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
 import { useCan, useViewer } from '../../session/viewer.tsx';
-import { Copyable } from '../../ui/Copy.tsx';
 import { Confirm, Dialog } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page, when } from '../../ui/Page.tsx';
+import { ShownOnce } from '../../ui/ShownOnce.tsx';
 
 const TokensQuery = graphql(`
   query AccessTokens {
@@ -197,15 +197,13 @@ export function AccessTokens() {
           </div>
         </form>
       </Dialog>
-      <Dialog open={shown !== null} title="Copy the new token now" onClose={() => setShown(null)}>
+      <ShownOnce
+        title="Copy the new token now"
+        values={shown ? [{ value: shown, label: 'New access token' }] : null}
+        onClose={() => setShown(null)}
+      >
         <p>This is the only time the token is shown. Vexil keeps only its hash.</p>
-        {shown && <Copyable value={shown} label="New access token" />}
-        <div class="actions">
-          <button type="button" class="primary" onClick={() => setShown(null)}>
-            I have copied it
-          </button>
-        </div>
-      </Dialog>
+      </ShownOnce>
       <Confirm
         open={deleting !== null}
         title={`Delete ${deleting?.name ?? ''}?`}
