@@ -90,12 +90,29 @@ export function contextFactory(deps: ContextDeps): ContextFactory {
       authorization: credentials.authorization,
       'api-key': credentials['api-key'],
     };
-    const em = deps.em();
-    // The audit entries this operation writes name its request (db/origin.ts).
-    setRequestOrigin(em, { requestId, clientIp });
-    const principal = await deps.resolvePrincipal(em, management, { recheck: options.recheck ?? false });
+    // The unit of work is forked when a resolver first reads it: a live subscription that never
+    // touches the database (an SDK's flagValues) keeps none for its whole life.
+    let em: EntityManager | undefined;
+    const unitOfWork = () => {
+      if (!em) {
+        em = deps.em();
+        // The audit entries this operation writes name its request (db/origin.ts).
+        setRequestOrigin(em, { requestId, clientIp });
+      }
+      return em;
+    };
+    const presented = Boolean(management.authorization || management['api-key']);
+    const principal = presented
+      ? await deps.resolvePrincipal(unitOfWork(), management, { recheck: options.recheck ?? false })
+      : null;
     return {
-      em,
+      get em() {
+        return unitOfWork();
+      },
+      // A live subscription takes a fresh unit of work per event.
+      set em(next: EntityManager) {
+        em = next;
+      },
       principal,
       clientIp,
       settings: deps.settings,

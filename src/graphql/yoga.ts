@@ -70,6 +70,19 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The operation's context is the one its door built (`ctx`), joined to yoga's as it is: its
+ * properties keep their getters (the unit of work is forked on first use, graphql/context.ts),
+ * which yoga's `context` option would read eagerly (it merges with Object.assign).
+ */
+function useDoorContext(): Plugin<ServerContext> {
+  return {
+    onContextBuilding({ context }) {
+      Object.defineProperties(context, Object.getOwnPropertyDescriptors(context.ctx));
+    },
+  };
+}
+
 /** Query documents run once already (yoga's parser cache hands out one document per query text). */
 const seenQueries = new WeakSet<DocumentNode>();
 
@@ -84,6 +97,7 @@ export const graphqlPlugin = fp(
       graphiql: { title: 'Vexil GraphiQL' },
       landingPage: false,
       plugins: [
+        useDoorContext(),
         useRootSubscribe(),
         ...options.plugins,
         // Queries that come back run compiled (graphql-jit, once per document): a dashboard
@@ -103,7 +117,6 @@ export const graphqlPlugin = fp(
           },
         ),
       ],
-      context: ({ ctx }) => ctx,
     });
 
     app.route({
