@@ -55,3 +55,44 @@ export function Confirm(props: {
     </Dialog>
   );
 }
+
+/** The buttons under a form in a dialog: Cancel, and the submit button that names the action. */
+export function FormActions(props: { submitLabel: string; busy?: boolean; disabled?: boolean; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button type="submit" class="primary" disabled={props.busy || props.disabled}>
+        {props.submitLabel}
+      </button>
+    </div>
+  );
+}
+
+/** Asks before deleting `item` (a row of a list): its name in the title, `noun` on the button. */
+export function ConfirmDelete<T extends { id: string; name: string }>(props: {
+  item: T | null;
+  noun: string;
+  busy?: boolean;
+  onDelete: (item: T) => Promise<unknown>;
+  onDone: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <Confirm
+      open={props.item !== null}
+      title={`Delete ${props.item?.name ?? ''}?`}
+      confirmLabel={`Delete ${props.noun}`}
+      danger
+      busy={props.busy}
+      onCancel={props.onDone}
+      onConfirm={async () => {
+        if (props.item) await props.onDelete(props.item);
+        props.onDone();
+      }}
+    >
+      {props.children}
+    </Confirm>
+  );
+}

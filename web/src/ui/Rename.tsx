@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Dialog } from './Dialog.tsx';
+import { Dialog, FormActions } from './Dialog.tsx';
 
 /** A button that asks for a new name in a dialog and hands it over when it changed. */
 export function RenameButton(props: { what: string; name: string; onRename: (name: string) => Promise<unknown> }) {
@@ -21,14 +21,7 @@ export function RenameButton(props: { what: string; name: string; onRename: (nam
             Name
             <input name="name" defaultValue={props.name} required />
           </label>
-          <div class="actions">
-            <button type="button" onClick={() => setOpen(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary">
-              Rename
-            </button>
-          </div>
+          <FormActions submitLabel="Rename" onCancel={() => setOpen(false)} />
         </form>
       </Dialog>
     </>

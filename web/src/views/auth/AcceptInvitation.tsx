@@ -5,7 +5,7 @@ import { useViewer } from '../../session/viewer.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Page } from '../../ui/Page.tsx';
-import { AuthFrame } from './AuthForm.tsx';
+import { AuthFrame, SignInFields } from './AuthForm.tsx';
 
 const Accept = graphql(`
   mutation AcceptInvitation($token: String!, $name: String, $password: String) {
@@ -65,18 +65,7 @@ function SignedOutAccept({ token }: { token: string }) {
       <>
         <p>Sign in with the account the invitation was sent to, then accept it.</p>
         <form onSubmit={signIn} class="stack" aria-label="Sign in to accept">
-          <label>
-            Email
-            <input name="email" type="email" autocomplete="username" required />
-          </label>
-          <label>
-            Password
-            <input name="password" type="password" autocomplete="current-password" required />
-          </label>
-          <ErrorNote error={error} />
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
+          <SignInFields error={error} busy={busy} />
         </form>
         <p>
           New to Vexil?{' '}

@@ -1,7 +1,6 @@
 import { useState } from 'preact/hooks';
 import { session } from '../../session/session.ts';
-import { ErrorNote } from '../../ui/ErrorNote.tsx';
-import { AuthFrame } from './AuthForm.tsx';
+import { AuthFrame, SignInFields } from './AuthForm.tsx';
 
 export function SignIn({ reason }: { reason?: string }) {
   const [error, setError] = useState<string | null>(null);
@@ -27,18 +26,7 @@ export function SignIn({ reason }: { reason?: string }) {
         </p>
       )}
       <form onSubmit={submit} class="stack">
-        <label>
-          Email
-          <input name="email" type="email" autocomplete="username" required />
-        </label>
-        <label>
-          Password
-          <input name="password" type="password" autocomplete="current-password" required />
-        </label>
-        <ErrorNote error={error} />
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
+        <SignInFields error={error} busy={busy} />
       </form>
       <p>
         New to Vexil? <a href="/sign-up">Create an account</a>

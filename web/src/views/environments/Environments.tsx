@@ -2,7 +2,7 @@ import { useQuery } from '@urql/preact';
 import { useState } from 'preact/hooks';
 import { graphql, type ResultOf } from '../../graphql/index.ts';
 import { useCan } from '../../session/viewer.tsx';
-import { Confirm, Dialog } from '../../ui/Dialog.tsx';
+import { ConfirmDelete, Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
@@ -135,30 +135,18 @@ export function Environments({ project: slug }: { project: string }) {
             <input name="color" type="color" defaultValue="#6366f1" />
           </label>
           <ErrorNote error={create.error} />
-          <div class="actions">
-            <button type="button" onClick={() => setCreating(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={create.fetching}>
-              Create environment
-            </button>
-          </div>
+          <FormActions submitLabel="Create environment" busy={create.fetching} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
-      <Confirm
-        open={deleting !== null}
-        title={`Delete ${deleting?.name ?? ''}?`}
-        confirmLabel="Delete environment"
-        danger
+      <ConfirmDelete
+        item={deleting}
+        noun="environment"
         busy={remove.fetching}
-        onCancel={() => setDeleting(null)}
-        onConfirm={async () => {
-          if (deleting) await remove.run({ id: deleting.id });
-          setDeleting(null);
-        }}
+        onDelete={(item) => remove.run({ id: item.id })}
+        onDone={() => setDeleting(null)}
       >
         <p>Its flag states and SDK keys are deleted; SDKs using its keys get 401 from now on.</p>
-      </Confirm>
+      </ConfirmDelete>
     </Page>
   );
 }

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
-import { Confirm, Dialog } from '../../ui/Dialog.tsx';
+import { Confirm, Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { when } from '../../ui/Page.tsx';
@@ -172,14 +172,7 @@ export function SdkKeys({
             <input name="name" placeholder="checkout-service" />
           </label>
           <ErrorNote error={create.error} />
-          <div class="actions">
-            <button type="button" onClick={() => setCreating(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={create.fetching}>
-              Create key
-            </button>
-          </div>
+          <FormActions submitLabel="Create key" busy={create.fetching} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
       <ShownOnce

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
-import { Dialog } from '../../ui/Dialog.tsx';
+import { Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { type FlagKind, parseValue } from './values.ts';
@@ -132,14 +132,7 @@ export function CreateFlag(props: { projectId: string; onClose: () => void; onCr
           <input type="checkbox" name="clientSide" /> Available to client-side SDKs
         </label>
         <ErrorNote error={problem ?? create.error} />
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={create.fetching}>
-            Create flag
-          </button>
-        </div>
+        <FormActions submitLabel="Create flag" busy={create.fetching} onCancel={props.onClose} />
       </form>
     </Dialog>
   );

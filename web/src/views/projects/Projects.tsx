@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { graphql } from '../../graphql/index.ts';
 import { useCan } from '../../session/viewer.tsx';
-import { Confirm, Dialog } from '../../ui/Dialog.tsx';
+import { ConfirmDelete, Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
@@ -114,30 +114,18 @@ export function Projects() {
           </label>
           <p class="muted">New projects get dev, staging and production environments.</p>
           <ErrorNote error={create.error} />
-          <div class="actions">
-            <button type="button" onClick={() => setCreating(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={create.fetching}>
-              Create project
-            </button>
-          </div>
+          <FormActions submitLabel="Create project" busy={create.fetching} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
-      <Confirm
-        open={deleting !== null}
-        title={`Delete ${deleting?.name ?? ''}?`}
-        confirmLabel="Delete project"
-        danger
+      <ConfirmDelete
+        item={deleting}
+        noun="project"
         busy={remove.fetching}
-        onCancel={() => setDeleting(null)}
-        onConfirm={async () => {
-          if (deleting) await remove.run({ id: deleting.id });
-          setDeleting(null);
-        }}
+        onDelete={(item) => remove.run({ id: item.id })}
+        onDone={() => setDeleting(null)}
       >
         <p>Its environments, flags, segments and SDK keys are deleted with it.</p>
-      </Confirm>
+      </ConfirmDelete>
     </Page>
   );
 }

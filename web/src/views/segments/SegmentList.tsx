@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { graphql } from '../../graphql/index.ts';
 import { useCan } from '../../session/viewer.tsx';
-import { Dialog } from '../../ui/Dialog.tsx';
+import { Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page } from '../../ui/Page.tsx';
@@ -123,14 +123,7 @@ export function SegmentList({ project: slug }: { project: string }) {
             <input name="description" />
           </label>
           <ErrorNote error={create.error} />
-          <div class="actions">
-            <button type="button" onClick={() => setCreating(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={create.fetching}>
-              Create segment
-            </button>
-          </div>
+          <FormActions submitLabel="Create segment" busy={create.fetching} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
     </Page>

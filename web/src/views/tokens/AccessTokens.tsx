@@ -2,7 +2,7 @@ import { useQuery } from '@urql/preact';
 import { useState } from 'preact/hooks';
 import { graphql } from '../../graphql/index.ts';
 import { useCan, useViewer } from '../../session/viewer.tsx';
-import { Confirm, Dialog } from '../../ui/Dialog.tsx';
+import { ConfirmDelete, Dialog, FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { Loading, Page, when } from '../../ui/Page.tsx';
@@ -187,14 +187,7 @@ export function AccessTokens() {
             </select>
           </label>
           <ErrorNote error={create.error} />
-          <div class="actions">
-            <button type="button" onClick={() => setCreating(false)}>
-              Cancel
-            </button>
-            <button type="submit" class="primary" disabled={create.fetching}>
-              Create token
-            </button>
-          </div>
+          <FormActions submitLabel="Create token" busy={create.fetching} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
       <ShownOnce
@@ -204,20 +197,15 @@ export function AccessTokens() {
       >
         <p>This is the only time the token is shown. Vexil keeps only its hash.</p>
       </ShownOnce>
-      <Confirm
-        open={deleting !== null}
-        title={`Delete ${deleting?.name ?? ''}?`}
-        confirmLabel="Delete token"
-        danger
+      <ConfirmDelete
+        item={deleting}
+        noun="token"
         busy={remove.fetching}
-        onCancel={() => setDeleting(null)}
-        onConfirm={async () => {
-          if (deleting) await remove.run({ id: deleting.id });
-          setDeleting(null);
-        }}
+        onDelete={(item) => remove.run({ id: item.id })}
+        onDone={() => setDeleting(null)}
       >
         <p>Anything using it gets 401 from now on.</p>
-      </Confirm>
+      </ConfirmDelete>
     </Page>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { ResultOf } from '../../graphql/index.ts';
+import { FormActions } from '../../ui/Dialog.tsx';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import type { WebhookChoicesQuery } from './documents.ts';
 import { EventTypesPicker } from './EventTypesPicker.tsx';
@@ -97,14 +98,12 @@ export function WebhookForm(props: {
         </label>
       </div>
       <ErrorNote error={props.error} />
-      <div class="actions">
-        <button type="button" onClick={props.onCancel}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={props.busy || draft.eventTypes.length === 0}>
-          {props.submitLabel}
-        </button>
-      </div>
+      <FormActions
+        submitLabel={props.submitLabel}
+        busy={props.busy}
+        disabled={draft.eventTypes.length === 0}
+        onCancel={props.onCancel}
+      />
     </form>
   );
 }
