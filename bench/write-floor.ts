@@ -40,7 +40,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs the floor measurement for `n` connections: server on CPU 0, client on CPU 1. */
-export async function measureWriteFloor(n: number): Promise<FloorRow> {
+export async function measureWriteFloor(n: number, rounds = 1): Promise<FloorRow> {
   const port = await freePort();
   const self = pathToFileURL(new URL(import.meta.url).pathname).pathname;
   const server = pinned(0, [process.execPath, '--import', 'tsx', self, 'server', String(port)]);
@@ -57,24 +57,32 @@ export async function measureWriteFloor(n: number): Promise<FloorRow> {
     const ready = JSON.parse(await next(clientLines)) as { connected: number };
     if (ready.connected !== n) throw new Error(`write floor: only ${ready.connected} of ${n} connections opened`);
     await new Promise((r) => setTimeout(r, 1_000));
-    // Warm-up round, then the measured one.
-    let result: { receipts: number[] } | undefined;
-    let wrote: { started: number; usPerWrite: number } | undefined;
-    for (let round = 0; round < 2; round++) {
+    // A warm-up round, then `rounds` measured ones; the row is their median (as the propagation
+    // bench's rows are).
+    const measured: { p50: number; p99: number; max: number; usPerWrite: number }[] = [];
+    for (let round = 0; round <= rounds; round++) {
       const receipts = next(clientLines);
       const done = next(serverLines);
       server.stdin!.write('go\n');
-      wrote = JSON.parse(await done) as { started: number; usPerWrite: number };
-      result = JSON.parse(await receipts) as { receipts: number[] };
+      const wrote = JSON.parse(await done) as { started: number; usPerWrite: number };
+      const result = JSON.parse(await receipts) as { receipts: number[] };
       await new Promise((r) => setTimeout(r, 500));
+      if (round === 0) continue;
+      const latencies = result.receipts.map((t) => Math.max(0, t - wrote.started)).sort((a, b) => a - b);
+      measured.push({
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        max: latencies[latencies.length - 1]!,
+        usPerWrite: wrote.usPerWrite,
+      });
     }
-    const latencies = result!.receipts.map((t) => Math.max(0, t - wrote!.started)).sort((a, b) => a - b);
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     return {
       connections: n,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      maxMs: latencies[latencies.length - 1]!,
-      usPerWrite: wrote!.usPerWrite,
+      p50Ms: median(measured.map((m) => m.p50)),
+      p99Ms: median(measured.map((m) => m.p99)),
+      maxMs: median(measured.map((m) => m.max)),
+      usPerWrite: median(measured.map((m) => m.usPerWrite)),
     };
   } finally {
     client.kill('SIGKILL');
