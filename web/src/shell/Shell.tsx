@@ -9,6 +9,8 @@ import { useCan, useViewer } from '../session/viewer.tsx';
 import { useAction } from '../ui/mutation.ts';
 import { Notices } from '../ui/notices.tsx';
 import { applyTheme, currentTheme, type Theme } from '../ui/theme.ts';
+import { WaitingCount } from '../views/approvals/Waiting.tsx';
+import { sameViewIn } from './sameView.ts';
 
 export const ProjectsQuery = graphql(`
   query ShellProjects { projects(limit: 100) { data { id slug name } } }
@@ -61,7 +63,6 @@ export function Shell({ children }: { children: ComponentChildren }) {
     window.location.reload();
   };
 
-  const projectPath = location.path.replace(/^\/p\/[^/]+/, '');
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
@@ -92,9 +93,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
             value={slug ?? ''}
             onChange={(e) => {
               const next = e.currentTarget.value;
-              location.route(
-                `/p/${next}${projectPath.startsWith('/segments') ? '/segments' : projectPath.startsWith('/environments') ? '/environments' : '/flags'}`,
-              );
+              location.route(sameViewIn(location.path, next));
             }}
           >
             {(projects.data?.projects.data ?? []).map((p) => (
@@ -136,7 +135,15 @@ export function Shell({ children }: { children: ComponentChildren }) {
             <NavLink href={`/p/${slug}/segments`}>Segments</NavLink>
             <NavLink href={`/p/${slug}/environments`}>Environments & SDK keys</NavLink>
             {(can('approval:review') || can('approval:request')) && (
-              <NavLink href={`/p/${slug}/approvals`}>Approvals</NavLink>
+              <NavLink href={`/p/${slug}/approvals`}>
+                Approvals
+                {can('approval:review') && (
+                  <WaitingCount
+                    projectId={projects.data?.projects.data.find((p) => p.slug === slug)?.id}
+                    userId={viewer.me.user?.id}
+                  />
+                )}
+              </NavLink>
             )}
             <NavLink href={`/p/${slug}/scheduled`}>Scheduled changes</NavLink>
           </>
