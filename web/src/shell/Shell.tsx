@@ -9,7 +9,7 @@ import { useCan, useViewer } from '../session/viewer.tsx';
 import { useAction } from '../ui/mutation.ts';
 import { Notices } from '../ui/notices.tsx';
 import { applyTheme, currentTheme, type Theme } from '../ui/theme.ts';
-import { WaitingCount } from '../views/approvals/Waiting.tsx';
+import { useWaitingCount, waitingCount } from '../views/approvals/Waiting.tsx';
 import { sameViewIn } from './sameView.ts';
 
 export const ProjectsQuery = graphql(`
@@ -33,13 +33,25 @@ export function useCurrentProjectSlug(): string | undefined {
   return list.find((p) => p.slug === last)?.slug ?? list[0]?.slug;
 }
 
-function NavLink({ href, children }: { href: string; children: ComponentChildren }) {
+function NavLink({ href, label, children }: { href: string; label?: string; children: ComponentChildren }) {
   const { path } = useLocation();
   const current = path === href || path.startsWith(`${href}/`);
   return (
-    <a href={href} aria-current={current ? 'page' : undefined} class="nav-link">
+    <a href={href} aria-current={current ? 'page' : undefined} aria-label={label} class="nav-link">
       {children}
     </a>
+  );
+}
+
+/** Approvals, with (for a reviewer) how many requests wait for them: "Approvals, 2 waiting". */
+function ApprovalsLink(props: { slug: string; projectId: string | undefined; reviewer: boolean }) {
+  const userId = useViewer().me.user?.id;
+  const waiting = waitingCount(useWaitingCount(props.projectId, props.reviewer ? userId : undefined));
+  return (
+    <NavLink href={`/p/${props.slug}/approvals`} label={waiting?.label}>
+      Approvals{waiting && ' '}
+      {waiting?.badge}
+    </NavLink>
   );
 }
 
@@ -135,15 +147,11 @@ export function Shell({ children }: { children: ComponentChildren }) {
             <NavLink href={`/p/${slug}/segments`}>Segments</NavLink>
             <NavLink href={`/p/${slug}/environments`}>Environments & SDK keys</NavLink>
             {(can('approval:review') || can('approval:request')) && (
-              <NavLink href={`/p/${slug}/approvals`}>
-                Approvals
-                {can('approval:review') && (
-                  <WaitingCount
-                    projectId={projects.data?.projects.data.find((p) => p.slug === slug)?.id}
-                    userId={viewer.me.user?.id}
-                  />
-                )}
-              </NavLink>
+              <ApprovalsLink
+                slug={slug}
+                projectId={projects.data?.projects.data.find((p) => p.slug === slug)?.id}
+                reviewer={can('approval:review')}
+              />
             )}
             <NavLink href={`/p/${slug}/scheduled`}>Scheduled changes</NavLink>
           </>

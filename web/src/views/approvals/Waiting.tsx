@@ -35,17 +35,16 @@ export function useWaitingCount(projectId: string | undefined, userId: string | 
   return { count, more: page.hasMore };
 }
 
-/** The count beside the Approvals link: seen as a badge, heard as part of the link's name. */
-export function WaitingCount({ projectId, userId }: { projectId: string | undefined; userId: string | undefined }) {
-  const waiting = useWaitingCount(projectId, userId);
+/** The count beside the Approvals link, seen ("2") and heard as part of the link's name. */
+export function waitingCount(waiting: { count: number; more: boolean } | null) {
   if (!waiting || waiting.count === 0) return null;
   const shown = `${waiting.count}${waiting.more ? '+' : ''}`;
-  return (
-    <>
+  return {
+    label: `Approvals, ${shown} waiting`,
+    badge: (
       <span class="badge warn nav-count" aria-hidden="true" data-waiting={waiting.count}>
         {shown}
       </span>
-      <span class="visually-hidden">, {shown} waiting</span>
-    </>
-  );
+    ),
+  };
 }
