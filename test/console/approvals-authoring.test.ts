@@ -150,6 +150,15 @@ describe('proposing a stale request again', () => {
     await outcome.waitFor();
     expect(await outcome.textContent()).toContain('Applied at once: Production no longer requires approval');
     expect(await productionState(team.owner, flag.key, team.production)).toEqual({ on: true, version: 3 });
+
+    // Someone who may not change flags is shown the explanation, not the proposal.
+    const viewer = await givenMember(server.url, team.owner, 'viewer');
+    const viewerContext = await contextOf(viewer);
+    const viewerPage = await viewerContext.newPage();
+    await viewerPage.goto(`/p/default/approvals/${id}`);
+    await viewerPage.locator('[data-note="stale"]').waitFor();
+    expect(await againSection(viewerPage).count()).toBe(0);
+    await viewerContext.close();
     expectHealthy(page);
     await context.close();
   }, 120_000);

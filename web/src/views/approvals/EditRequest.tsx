@@ -89,15 +89,20 @@ export function EditRequest(props: { slug: string; change: PendingChangeDetailDa
         idPrefix="edit"
       />
       <label>
-        Comment for the reviewers
+        {change.requiredApprovals > 0 ? 'Comment for the reviewers' : 'Comment'}
         <textarea rows={2} value={comment} maxLength={2000} onInput={(e) => setComment(e.currentTarget.value)} />
       </label>
       <ErrorNote error={edit.error} />
       <div class="actions">
         <button type="button" onClick={props.onClose}>
-          Discard edits
+          {dirty ? 'Discard edits' : 'Close'}
         </button>
-        <button type="button" class="primary" disabled={!dirty || edit.fetching} onClick={() => void save()}>
+        <button
+          type="button"
+          class="primary"
+          disabled={!dirty || edit.fetching || !now.fresh}
+          onClick={() => void save()}
+        >
           Save the request
         </button>
       </div>

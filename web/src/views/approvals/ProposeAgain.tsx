@@ -20,7 +20,8 @@ const inFuture = (iso: string | null) => iso !== null && new Date(iso).getTime()
  * approval or the original had a time; applied at once otherwise). Shows, before and after,
  * what changed in between and what the new proposal changes against the state now.
  */
-export function ProposeAgain({ slug, change }: { slug: string; change: PendingChangeDetailData }) {
+export function ProposeAgain(props: { slug: string; change: PendingChangeDetailData; onRefused: () => void }) {
+  const { slug, change } = props;
   const now = useFlagNow(slug, change);
   const env = change.environment!;
   const [comment, setComment] = useState(change.comment ?? '');
@@ -50,12 +51,15 @@ export function ProposeAgain({ slug, change }: { slug: string; change: PendingCh
     if (asRequest) {
       const data = await request.run({ ...common, comment: comment.trim() || null, applyAt: applyAt?.toISOString() });
       if (data) setOutcome({ request: { ...data.requestFlagChange, slug: data.requestFlagChange.project.slug } });
+      // Refused (the flag moved again, or the environment stopped requiring approval): read both anew.
+      else props.onRefused();
       return;
     }
     const data = await update.run(common);
     const pending = data?.updateFlagState.pendingChange;
     if (pending) setOutcome({ request: { ...pending, slug: pending.project.slug } });
     else if (data) setOutcome({ appliedVersion: data.updateFlagState.version });
+    else props.onRefused();
   };
   const fetching = request.fetching || update.fetching;
 
@@ -128,7 +132,7 @@ export function ProposeAgain({ slug, change }: { slug: string; change: PendingCh
               <button
                 type="button"
                 class="primary"
-                disabled={fetching || (scheduled && !applyAt)}
+                disabled={fetching || !now.fresh || (scheduled && !applyAt)}
                 onClick={() => void propose()}
               >
                 {asRequest ? 'Propose again' : 'Apply it now'}

@@ -243,8 +243,17 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
             <AuditDiff details={{ before: change.before, after: change.proposed }} />
           </details>
         </section>
-        {mayEdit && editing && <EditRequest slug={slug} change={change} onClose={() => setEditing(false)} />}
-        {mayProposeAgain && <ProposeAgain slug={slug} change={change} />}
+        {mayEdit && editing && (
+          <EditRequest
+            slug={slug}
+            change={change}
+            onClose={() => {
+              setEditing(false);
+              refetch();
+            }}
+          />
+        )}
+        {mayProposeAgain && <ProposeAgain slug={slug} change={change} onRefused={refetch} />}
         <section aria-labelledby="reviews-title">
           <h2 id="reviews-title">Reviews</h2>
           {change.reviews.length === 0 ? (

@@ -27,11 +27,11 @@ export function useFlagNow(slug: string, change: PendingChangeDetailData) {
   const project = result.data?.project;
   const flag = project?.flag;
   const state = flag?.environments.find((s) => s.environment.id === change.environment?.id);
-  // Until the refetch lands the cached state may be older than the request page's: not "now" yet.
-  const current = state && state.version === version ? state : undefined;
   return {
     flag,
-    state: current,
+    state,
+    // Until the refetch lands, the state shown may be older than the request page's: not "now" yet.
+    fresh: state !== undefined && state.version === version,
     segments: project?.segments.data ?? [],
     otherFlags: project?.flags.data.filter((f) => f.key !== flag?.key) ?? [],
     error: result.error,
