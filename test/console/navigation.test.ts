@@ -8,6 +8,7 @@ import {
   sessionFor,
   sessionOf,
   signedInContext,
+  subscribed,
 } from '../helpers/browser.js';
 import { graphql } from '../helpers/client.js';
 import { environmentsOf } from '../helpers/credentials.js';
@@ -33,17 +34,6 @@ async function gql(query: string, variables: Record<string, unknown>, auth: Reco
   const r = await graphql(server.url, query, variables, auth);
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
   return r.data;
-}
-
-/** Resolves once the page asked for the subscription and the server had a moment to register it. */
-function subscribed(page: Page, operation: string): Promise<void> {
-  return new Promise((resolve) => {
-    page.on('websocket', (ws) =>
-      ws.on('framesent', (frame) => {
-        if (String(frame.payload).includes(`subscription ${operation}`)) setTimeout(resolve, 300);
-      }),
-    );
-  });
 }
 
 const approvalsLink = (page: Page) =>
