@@ -164,6 +164,55 @@ describe('proposing a stale request again', () => {
   }, 120_000);
 });
 
+describe('proposing a stale scheduled change again', () => {
+  it('asks for a new time once its own has passed, and schedules it anew', async () => {
+    const team = await givenTeam();
+    const { byKey } = await environmentsOf(server.url, team.owner);
+    const staging = byKey.staging!.id;
+    const flag = await givenFlag(server, team.owner, team.project, { key: 'stale-schedule' });
+    const soon = new Date(Date.now() + 2_000).toISOString();
+    const scheduled = (
+      await gql(
+        REQUEST,
+        { f: flag.id, e: staging, v: 1, input: { on: true }, comment: 'at noon', at: soon },
+        team.developer,
+      )
+    ).requestFlagChange;
+    // Staging needs no approval: a direct change moves the flag before the scheduled one's time.
+    await gql(
+      'mutation($f: ID!, $e: ID!) { updateFlagState(flagId: $f, environmentId: $e, expectedVersion: 1, input: { offVariation: 0 }) { version } }',
+      { f: flag.id, e: staging },
+      team.owner,
+    );
+    await expect
+      .poll(async () => (await gql(PENDING, { id: scheduled.id }, team.owner)).pendingChange.state, { timeout: 15_000 })
+      .toBe('STALE');
+
+    const context = await contextOf(team.developer);
+    const page = await context.newPage();
+    await page.goto(`/p/default/approvals/${scheduled.id}`);
+    await againSection(page).waitFor();
+    expect(await againSection(page).locator('[data-proposal-path="request"]').textContent()).toContain(
+      'Staging needs no approval: it becomes a scheduled change again',
+    );
+    expect(await againSection(page).textContent()).toContain('has passed: pick a new one');
+    await againSection(page)
+      .getByLabel(/Apply at/)
+      .fill('2031-03-01T12:00');
+    await againSection(page).getByRole('button', { name: 'Propose again' }).click();
+    const outcome = againSection(page).locator('[data-outcome="requested"]');
+    await outcome.waitFor();
+    expect(await outcome.textContent()).toContain('Proposed again as a new request, scheduled');
+    const href = await outcome.getByRole('link').getAttribute('href');
+    const stored = (await gql(PENDING, { id: href!.split('/').pop() }, team.owner)).pendingChange;
+    expect(stored).toMatchObject({ state: 'APPROVED', requiredApprovals: 0, baseVersion: 2, comment: 'at noon' });
+    // 12:00 in the browser's time zone (the machine's, as is this process's).
+    expect(new Date(stored.applyAt).getTime()).toBe(new Date(2031, 2, 1, 12, 0).getTime());
+    expectHealthy(page);
+    await context.close();
+  }, 120_000);
+});
+
 describe('editing a pending request', () => {
   it('its author edits it, told that approvals reset; a new round starts with none; reviewers get no edit', async () => {
     const team = await givenTeam(2);

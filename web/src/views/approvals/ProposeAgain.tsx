@@ -107,7 +107,7 @@ export function ProposeAgain(props: { slug: string; change: PendingChangeDetailD
               {env.requiresApproval
                 ? `${env.name} requires ${env.minApprovals} approval${env.minApprovals === 1 ? '' : 's'}: this becomes a new request, reviewed from the start.`
                 : scheduled
-                  ? `${env.name} no longer requires approval: it becomes a scheduled change, applied at its time.`
+                  ? `${env.name} needs no approval: it becomes a scheduled change again, applied at its time.`
                   : `${env.name} no longer requires approval: proposing it again applies the change at once.`}
             </p>
             {scheduled && <LocalTimeInput label="Apply at" value={at} onInput={setAt} />}
