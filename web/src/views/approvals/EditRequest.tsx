@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { notify } from '../../ui/notices.tsx';
@@ -43,6 +43,12 @@ export function EditRequest(props: { slug: string; change: PendingChangeDetailDa
   const [comment, setComment] = useState(change.comment ?? '');
   const edit = useAction(EditPendingChange);
   const env = change.environment!;
+  // The button that opened the editor is gone: focus goes to the editor, not to the page's start.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const ready = now.flag !== undefined && now.state !== undefined;
+  useEffect(() => {
+    if (ready) heading.current?.focus();
+  }, [ready]);
   if (!now.flag || !now.state) return now.error ? <ErrorNote error={now.error} /> : <Loading />;
   const dirty = !same(draft, proposed) || comment.trim() !== (change.comment ?? '');
 
@@ -66,7 +72,9 @@ export function EditRequest(props: { slug: string; change: PendingChangeDetailDa
 
   return (
     <section class="card stack" aria-labelledby="edit-title" data-edit-request>
-      <h2 id="edit-title">Edit the request</h2>
+      <h2 id="edit-title" ref={heading} tabIndex={-1}>
+        Edit the request
+      </h2>
       <ResetNote change={change} />
       <p class="muted">
         Made against the flag in {env.name} as it is now (version {now.state.version}).
