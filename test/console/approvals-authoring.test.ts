@@ -61,9 +61,13 @@ const review = async (who: Member | GivenOrg, id: string) =>
   (await gql(REVIEW, { id, d: 'APPROVE' }, who)).reviewPendingChange;
 
 /** A stale request: another change to the flag was approved first, then this one was. */
-async function givenStaleRequest(team: Awaited<ReturnType<typeof givenTeam>>, key: string) {
+async function givenStaleRequest(
+  team: Awaited<ReturnType<typeof givenTeam>>,
+  key: string,
+  input: Record<string, unknown> = { on: true },
+) {
   const flag = await givenFlag(server, team.owner, team.project, { key });
-  const stale = await request(team.developer, flag.id, team.production, { on: true }, 1, 'launch it');
+  const stale = await request(team.developer, flag.id, team.production, input, 1, 'launch it');
   const first = await request(team.developer, flag.id, team.production, {
     targets: [{ variation: 0, values: ['qa-bot'] }],
   });
@@ -81,6 +85,20 @@ async function productionState(who: GivenOrg, key: string, production: string) {
   );
   return data.project.flag.environmentState as { on: boolean; version: number };
 }
+
+const ROLLOUT_RULES = [
+  {
+    clauses: [{ attribute: 'country', op: 'in', values: ['NL', 'BE'] }],
+    serve: {
+      rollout: {
+        variations: [
+          { variation: 0, weight: 50000 },
+          { variation: 1, weight: 50000 },
+        ],
+      },
+    },
+  },
+];
 
 const againSection = (page: Page) => page.locator('[data-propose-again]');
 
@@ -132,7 +150,9 @@ describe('proposing a stale request again', () => {
 
   it('where the environment no longer requires approval, it applies at once and says so', async () => {
     const team = await givenTeam();
-    const { flag, id } = await givenStaleRequest(team, 'stale-free');
+    // Rules as the API stores them (no negate, no description, a rollout without bucketBy): once
+    // applied, the page finds the flag exactly as proposed, so both shapes of a state compare alike.
+    const { flag, id } = await givenStaleRequest(team, 'stale-free', { on: true, rules: ROLLOUT_RULES });
     await gql(
       'mutation($e: ID!) { setEnvironmentApproval(environmentId: $e, requiresApproval: false) { id } }',
       { e: team.production },
@@ -150,6 +170,10 @@ describe('proposing a stale request again', () => {
     await outcome.waitFor();
     expect(await outcome.textContent()).toContain('Applied at once: Production no longer requires approval');
     expect(await productionState(team.owner, flag.key, team.production)).toEqual({ on: true, version: 3 });
+    await againSection(page)
+      .locator('[data-diff="against-now"]')
+      .getByText('Nothing: the flag already is as proposed.')
+      .waitFor();
 
     // Someone who may not change flags is shown the explanation, not the proposal.
     const viewer = await givenMember(server.url, team.owner, 'viewer');
@@ -217,7 +241,14 @@ describe('editing a pending request', () => {
   it('its author edits it, told that approvals reset; a new round starts with none; reviewers get no edit', async () => {
     const team = await givenTeam(2);
     const flag = await givenFlag(server, team.owner, team.project, { key: 'edited-launch' });
-    const pending = await request(team.developer, flag.id, team.production, { on: true }, 1, 'first try');
+    const pending = await request(
+      team.developer,
+      flag.id,
+      team.production,
+      { on: true, rules: ROLLOUT_RULES },
+      1,
+      'first try',
+    );
     expect((await review(team.reviewer, pending.id)).approvals).toBe(1);
 
     const reviewContext = await contextOf(team.second);
@@ -238,6 +269,9 @@ describe('editing a pending request', () => {
     expect(
       await editor.getByRole('switch', { name: 'Proposed: edited-launch in Production' }).getAttribute('aria-checked'),
     ).toBe('true');
+    await editor.getByRole('listitem', { name: 'Rule 1' }).waitFor();
+    // Nothing edited yet: nothing to save.
+    expect(await editor.getByRole('button', { name: 'Save the request' }).isDisabled()).toBe(true);
     await expectAccessible(page, 'a request being edited by its author');
     const targets = editor.getByLabel('Context keys served true');
     await targets.fill('beta-1, beta-2');
@@ -252,6 +286,8 @@ describe('editing a pending request', () => {
     const stored = (await gql(PENDING, { id: pending.id }, team.owner)).pendingChange;
     expect(stored).toMatchObject({ state: 'PENDING', round: 2, approvals: 0, comment: 'with the beta testers first' });
     expect(stored.proposed).toMatchObject({ on: true, targets: [{ variation: 0, values: ['beta-1', 'beta-2'] }] });
+    // The rule it proposed is kept as it was, its id too (negate: false now said outright).
+    expect(stored.proposed.rules).toMatchObject([{ ...ROLLOUT_RULES[0], id: pending.proposed.rules[0].id }]);
     // The reviewer who had not reviewed yet sees the edit live, and may still approve.
     await expect.poll(() => reviewPage.locator('[data-approvals]').textContent()).toBe('0 of 2');
     expect(await reviewPage.locator('.changes').textContent()).toContain('beta-1');
