@@ -1,7 +1,14 @@
 import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { givenApprovalRequired } from '../helpers/approvals.js';
-import { expectAccessible, expectHealthy, givenBrowser, sessionOf, signedInContext } from '../helpers/browser.js';
+import {
+  expectAccessible,
+  expectHealthy,
+  givenBrowser,
+  sessionOf,
+  signedInContext,
+  subscribed,
+} from '../helpers/browser.js';
 import { graphql, request } from '../helpers/client.js';
 import { environmentsOf, givenSdkKey } from '../helpers/credentials.js';
 import { givenFlag, givenSegment } from '../helpers/flags.js';
@@ -61,20 +68,6 @@ async function givenRequest(flagId: string, input: Record<string, unknown>, comm
   );
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
   return r.data.requestFlagChange.id as string;
-}
-
-/**
- * Resolves once the page asked for the subscription over graphql-ws, and the server had a moment
- * to register it: an event sent before that would be missed (the page refetches only on reconnect).
- */
-function subscribed(page: Page, operation: string): Promise<void> {
-  return new Promise((resolve) => {
-    page.on('websocket', (ws) =>
-      ws.on('framesent', (frame) => {
-        if (String(frame.payload).includes(`subscription ${operation}`)) setTimeout(resolve, 300);
-      }),
-    );
-  });
 }
 
 /** The notices stay a while (they link to the request): out of the way of the next click. */

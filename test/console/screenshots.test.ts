@@ -238,6 +238,20 @@ async function seedGovernance(
     },
     asSam,
   );
+  // A stale request: Sam's two changes to dark-mode in production, the later one approved first.
+  const darkMode = async (input: Record<string, unknown>, c: string) =>
+    (
+      await gql(
+        request,
+        { p: projectId, f: 'dark-mode', e: env.production, v: await version('dark-mode', 'production'), input, c },
+        asSam,
+      )
+    ).requestFlagChange.id as string;
+  const stale = await darkMode({ on: false }, 'Off in production until the contrast fix ships');
+  const first = await darkMode({ targets: [{ variation: 1, values: ['support-desk'] }] }, 'Support keeps it off');
+  const approve = 'mutation($id: ID!) { reviewPendingChange(id: $id, decision: APPROVE) { state } }';
+  await gql(approve, { id: first }, auth);
+  await gql(approve, { id: stale }, auth);
   await gql(
     request,
     {
@@ -370,6 +384,27 @@ const VIEWS: View[] = [
     open: async (p) => {
       await p.locator('tr[data-request]').filter({ hasText: 'new-checkout' }).getByRole('link').click();
       await p.getByRole('heading', { name: 'Your review' }).waitFor();
+    },
+    full: true,
+  },
+  {
+    name: 'approval-propose-again',
+    path: '/p/default/approvals?state=STALE',
+    ready: (p) => p.locator('tr[data-request]').filter({ hasText: 'dark-mode' }).waitFor(),
+    open: async (p) => {
+      await p.locator('tr[data-request]').filter({ hasText: 'dark-mode' }).getByRole('link').click();
+      await p.locator('[data-propose-again] [data-diff="against-now"]').waitFor();
+    },
+    full: true,
+  },
+  {
+    name: 'approval-edit',
+    path: '/p/default/scheduled',
+    ready: (p) => p.locator('tr[data-request]').filter({ hasText: 'search-ranking' }).waitFor(),
+    open: async (p) => {
+      await p.locator('tr[data-request]').filter({ hasText: 'search-ranking' }).getByRole('link').click();
+      await p.getByRole('button', { name: 'Edit request…' }).click();
+      await p.locator('[data-edit-request]').getByRole('heading', { name: 'Rules' }).waitFor();
     },
     full: true,
   },

@@ -136,3 +136,17 @@ export async function expectAccessible(page: Page, what: string) {
   });
   expect(violations, `accessibility of ${what}`).toEqual([]);
 }
+
+/**
+ * Resolves once the page asked for the subscription over graphql-ws, and the server had a moment
+ * to register it: an event sent before that would be missed (the page refetches only on reconnect).
+ */
+export function subscribed(page: Page, operation: string): Promise<void> {
+  return new Promise((resolve) => {
+    page.on('websocket', (ws) =>
+      ws.on('framesent', (frame) => {
+        if (String(frame.payload).includes(`subscription ${operation}`)) setTimeout(resolve, 300);
+      }),
+    );
+  });
+}

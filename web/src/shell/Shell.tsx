@@ -9,6 +9,8 @@ import { useCan, useViewer } from '../session/viewer.tsx';
 import { useAction } from '../ui/mutation.ts';
 import { Notices } from '../ui/notices.tsx';
 import { applyTheme, currentTheme, type Theme } from '../ui/theme.ts';
+import { useWaitingCount, waitingCount } from '../views/approvals/Waiting.tsx';
+import { sameViewIn } from './sameView.ts';
 
 export const ProjectsQuery = graphql(`
   query ShellProjects { projects(limit: 100) { data { id slug name } } }
@@ -31,13 +33,25 @@ export function useCurrentProjectSlug(): string | undefined {
   return list.find((p) => p.slug === last)?.slug ?? list[0]?.slug;
 }
 
-function NavLink({ href, children }: { href: string; children: ComponentChildren }) {
+function NavLink({ href, label, children }: { href: string; label?: string; children: ComponentChildren }) {
   const { path } = useLocation();
   const current = path === href || path.startsWith(`${href}/`);
   return (
-    <a href={href} aria-current={current ? 'page' : undefined} class="nav-link">
+    <a href={href} aria-current={current ? 'page' : undefined} aria-label={label} class="nav-link">
       {children}
     </a>
+  );
+}
+
+/** Approvals, with (for a reviewer) how many requests wait for them: "Approvals, 2 waiting". */
+function ApprovalsLink(props: { slug: string; projectId: string | undefined; reviewer: boolean }) {
+  const userId = useViewer().me.user?.id;
+  const waiting = waitingCount(useWaitingCount(props.projectId, props.reviewer ? userId : undefined));
+  return (
+    <NavLink href={`/p/${props.slug}/approvals`} label={waiting?.label}>
+      Approvals{waiting && ' '}
+      {waiting?.badge}
+    </NavLink>
   );
 }
 
@@ -61,7 +75,6 @@ export function Shell({ children }: { children: ComponentChildren }) {
     window.location.reload();
   };
 
-  const projectPath = location.path.replace(/^\/p\/[^/]+/, '');
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
@@ -92,9 +105,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
             value={slug ?? ''}
             onChange={(e) => {
               const next = e.currentTarget.value;
-              location.route(
-                `/p/${next}${projectPath.startsWith('/segments') ? '/segments' : projectPath.startsWith('/environments') ? '/environments' : '/flags'}`,
-              );
+              location.route(sameViewIn(location.path, next));
             }}
           >
             {(projects.data?.projects.data ?? []).map((p) => (
@@ -136,7 +147,11 @@ export function Shell({ children }: { children: ComponentChildren }) {
             <NavLink href={`/p/${slug}/segments`}>Segments</NavLink>
             <NavLink href={`/p/${slug}/environments`}>Environments & SDK keys</NavLink>
             {(can('approval:review') || can('approval:request')) && (
-              <NavLink href={`/p/${slug}/approvals`}>Approvals</NavLink>
+              <ApprovalsLink
+                slug={slug}
+                projectId={projects.data?.projects.data.find((p) => p.slug === slug)?.id}
+                reviewer={can('approval:review')}
+              />
             )}
             <NavLink href={`/p/${slug}/scheduled`}>Scheduled changes</NavLink>
           </>

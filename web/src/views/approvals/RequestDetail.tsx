@@ -14,7 +14,9 @@ import {
   PendingChangeQuery,
   ReviewPendingChange,
 } from './documents.ts';
+import { EditRequest } from './EditRequest.tsx';
 import { useApprovalChanges } from './live.ts';
+import { ProposeAgain } from './ProposeAgain.tsx';
 import { Reschedule } from './Reschedule.tsx';
 import { KIND_LABEL, STATE_EXPLANATION, STATE_LABEL, stateTone, subjectOf } from './words.ts';
 
@@ -104,6 +106,7 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
   // The flag moving on makes an open change stale: show it as soon as it happens.
   useFlagChanges(change?.flagKey ? change.project.id : undefined, [change?.flagKey ?? ''], refetch, refetch);
   const [cancelling, setCancelling] = useState(false);
+  const [editing, setEditing] = useState(false);
   const cancel = useAction(CancelPendingChange, { notifyErrors: true, success: 'Cancelled: it will not apply.' });
 
   if (!change) {
@@ -125,6 +128,10 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
     can('approval:review') && change.state === 'PENDING' && change.requiredApprovals > 0 && !mine && !reviewed;
   const mayCancel = (mine || can('approval:review')) && (open || change.state === 'STALE');
   const mayReschedule = open && change.applyAt !== null && can('flag:write') && (mine || can('approval:review'));
+  const flagStateChange = change.kind === 'FLAG_STATE' && change.flag !== null && !change.flag.archived;
+  // The server lets only the author edit, and only a change to a flag's state.
+  const mayEdit = mine && open && flagStateChange && can('flag:write');
+  const mayProposeAgain = change.state === 'STALE' && flagStateChange && can('flag:write');
   const flagLink =
     change.flagKey && change.flag
       ? `/p/${slug}/flags/${encodeURIComponent(change.flagKey)}${change.environment ? `?env=${change.environment.key}` : ''}`
@@ -146,8 +153,13 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
         </>
       }
       actions={
-        (mayReschedule || mayCancel) && (
+        (mayReschedule || mayCancel || mayEdit) && (
           <>
+            {mayEdit && !editing && (
+              <button type="button" onClick={() => setEditing(true)}>
+                Edit request…
+              </button>
+            )}
             {mayReschedule && change.applyAt && (
               <Reschedule id={change.id} applyAt={change.applyAt} needsApproval={change.requiredApprovals > 0} />
             )}
@@ -231,6 +243,17 @@ export function RequestDetail({ project: slug, id }: { project: string; id: stri
             <AuditDiff details={{ before: change.before, after: change.proposed }} />
           </details>
         </section>
+        {mayEdit && editing && (
+          <EditRequest
+            slug={slug}
+            change={change}
+            onClose={() => {
+              setEditing(false);
+              refetch();
+            }}
+          />
+        )}
+        {mayProposeAgain && <ProposeAgain slug={slug} change={change} onRefused={refetch} />}
         <section aria-labelledby="reviews-title">
           <h2 id="reviews-title">Reviews</h2>
           {change.reviews.length === 0 ? (

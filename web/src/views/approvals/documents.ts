@@ -113,3 +113,12 @@ export const ApprovalChanged = graphql(`
 
 /** States a change can still leave: the inbox's default. */
 export const OPEN_STATES = ['PENDING', 'APPROVED'] as const;
+
+/** Its author replaces what a flag-state change proposes: a new round, the approvals so far reset. */
+export const EditPendingChange = graphql(`
+  mutation EditPendingChange($id: ID!, $expectedVersion: Int!, $input: FlagStateInput!, $comment: String) {
+    editPendingChange(id: $id, expectedVersion: $expectedVersion, input: $input, comment: $comment) {
+      id state round approvals requiredApprovals changes updatedAt
+    }
+  }
+`);

@@ -2,16 +2,16 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorCode } from '../../graphql/client.ts';
 import { graphql, type ResultOf } from '../../graphql/index.ts';
 import { ErrorNote } from '../../ui/ErrorNote.tsx';
-import { ListInput } from '../../ui/ListInput.tsx';
 import { useAction } from '../../ui/mutation.ts';
 import { notify } from '../../ui/notices.tsx';
 import { Switch } from '../../ui/Switch.tsx';
 import { PendingAnswer } from '../approvals/documents.ts';
 import { announcePending, PendingBadges, useOpenChanges } from '../approvals/pending.tsx';
 import { ScheduleChange } from '../approvals/Schedule.tsx';
+import { type Draft, draftOf, same } from './draft.ts';
 import type { FlagDetailQuery } from './FlagDetail.tsx';
-import { RuleEditor, type RuleInput } from './RuleEditor.tsx';
-import { ServeEditor, type ServeInput, variationLabel } from './ServeEditor.tsx';
+import { variationLabel } from './ServeEditor.tsx';
+import { TargetingEditor } from './TargetingEditor.tsx';
 
 export const UpdateFlagStateMutation = graphql(
   `
@@ -27,49 +27,6 @@ export const UpdateFlagStateMutation = graphql(
 
 type Flag = ResultOf<typeof FlagDetailQuery>['project']['flag'];
 type State = Flag['environments'][number];
-type Serve = State['fallthrough'];
-
-interface Draft {
-  offVariation: number;
-  targets: { variation: number; values: string[] }[];
-  rules: RuleInput[];
-  fallthrough: ServeInput;
-  prerequisites: { key: string; variation: number }[];
-}
-
-const serveInput = (s: Serve): ServeInput =>
-  s.rollout
-    ? {
-        rollout: {
-          bucketBy: s.rollout.bucketBy,
-          salt: s.rollout.salt,
-          variations: s.rollout.variations.map((w) => ({ variation: w.variation, weight: w.weight })),
-        },
-      }
-    : { variation: s.variation ?? 0 };
-
-function draftOf(state: State): Draft {
-  return {
-    offVariation: state.offVariation,
-    targets: state.targets.map((t) => ({ variation: t.variation, values: [...t.values] })),
-    rules: state.rules.map((r) => ({
-      id: r.id,
-      description: r.description ?? null,
-      clauses: r.clauses.map((c) => ({
-        attribute: c.op === 'segmentMatch' ? null : c.attribute,
-        op: c.op,
-        negate: c.negate,
-        values: c.values,
-      })),
-      serve: serveInput(r.serve),
-    })),
-    fallthrough: serveInput(state.fallthrough),
-    prerequisites: state.prerequisites.map((p) => ({ key: p.key, variation: p.variation })),
-  };
-}
-
-const same = (a: Draft, b: Draft) => JSON.stringify(a) === JSON.stringify(b);
-
 /** A flag's targeting in one environment: on/off at once, everything else saved together. */
 export function Targeting(props: {
   flag: Flag;
@@ -133,22 +90,7 @@ export function Targeting(props: {
     }
   };
 
-  const set = (patch: Partial<Draft>) => setDraft({ ...draft, ...patch });
   const variations = flag.variations;
-  const setTargets = (i: number, values: string[]) => {
-    const others = draft.targets.filter((t) => t.variation !== i);
-    set({
-      targets: [...others, ...(values.length ? [{ variation: i, values }] : [])].sort(
-        (a, b) => a.variation - b.variation,
-      ),
-    });
-  };
-  const moveRule = (i: number, delta: -1 | 1) => {
-    const rules = [...draft.rules];
-    const [rule] = rules.splice(i, 1);
-    rules.splice(i + delta, 0, rule!);
-    set({ rules });
-  };
 
   return (
     <div class="targeting" data-env={environment.key}>
@@ -197,156 +139,15 @@ export function Targeting(props: {
         </div>
       )}
 
-      <section aria-labelledby={`prereq-${environment.key}`}>
-        <h3 id={`prereq-${environment.key}`}>Prerequisites</h3>
-        {draft.prerequisites.length === 0 && <p class="muted">None: the flag does not depend on another.</p>}
-        {draft.prerequisites.map((p, i) => {
-          const other = props.otherFlags.find((f) => f.key === p.key);
-          return (
-            <div class="row" key={i}>
-              <label>
-                <span class="visually-hidden">Prerequisite flag {i + 1}</span>
-                <select
-                  value={p.key}
-                  disabled={readOnly}
-                  onChange={(e) =>
-                    set({
-                      prerequisites: draft.prerequisites.map((x, j) =>
-                        j === i ? { key: e.currentTarget.value, variation: 0 } : x,
-                      ),
-                    })
-                  }
-                >
-                  {props.otherFlags.map((f) => (
-                    <option key={f.key} value={f.key}>
-                      {f.name} ({f.key})
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label>
-                <span>must serve</span>
-                <select
-                  value={String(p.variation)}
-                  disabled={readOnly}
-                  onChange={(e) =>
-                    set({
-                      prerequisites: draft.prerequisites.map((x, j) =>
-                        j === i ? { ...x, variation: Number(e.currentTarget.value) } : x,
-                      ),
-                    })
-                  }
-                >
-                  {(other?.variations ?? []).map((_, vi) => (
-                    <option key={vi} value={String(vi)}>
-                      {variationLabel(other?.variations ?? [], vi)}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              {!readOnly && (
-                <button
-                  type="button"
-                  class="small"
-                  onClick={() => set({ prerequisites: draft.prerequisites.filter((_, j) => j !== i) })}
-                >
-                  Remove
-                </button>
-              )}
-            </div>
-          );
-        })}
-        {!readOnly && props.otherFlags.length > 0 && (
-          <button
-            type="button"
-            class="small"
-            onClick={() =>
-              set({ prerequisites: [...draft.prerequisites, { key: props.otherFlags[0]!.key, variation: 0 }] })
-            }
-          >
-            Add prerequisite
-          </button>
-        )}
-      </section>
-
-      <section aria-labelledby={`targets-${environment.key}`}>
-        <h3 id={`targets-${environment.key}`}>Individual targets</h3>
-        <div class="grid-2">
-          {variations.map((_, i) => (
-            <label key={i}>
-              <span>Context keys served {variationLabel(variations, i)}</span>
-              <ListInput
-                values={draft.targets.find((t) => t.variation === i)?.values ?? []}
-                split={/[\s,]+/}
-                join=", "
-                disabled={readOnly}
-                onCommit={(values) => setTargets(i, values)}
-              />
-            </label>
-          ))}
-        </div>
-      </section>
-
-      <section aria-labelledby={`rules-${environment.key}`}>
-        <h3 id={`rules-${environment.key}`}>Rules</h3>
-        <p class="muted">Checked in order; the first rule whose conditions all hold decides.</p>
-        <ol class="rules">
-          {draft.rules.map((rule, i) => (
-            <RuleEditor
-              key={rule.id ?? `new-${i}`}
-              rule={rule}
-              index={i}
-              count={draft.rules.length}
-              variations={variations}
-              segments={props.segments}
-              readOnly={readOnly}
-              onChange={(next) => set({ rules: draft.rules.map((r, j) => (j === i ? next : r)) })}
-              onMove={(delta) => moveRule(i, delta)}
-              onRemove={() => set({ rules: draft.rules.filter((_, j) => j !== i) })}
-            />
-          ))}
-        </ol>
-        {!readOnly && (
-          <button
-            type="button"
-            onClick={() =>
-              set({
-                rules: [
-                  ...draft.rules,
-                  { clauses: [{ attribute: '', op: 'in', negate: false, values: [] }], serve: { variation: 0 } },
-                ],
-              })
-            }
-          >
-            Add rule
-          </button>
-        )}
-      </section>
-
-      <section aria-labelledby={`default-${environment.key}`}>
-        <h3 id={`default-${environment.key}`}>Default</h3>
-        <ServeEditor
-          label="When no target or rule matches, serve"
-          serve={draft.fallthrough}
-          variations={variations}
-          readOnly={readOnly}
-          onChange={(fallthrough) => set({ fallthrough })}
-        />
-        <label>
-          While off, serve
-          <select
-            value={String(draft.offVariation)}
-            disabled={readOnly}
-            onChange={(e) => set({ offVariation: Number(e.currentTarget.value) })}
-          >
-            {variations.map((_, i) => (
-              <option key={i} value={String(i)}>
-                {variationLabel(variations, i)}
-              </option>
-            ))}
-          </select>
-        </label>
-      </section>
+      <TargetingEditor
+        draft={draft}
+        onChange={setDraft}
+        variations={flag.variations}
+        segments={props.segments}
+        otherFlags={props.otherFlags}
+        readOnly={readOnly}
+        idPrefix={environment.key}
+      />
 
       {!readOnly && (
         <div class="savebar" data-dirty={dirty}>
