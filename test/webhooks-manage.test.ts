@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, graphql } from './helpers/client.js';
+import { errorCode, graphql, request } from './helpers/client.js';
 import { environmentsOf, givenAccessToken } from './helpers/credentials.js';
 import { type GivenProject, givenFlag, givenSegment, givenState } from './helpers/flags.js';
 import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
@@ -98,6 +98,60 @@ describe('who manages webhooks', () => {
       projectIds: [project.id],
       environmentIds: [project.env.dev],
     });
+  });
+
+  it('an environment-narrowed token acts on no webhook beyond its environments: no rotation (which answers the secret), no ping, no redelivery', async () => {
+    const receiver = await givenReceiver();
+    const everywhere = await givenWebhook(server.url, owner.auth, receiver);
+    const inProduction = await givenWebhook(server.url, owner.auth, receiver, {
+      environmentIds: [project.env.production],
+    });
+    const ping = await graphql(
+      server.url,
+      'mutation($id: ID!) { sendWebhookTest(id: $id) { id status } }',
+      { id: everywhere.id },
+      owner.auth,
+    );
+    expect(ping.errors).toBeUndefined();
+    const narrowed = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+      environmentIds: [project.env.dev!],
+    });
+    const inDev = { 'api-key': narrowed.data.createAccessToken.value };
+    const state = async () =>
+      server.sql(
+        `select w.id, w.secret_sealed, count(d.id)::int as deliveries from webhooks w
+         left join webhook_deliveries d on d.webhook_id = w.id where w.id in (?, ?) group by w.id order by w.id`,
+        [everywhere.id, inProduction.id],
+      );
+    const before = await state();
+    for (const id of [everywhere.id, inProduction.id]) {
+      const rotated = await graphql(
+        server.url,
+        'mutation($id: ID!) { rotateWebhookSecret(id: $id, overlapMinutes: 0) { secret } }',
+        { id },
+        inDev,
+      );
+      expect(errorCode(rotated)).toBe('FORBIDDEN');
+      expect(rotated.data?.rotateWebhookSecret ?? null).toBeNull();
+      const tested = await graphql(server.url, 'mutation($id: ID!) { sendWebhookTest(id: $id) { id } }', { id }, inDev);
+      expect(errorCode(tested)).toBe('FORBIDDEN');
+    }
+    const again = await graphql(
+      server.url,
+      'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }',
+      { id: ping.data.sendWebhookTest.id },
+      inDev,
+    );
+    expect(errorCode(again)).toBe('FORBIDDEN');
+    // REST runs the same operations.
+    const rest = await request(server.url, 'POST', `/v1/webhooks/${everywhere.id}/rotate-secret`, {
+      headers: inDev,
+      body: {},
+    });
+    expect(rest.status).toBe(403);
+    expect(await state()).toEqual(before);
   });
 
   it('refuses event types that do not exist and scopes outside the organization, storing nothing', async () => {

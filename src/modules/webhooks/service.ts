@@ -142,6 +142,19 @@ async function normalizeScope(
   return { projectIds: projects ?? ofEnvironments, environmentIds: environments };
 }
 
+/**
+ * A credential narrowed to environments acts only on webhooks narrowed to some of those: one
+ * that hears of other environments (or of every one) is beyond it, whatever the action (changing,
+ * deleting, rotating its secret, which answers the new one, sending to it).
+ */
+function assertWithinNarrowing(actor: ManagementPrincipal, webhook: Webhook, doing: string): void {
+  if (!actor.environmentIds) return;
+  const within = webhook.environmentIds?.every((e) => actor.environmentIds!.has(e)) ?? false;
+  if (!within) {
+    throw new ForbiddenError(`a credential narrowed to environments may only ${doing} webhooks narrowed to those`);
+  }
+}
+
 function normalizeDescription(description: string | null | undefined): string {
   const text = (description ?? '').trim();
   if (text.length > WEBHOOK_LIMITS.descriptionLength) {
@@ -221,9 +234,7 @@ export async function updateWebhook(
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
     const before = auditOf(webhook);
-    if (actor.environmentIds && webhook.environmentIds?.some((e) => !actor.environmentIds!.has(e)) !== false) {
-      throw new ForbiddenError('a credential narrowed to environments may only change webhooks narrowed to those');
-    }
+    assertWithinNarrowing(actor, webhook, 'change');
     if (url) webhook.url = url.toString();
     if (eventTypes) webhook.eventTypes = eventTypes;
     if (input.description != null) webhook.description = normalizeDescription(input.description);
@@ -261,9 +272,7 @@ export async function updateWebhook(
 export async function deleteWebhook(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Webhook> {
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
-    if (actor.environmentIds && webhook.environmentIds?.some((e) => !actor.environmentIds!.has(e)) !== false) {
-      throw new ForbiddenError('a credential narrowed to environments may only delete webhooks narrowed to those');
-    }
+    assertWithinNarrowing(actor, webhook, 'delete');
     recordAudit(tx, actor, {
       action: 'webhook.deleted',
       resourceType: 'webhook',
@@ -292,6 +301,7 @@ export async function rotateWebhookSecret(
   }
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
+    assertWithinNarrowing(actor, webhook, 'rotate the secret of');
     const secret = generateWebhookSecret();
     const now = Date.now();
     webhook.previousSecretSealed = overlapMinutes > 0 ? webhook.secretSealed : null;
@@ -348,6 +358,7 @@ export async function getDelivery(em: EntityManager, actor: ManagementPrincipal,
 export async function redeliver(em: EntityManager, actor: ManagementPrincipal, deliveryId: string) {
   return em.transactional(async (tx) => {
     const delivery = await getDelivery(tx, actor, deliveryId);
+    assertWithinNarrowing(actor, delivery.webhook, 'send to');
     let result = delivery;
     if (delivery.status === 'pending') {
       delivery.nextAttemptAt = new Date();
@@ -383,6 +394,7 @@ export async function sendTestPing(
 ): Promise<WebhookDelivery> {
   const { webhook, delivery } = await em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
+    assertWithinNarrowing(actor, webhook, 'send to');
     const now = new Date();
     const event = tx.create(WebhookEventSchema, {
       id: randomUUID(),
