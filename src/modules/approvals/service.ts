@@ -22,6 +22,7 @@ import {
 import {
   type ApprovedChange,
   announcePendingChange,
+  assertApplyAt,
   type ChangeRequest,
   proposalOf,
   recordPendingChange,
@@ -297,7 +298,7 @@ export async function reschedulePendingChange(
   applyAt: Date,
   now: Date,
 ): Promise<PendingChange> {
-  if (applyAt.getTime() <= now.getTime()) throw new ValidationError('applyAt must be in the future');
+  assertApplyAt(applyAt, now);
   return em.transactional(async (tx) => {
     const change = await lockChange(tx, actor.organizationId, id);
     if (!isAuthor(actor, change) && !hasPermission(actor, 'approval:review'))
