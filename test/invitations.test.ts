@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import { ManualClock } from '../src/clock.js';
 import { bearer, errorCode, graphql, request } from './helpers/client.js';
 import { type GivenOrg, givenMember, givenOrg, uniqueEmail } from './helpers/givens.js';
@@ -181,6 +182,64 @@ describe('accepting', () => {
     expect((await accept({ token: 'vx_inv_nonsense', name: 'A', password: 'a-long-password' })).body.error).toBe(
       'this invitation is not valid',
     );
+  });
+
+  it("grants no more than its sender still holds: a demoted or departed admin's invitations, or a deactivated token's, no longer work, and nothing is written", async () => {
+    const admin = await givenMember(server.url, org, 'admin');
+    const asAdmin = uniqueEmail('demoted');
+    const asDeveloper = uniqueEmail('departed');
+    const toAdmin = await invite(asAdmin, 'admin', admin.auth);
+    const toDeveloper = await invite(asDeveloper, 'developer', admin.auth);
+    const tokenInvitee = uniqueEmail('token');
+    const token = await graphql(
+      server.url,
+      'mutation($input: CreateAccessTokenInput!) { createAccessToken(input: $input) { value token { id } } }',
+      { input: { name: 'inviter', kind: 'SERVICE', permissions: [...ROLE_PERMISSIONS.viewer, 'member:manage'] } },
+      org.auth,
+    );
+    const byToken = await invite(tokenInvitee, 'viewer', { 'api-key': token.data.createAccessToken.value });
+    const demote = await graphql(
+      server.url,
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: developer) { role } }',
+      { u: admin.userId },
+      org.auth,
+    );
+    expect(demote.errors).toBeUndefined();
+    const refused = await accept({ token: toAdmin.token, name: 'Back door', password: 'a-long-password' });
+    expect(refused.status).toBe(403);
+    expect(Object.keys(refused.body).sort()).toEqual(['error', 'request_id']);
+    // What the sender still holds it still grants, until they leave.
+    const removed = await graphql(
+      server.url,
+      'mutation($u: ID!) { removeMember(userId: $u) { role } }',
+      { u: admin.userId },
+      org.auth,
+    );
+    expect(removed.errors, JSON.stringify(removed.errors)).toBeUndefined();
+    const gql = await graphql(
+      server.url,
+      'mutation($t: String!) { acceptInvitation(token: $t, name: "Gone", password: "a-long-password") { user { id } } }',
+      { t: toDeveloper.token },
+    );
+    expect(errorCode(gql)).toBe('FORBIDDEN');
+    const deactivated = await graphql(
+      server.url,
+      'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }',
+      { id: token.data.createAccessToken.token.id },
+      org.auth,
+    );
+    expect(deactivated.errors, JSON.stringify(deactivated.errors)).toBeUndefined();
+    expect((await accept({ token: byToken.token, name: 'T', password: 'a-long-password' })).status).toBe(403);
+    expect(
+      await server.sql('select id from users where email in (?, ?, ?)', [asAdmin, asDeveloper, tokenInvitee]),
+    ).toEqual([]);
+    expect(
+      await server.sql('select id from invitations where accepted_at is not null and id in (?, ?, ?)', [
+        toAdmin.invitation.id,
+        toDeveloper.invitation.id,
+        byToken.invitation.id,
+      ]),
+    ).toEqual([]);
   });
 
   it('a signed-in person joins with their account; someone else, or an email that has an account, cannot', async () => {
