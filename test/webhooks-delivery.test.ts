@@ -85,6 +85,29 @@ describe('delivering changes', () => {
     ).toBe(true);
   });
 
+  it("one organization's endpoints that never answer take at most half of a node's delivery slots: another's deliveries go on", async () => {
+    const node = await startServer({ ...WEBHOOK_TEST_SETTINGS, WEBHOOK_CONCURRENCY: '2', WEBHOOK_TIMEOUT_MS: '8000' });
+    const tarpit = await givenReceiver();
+    tarpit.answer = () => 'hang';
+    const hostile = await givenOrg(node.url);
+    const hostileProject = await defaultProjectOf(node.url, hostile);
+    for (let i = 0; i < 4; i++) await givenWebhook(node.url, hostile.auth, tarpit);
+    await givenFlag(node, hostile, hostileProject);
+    await eventually(() => tarpit.received.length >= 1, 5_000);
+
+    const victim = await givenOrg(node.url);
+    const receiver = await givenReceiver();
+    await givenWebhook(node.url, victim.auth, receiver);
+    const started = Date.now();
+    await givenFlag(node, victim, await defaultProjectOf(node.url, victim));
+    await receiver.waitForVerified(1, 6_000);
+    // Well before the first hostile attempt times out.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    // The hostile endpoints are tried one at a time (half of two slots).
+    expect(tarpit.received).toHaveLength(1);
+    await tarpit.stop();
+  });
+
   it('retries a receiver that fails three times and delivers on the fourth attempt, holding later changes back', async () => {
     const receiver = await givenReceiver();
     receiver.answer = (_r, n) => (n <= 3 ? { status: 500, body: 'not yet' } : { status: 204 });
