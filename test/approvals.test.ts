@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import {
   auditRows,
   CANCEL,
@@ -222,6 +223,38 @@ describe('a change in an environment that requires approval', () => {
       approvals: 2,
     });
     expect(await storedState(server, flag.id, project.env.production!)).toMatchObject({ on: true });
+  });
+
+  it('a change a service token proposed is not reviewed by the person who created the token, even once it is deleted', async () => {
+    const { project, flag } = await givenGovernedFlag();
+    const ci = await givenAccessToken(server.url, admin.auth, {
+      kind: 'SERVICE',
+      permissions: [...ROLE_PERMISSIONS.developer],
+    });
+    expect(ci.errors, JSON.stringify(ci.errors)).toBeUndefined();
+    const token = { authorization: `Bearer ${ci.data.createAccessToken.value}` };
+    const first = await propose(project, flag.id, { on: true }, token);
+    const second = await propose(project, flag.id, { offVariation: 0 }, token);
+    const self = await review(first.pendingChange.id, 'APPROVE', admin.auth);
+    expect(errorCode(self)).toBe('FORBIDDEN');
+    expect(self.errors![0]!.message).toBe('nobody reviews a request made with a service token they created');
+    const deleted = await gql(
+      'mutation($id: ID!) { deleteAccessToken(id: $id) { id } }',
+      { id: ci.data.createAccessToken.token.id },
+      admin.auth,
+    );
+    expect(deleted.errors, JSON.stringify(deleted.errors)).toBeUndefined();
+    expect(errorCode(await review(second.pendingChange.id, 'APPROVE', admin.auth))).toBe('FORBIDDEN');
+    expect(
+      await server.sql('select id from pending_reviews where change_id in (?, ?)', [
+        first.pendingChange.id,
+        second.pendingChange.id,
+      ]),
+    ).toEqual([]);
+    // Anyone else reviews it.
+    expect((await review(first.pendingChange.id, 'APPROVE', admin2.auth)).data.reviewPendingChange.state).toBe(
+      'APPLIED',
+    );
   });
 
   it('a viewer and a service token acting alone cannot review; a rejection ends the request', async () => {

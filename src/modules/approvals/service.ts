@@ -6,6 +6,7 @@ import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagin
 import { asDomainError } from '../../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { MembershipSchema } from '../accounts/entity.js';
+import { AuditEntrySchema } from '../audit/entity.js';
 import { recordAudit } from '../audit/service.js';
 import { FlagStateSchema } from '../flags/entity.js';
 import { archiveFlag, deleteFlag } from '../flags/service.js';
@@ -30,6 +31,7 @@ import {
 import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { getEnvironment, lockEnvironments } from '../projects/service.js';
 import { updateSegment } from '../segments/service.js';
+import { AccessTokenSchema } from '../tokens/entity.js';
 
 /**
  * Approvals and scheduled changes: what happens to a pending change (modules/pending) after it
@@ -204,6 +206,32 @@ async function applyChange(
   change.resolvedAt = new Date();
 }
 
+/**
+ * Who created the service token that proposed a change acting alone: the person holding its value,
+ * so approving it would be reviewing their own request. From the token, or, once it is deleted,
+ * from the audit entry of its creation (so deleting the token does not open the way).
+ */
+async function tokenCreatorOf(em: EntityManager, change: PendingChange): Promise<string | null> {
+  if (change.authorUserId !== null || !change.authorTokenId) return null;
+  const token = await em.findOne(
+    AccessTokenSchema,
+    { id: change.authorTokenId, organization: change.organizationId },
+    { fields: ['user'] },
+  );
+  if (token) return token.user?.id ?? null;
+  const created = await em.findOne(
+    AuditEntrySchema,
+    {
+      organizationId: change.organizationId,
+      action: 'token.created',
+      resourceType: 'access_token',
+      resourceId: change.authorTokenId,
+    },
+    { fields: ['actorUserId'] },
+  );
+  return created?.actorUserId ?? null;
+}
+
 export interface ReviewInput {
   decision: ReviewDecision;
   comment?: string | null;
@@ -232,6 +260,8 @@ export async function reviewPendingChange(
     if (change.requiredApprovals === 0)
       throw new ConflictError('this change requires no approval: it applies at its time');
     if (change.authorUserId === reviewer) throw new ForbiddenError('nobody reviews their own request');
+    if ((await tokenCreatorOf(tx, change)) === reviewer)
+      throw new ForbiddenError('nobody reviews a request made with a service token they created');
     if (change.applyAt && change.applyAt.getTime() <= now.getTime())
       throw new ConflictError('its time to apply came before it was approved: it does not run');
     const already = await tx.count(PendingReviewSchema, { change, round: change.round, reviewerUserId: reviewer });
