@@ -88,7 +88,7 @@ describe('inviting', () => {
     expect(JSON.stringify(await server.sql('select details from audit_entries'))).not.toContain(created.token);
   });
 
-  it('refuses a current member (409), an owner invited by an admin (403), and an account another organization’s SSO manages', async () => {
+  it('refuses a current member (409), an owner invited by an admin (403), an admin replacing an owner’s invitation (403), and an account another organization’s SSO manages', async () => {
     const member = await givenMember(server.url, org, 'viewer');
     expect(errorCode(await graphql(server.url, INVITE, { email: member.email, role: 'viewer' }, org.auth))).toBe(
       'CONFLICT',
@@ -113,6 +113,18 @@ describe('inviting', () => {
     );
     // An admin may invite an admin.
     await invite(uniqueEmail(), 'admin', admin.auth);
+    // Nor does an admin replace (so revoke) an owner's invitation by inviting the address again.
+    const future = uniqueEmail('future-owner');
+    const asOwner = await invite(future, 'owner');
+    expect(errorCode(await graphql(server.url, INVITE, { email: future, role: 'viewer' }, admin.auth))).toBe(
+      'FORBIDDEN',
+    );
+    const [kept] = await server.sql<{ role: string; revoked_at: Date | null }>(
+      'select role, revoked_at from invitations where id = ?',
+      [asOwner.invitation.id],
+    );
+    expect(kept).toEqual({ role: 'owner', revoked_at: null });
+    expect(await server.sql('select id from invitations where email = ? and role = ?', [future, 'viewer'])).toEqual([]);
   });
 });
 

@@ -58,6 +58,8 @@ export async function inviteMember(
       acceptedAt: null,
       revokedAt: null,
     });
+    // Replacing is revoking: nobody replaces an invitation they could not revoke (an owner's, by an admin).
+    for (const old of replaced) assertCanTouchRole(actor, old.role);
     for (const old of replaced) old.revokedAt = now;
     const token = generateKey('invitation');
     const invitation = tx.create(InvitationSchema, {
