@@ -154,6 +154,28 @@ describe('who manages webhooks', () => {
     expect(await state()).toEqual(before);
   });
 
+  it('at most 50 per organization, also when the last ones are created at once', async () => {
+    const org = await givenOrg(server.url);
+    const receiver = await givenReceiver();
+    await server.sql(
+      `insert into webhooks (id, organization_id, url, description, event_types, active, secret_sealed, created_at, updated_at)
+       select gen_random_uuid(), ?, ?, '', '{flag.*}', false, 'sealed', now(), now() from generate_series(1, 45)`,
+      [org.organizationId, receiver.url],
+    );
+    const created = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        graphql(server.url, CREATE_WEBHOOK, { input: { url: receiver.url, eventTypes: ['flag.*'] } }, org.auth),
+      ),
+    );
+    expect(created.filter((r) => !r.errors).length).toBe(5);
+    expect(created.filter((r) => errorCode(r) === 'CONFLICT').length).toBe(5);
+    const [row] = await server.sql<{ count: number }>(
+      'select count(*)::int as count from webhooks where organization_id = ?',
+      [org.organizationId],
+    );
+    expect(row).toEqual({ count: 50 });
+  });
+
   it('refuses event types that do not exist and scopes outside the organization, storing nothing', async () => {
     const receiver = await givenReceiver();
     const count = async () =>

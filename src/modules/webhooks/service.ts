@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import type { Permission } from '../../auth/permissions.js';
 import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
-import type { Organization } from '../accounts/entity.js';
+import { type Organization, OrganizationSchema } from '../accounts/entity.js';
 import { recordAudit } from '../audit/service.js';
 import { EnvironmentSchema, ProjectSchema } from '../projects/entity.js';
 import { generateWebhookSecret, sealWebhookSecret } from './delivery.js';
@@ -185,6 +185,8 @@ export async function createWebhook(
   await assertSafeTarget(url, settings.allowPrivate);
   return em.transactional(async (tx) => {
     const scope = await normalizeScope(tx, actor, input.projectIds ?? null, input.environmentIds ?? null);
+    // Creations of one organization take turns, so concurrent ones cannot all count 49 and pass.
+    await tx.findOneOrFail(OrganizationSchema, { id: actor.organizationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if ((await tx.count(WebhookSchema, { organization: actor.organizationId })) >= WEBHOOK_LIMITS.perOrganization) {
       throw new ConflictError(`an organization may have at most ${WEBHOOK_LIMITS.perOrganization} webhooks`);
     }
