@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import { LockMode } from '@mikro-orm/postgresql';
-import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
+import { isPermission, type Permission, ROLE_PERMISSIONS } from '../../auth/permissions.js';
+import { hasPermission, intersect, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { asDomainError } from '../../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
@@ -448,6 +449,42 @@ function schedulerOf(change: PendingChange): ManagementPrincipal {
   };
 }
 
+/** What each kind of change needs of whoever makes it (in its environment, for a flag state). */
+const KIND_PERMISSION: Record<PendingChange['kind'], Permission> = {
+  'flag.state': 'flag:write',
+  'flag.archive': 'flag:write',
+  'flag.restore': 'flag:write',
+  'flag.delete': 'flag:delete',
+  'segment.update': 'segment:write',
+};
+
+/**
+ * Why whoever scheduled a change may not make it now, or null when they still may. A change that
+ * runs later runs with the authority its author has then, as their tokens do on every request: a
+ * member who left or lost the permission, or a token deactivated, deleted or narrowed away from
+ * the environment, has it run nothing any more.
+ */
+async function whyAuthorCannotNow(em: EntityManager, change: PendingChange): Promise<string | null> {
+  const organization = change.organizationId;
+  let permissions: ReadonlySet<Permission> | null = null;
+  if (change.authorTokenId) {
+    const token = await em.findOne(AccessTokenSchema, { id: change.authorTokenId, organization });
+    if (!token?.active) return 'the token that scheduled it is deactivated or deleted';
+    const environmentId = change.environment?.id;
+    if (token.environmentIds && environmentId && !token.environmentIds.includes(environmentId))
+      return 'the token that scheduled it no longer reaches its environment';
+    permissions = new Set(token.scopes.filter(isPermission));
+  }
+  if (change.authorUserId) {
+    const membership = await em.findOne(MembershipSchema, { user: change.authorUserId, organization });
+    if (!membership) return 'its author is no longer a member';
+    const role = ROLE_PERMISSIONS[membership.role];
+    permissions = permissions ? intersect(permissions, role) : role;
+  }
+  const needed = KIND_PERMISSION[change.kind];
+  return permissions?.has(needed) ? null : `its author no longer holds ${needed}`;
+}
+
 /**
  * The scheduler's job: at its time, an approved change applies (by the stale-version rule) and a
  * change still waiting for approval expires. Idempotent, under the change's row lock: a job for a
@@ -462,14 +499,11 @@ export async function applyScheduledChange(em: EntityManager, job: ScheduledJob)
     );
     if (!change || change.applyAt?.toISOString() !== job.applyAt || !OPEN_STATES.includes(change.state)) return null;
     const actor = schedulerOf(change);
-    const authorLeft =
-      change.authorUserId !== null &&
-      change.authorKind !== 'service-token' &&
-      (await tx.count(MembershipSchema, { user: change.authorUserId, organization: change.organizationId })) === 0;
-    if (change.state === 'pending' || authorLeft) {
+    const authorCannot = change.state === 'pending' ? null : await whyAuthorCannotNow(tx, change);
+    if (change.state === 'pending' || authorCannot) {
       change.state = 'expired';
-      change.outcome = authorLeft
-        ? 'its author is no longer a member: it did not run'
+      change.outcome = authorCannot
+        ? `${authorCannot}: it did not run`
         : 'its time came before it was approved: it did not run';
       change.resolvedAt = new Date();
       recordPendingChange(tx, actor, change, 'expired', { outcome: change.outcome });
