@@ -238,6 +238,10 @@ describe('a change in an environment that requires approval', () => {
     const self = await review(first.pendingChange.id, 'APPROVE', admin.auth);
     expect(errorCode(self)).toBe('FORBIDDEN');
     expect(self.errors![0]!.message).toBe('nobody reviews a request made with a service token they created');
+    // Anyone else reviews it.
+    expect((await review(first.pendingChange.id, 'APPROVE', admin2.auth)).data.reviewPendingChange.state).toBe(
+      'APPLIED',
+    );
     const deleted = await gql(
       'mutation($id: ID!) { deleteAccessToken(id: $id) { id } }',
       { id: ci.data.createAccessToken.token.id },
@@ -246,15 +250,30 @@ describe('a change in an environment that requires approval', () => {
     expect(deleted.errors, JSON.stringify(deleted.errors)).toBeUndefined();
     expect(errorCode(await review(second.pendingChange.id, 'APPROVE', admin.auth))).toBe('FORBIDDEN');
     expect(
-      await server.sql('select id from pending_reviews where change_id in (?, ?)', [
+      await server.sql('select id from pending_reviews where change_id in (?, ?) and reviewer_user_id = ?', [
         first.pendingChange.id,
         second.pendingChange.id,
+        admin.userId,
       ]),
     ).toEqual([]);
-    // Anyone else reviews it.
-    expect((await review(first.pendingChange.id, 'APPROVE', admin2.auth)).data.reviewPendingChange.state).toBe(
-      'APPLIED',
+  });
+
+  it('does not apply, once approved, for an author who no longer holds the permission to make it', async () => {
+    const { project, flag } = await givenGovernedFlag();
+    const author = await givenMember(server.url, org, 'developer');
+    const { pendingChange } = await propose(project, flag.id, { on: true }, author.auth);
+    const demoted = await gql(
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: viewer) { role } }',
+      { u: author.userId },
+      org.auth,
     );
+    expect(demoted.errors).toBeUndefined();
+    const approved = await review(pendingChange.id, 'APPROVE', admin.auth);
+    expect(approved.data.reviewPendingChange).toMatchObject({
+      state: 'STALE',
+      outcome: 'its author no longer holds flag:write: it did not apply',
+    });
+    expect(await storedState(server, flag.id, project.env.production!)).toMatchObject({ on: false, version: 1 });
   });
 
   it('a viewer and a service token acting alone cannot review; a rejection ends the request', async () => {

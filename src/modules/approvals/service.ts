@@ -177,8 +177,9 @@ async function write(em: EntityManager, actor: ManagementPrincipal, change: Pend
 
 /**
  * Applies an approved change now, in the caller's transaction, or marks it stale when what it was
- * made against changed (or it would no longer be valid): a change is never applied over one its
- * reviewers did not see. The write runs in a savepoint, so a refused write leaves nothing behind.
+ * made against changed (or it would no longer be valid, or its author may no longer make it): a
+ * change is never applied over one its reviewers did not see, nor for an author who lost the right.
+ * The write runs in a savepoint, so a refused write leaves nothing behind.
  */
 async function applyChange(
   em: EntityManager,
@@ -192,7 +193,8 @@ async function applyChange(
     approvedBy: await approversOf(em, change),
     trigger,
   };
-  let outcome = await staleness(em, change);
+  const authorCannot = await whyAuthorCannotNow(em, change);
+  let outcome = authorCannot ? `${authorCannot}: it did not apply` : await staleness(em, change);
   if (outcome === null) {
     try {
       await em.transactional((tx) => write(tx, actor, change, approved));
