@@ -194,6 +194,10 @@ describe('accepting', () => {
     expect((await accept({ token: 'vx_inv_nonsense', name: 'A', password: 'a-long-password' })).body.error).toBe(
       'this invitation is not valid',
     );
+    // A token that is no invitation is refused before anything else is looked at (no password is hashed for it).
+    const guessed = await accept({ token: `vx_inv_${'x'.repeat(36)}`, name: '', password: 'short' });
+    expect(guessed.status).toBe(401);
+    expect(guessed.body.error).toBe('this invitation is not valid');
   });
 
   it("grants no more than its sender still holds: a demoted or departed admin's invitations, or a deactivated token's, no longer work, and nothing is written", async () => {

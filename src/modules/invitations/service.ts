@@ -211,6 +211,12 @@ export async function acceptInvitation(
   const signedIn = principal !== null;
   if (signedIn && (principal.kind !== 'member' || !principal.userId))
     throw new ForbiddenError('sign in as the person invited to accept an invitation');
+  // A guessed token costs one indexed read, never a password hash (the costly part of this door).
+  if (
+    parseKey(input.token) !== 'invitation' ||
+    !(await em.count(InvitationSchema, { tokenHash: hashKey(input.token) }))
+  )
+    throw new UnauthenticatedError('this invitation is not valid');
   if (!signedIn) {
     assertPassword(input.password ?? '');
     assertName(input.name ?? '', 'name');
