@@ -3,6 +3,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import { ManualClock } from '../src/clock.js';
+import { INVITATION_TTL_MS, INVITATIONS_PER_DAY } from '../src/modules/invitations/service.js';
 import { bearer, errorCode, graphql, request } from './helpers/client.js';
 import { type GivenOrg, givenMember, givenOrg, uniqueEmail } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -125,6 +126,33 @@ describe('inviting', () => {
     );
     expect(kept).toEqual({ role: 'owner', revoked_at: null });
     expect(await server.sql('select id from invitations where email = ? and role = ?', [future, 'viewer'])).toEqual([]);
+  });
+});
+
+describe('how many', () => {
+  it(`an organization sends at most ${INVITATIONS_PER_DAY} in 24 hours, whoever sends them`, async () => {
+    const busy = await givenOrg(server.url);
+    await server.sql(
+      `insert into invitations (id, organization_id, email, role, token_hash, expires_at, created_at)
+       select gen_random_uuid(), ?, 'bulk-' || n || '@example.com', 'viewer', md5(random()::text) || md5(random()::text), ?, ?
+       from generate_series(1, ?) n`,
+      [
+        busy.organizationId,
+        new Date(clock.now() + INVITATION_TTL_MS),
+        new Date(clock.now() - 60_000),
+        INVITATIONS_PER_DAY,
+      ],
+    );
+    const refused = await graphql(server.url, INVITE, { email: uniqueEmail(), role: 'viewer' }, busy.auth);
+    expect(refused.errors?.[0]).toMatchObject({
+      message: `an organization may send at most ${INVITATIONS_PER_DAY} invitations a day: try later`,
+      extensions: { code: 'CONFLICT' },
+    });
+    const rows = await server.sql('select id from invitations where organization_id = ?', [busy.organizationId]);
+    expect(rows).toHaveLength(INVITATIONS_PER_DAY);
+    // A day later it may again.
+    clock.advance(24 * 60 * 60 * 1000);
+    await invite(uniqueEmail(), 'viewer', busy.auth);
   });
 });
 

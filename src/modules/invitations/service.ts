@@ -21,6 +21,11 @@ import { type Invitation, InvitationSchema } from './entity.js';
  * accept link; mailed too when SMTP is set), stored as its hash, valid for 7 days.
  */
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Invitations one organization sends in 24 hours. Each may be a mail from this server to any
+ * address; the per-caller budget alone is multiplied by minting tokens (each has its own).
+ */
+export const INVITATIONS_PER_DAY = 200;
 
 export interface IssuedInvitation {
   invitation: Invitation;
@@ -42,6 +47,14 @@ export async function inviteMember(
   // An admin invites no owner: nobody grants a role that can do more than they can.
   assertCanTouchRole(actor, role);
   return em.transactional(async (tx) => {
+    // One organization's invitations take turns, so the daily count cannot be passed at once.
+    await tx.findOneOrFail(OrganizationSchema, { id: actor.organizationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const sent = await tx.count(InvitationSchema, {
+      organization: actor.organizationId,
+      createdAt: { $gt: new Date(now.getTime() - 24 * 60 * 60 * 1000) },
+    });
+    if (sent >= INVITATIONS_PER_DAY)
+      throw new ConflictError(`an organization may send at most ${INVITATIONS_PER_DAY} invitations a day: try later`);
     const user = await tx.findOne(UserSchema, { email });
     if (user) {
       if (await tx.count(MembershipSchema, { organization: actor.organizationId, user }))
