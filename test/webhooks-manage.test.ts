@@ -4,11 +4,13 @@ import { environmentsOf, givenAccessToken } from './helpers/credentials.js';
 import { type GivenProject, givenFlag, givenSegment, givenState } from './helpers/flags.js';
 import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { eventually } from './helpers/waiters.js';
 import { givenReceiver } from './helpers/webhook-receiver.js';
 import {
   CREATE_WEBHOOK,
   defaultProjectOf,
   deliveredLog,
+  deliveriesOf,
   givenWebhook,
   WEBHOOK_TEST_SETTINGS,
 } from './helpers/webhooks.js';
@@ -152,6 +154,54 @@ describe('who manages webhooks', () => {
     });
     expect(rest.status).toBe(403);
     expect(await state()).toEqual(before);
+  });
+
+  it("acting on a webhook needs reading what it hears: no re-pointing, rotating, redelivering or reading the log of another's member.* webhook without member:read", async () => {
+    const receiver = await givenReceiver();
+    const members = await givenWebhook(server.url, owner.auth, receiver, { eventTypes: ['member.*'] });
+    await givenMember(server.url, owner, 'viewer');
+    const log = await eventually(async () => {
+      const w = await deliveriesOf(server.url, owner.auth, members.id);
+      return w.deliveries.total > 0 ? w.deliveries.data[0] : null;
+    }, 10_000);
+    const limited = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+    });
+    const key = { 'api-key': limited.data.createAccessToken.value };
+    const before = await server.sql('select url, secret_sealed from webhooks where id = ?', [members.id]);
+    const attacker = await givenReceiver();
+    const repointed = await graphql(
+      server.url,
+      'mutation($id: ID!, $url: String!) { updateWebhook(id: $id, input: { url: $url }) { url } }',
+      { id: members.id, url: attacker.url },
+      key,
+    );
+    expect(errorCode(repointed)).toBe('FORBIDDEN');
+    const rotated = await graphql(
+      server.url,
+      'mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }',
+      { id: members.id },
+      key,
+    );
+    expect(errorCode(rotated)).toBe('FORBIDDEN');
+    const again = await graphql(
+      server.url,
+      'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }',
+      { id: log.id },
+      key,
+    );
+    expect(errorCode(again)).toBe('FORBIDDEN');
+    const read = await graphql(
+      server.url,
+      'query($id: ID!) { webhook(id: $id) { deliveries { data { payload } } } }',
+      { id: members.id },
+      key,
+    );
+    expect(errorCode(read)).toBe('FORBIDDEN');
+    expect(JSON.stringify(read.data ?? {})).not.toContain('member.');
+    expect(await server.sql('select url, secret_sealed from webhooks where id = ?', [members.id])).toEqual(before);
+    expect(attacker.received).toEqual([]);
   });
 
   it('at most 50 per organization, also when the last ones are created at once', async () => {

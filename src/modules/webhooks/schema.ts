@@ -131,7 +131,7 @@ const WebhookType = builder.objectRef<Webhook>('Webhook').implement({
       type: WebhookDeliveryPage,
       description: 'The delivery log, newest first.',
       args: { ...pageArgs, status: t.arg({ type: DeliveryStatusEnum, required: false }) },
-      resolve: (w, args, ctx) => listDeliveries(ctx.em, w, args),
+      resolve: (w, args, ctx) => listDeliveries(ctx.em, actorOf(ctx), w, args),
     }),
   }),
 });

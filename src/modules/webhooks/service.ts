@@ -90,14 +90,22 @@ function normalizeEventTypes(actor: ManagementPrincipal, types: string[]): strin
     throw new ValidationError(`eventTypes may name at most ${WEBHOOK_LIMITS.eventTypes} types`);
   }
   for (const type of unique) {
+    if (subscriptionFamily(type) === null)
+      throw new ValidationError(`eventTypes: "${type.slice(0, 100)}" is not an event type`);
+  }
+  assertCanRead(actor, unique, 'subscribing to');
+  return unique;
+}
+
+/** What a webhook hears, the caller must be able to read: to subscribe to it, and to act on a subscription. */
+function assertCanRead(actor: ManagementPrincipal, types: readonly string[], doing: string): void {
+  for (const type of types) {
     const family = subscriptionFamily(type);
-    if (family === null) throw new ValidationError(`eventTypes: "${type.slice(0, 100)}" is not an event type`);
-    const needed = FAMILY_READ[family]!;
-    if (!hasPermission(actor, needed)) {
-      throw new ForbiddenError(`subscribing to ${family}.* events needs ${needed}, which you do not have`);
+    const needed = family === null ? undefined : FAMILY_READ[family];
+    if (needed && !hasPermission(actor, needed)) {
+      throw new ForbiddenError(`${doing} ${family}.* events needs ${needed}, which you do not have`);
     }
   }
-  return unique;
 }
 
 /**
@@ -143,16 +151,19 @@ async function normalizeScope(
 }
 
 /**
- * A credential narrowed to environments acts only on webhooks narrowed to some of those: one
- * that hears of other environments (or of every one) is beyond it, whatever the action (changing,
- * deleting, rotating its secret, which answers the new one, sending to it).
+ * Who may act on a webhook (change, delete, rotate its secret, which answers the new one, send to
+ * it, read its log): whoever could have made it. A credential narrowed to environments, only on
+ * webhooks narrowed to some of those; anyone, only on webhooks of events they can read (re-pointing
+ * a member.* webhook would otherwise hand member events to a caller without member:read).
  */
-function assertWithinNarrowing(actor: ManagementPrincipal, webhook: Webhook, doing: string): void {
-  if (!actor.environmentIds) return;
-  const within = webhook.environmentIds?.every((e) => actor.environmentIds!.has(e)) ?? false;
-  if (!within) {
-    throw new ForbiddenError(`a credential narrowed to environments may only ${doing} webhooks narrowed to those`);
+function assertMayActOn(actor: ManagementPrincipal, webhook: Webhook, doing: string): void {
+  if (actor.environmentIds) {
+    const within = webhook.environmentIds?.every((e) => actor.environmentIds!.has(e)) ?? false;
+    if (!within) {
+      throw new ForbiddenError(`a credential narrowed to environments may only ${doing} webhooks narrowed to those`);
+    }
   }
+  assertCanRead(actor, webhook.eventTypes, `${doing} a webhook of`);
 }
 
 function normalizeDescription(description: string | null | undefined): string {
@@ -236,7 +247,7 @@ export async function updateWebhook(
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
     const before = auditOf(webhook);
-    assertWithinNarrowing(actor, webhook, 'change');
+    assertMayActOn(actor, webhook, 'change');
     if (url) webhook.url = url.toString();
     if (eventTypes) webhook.eventTypes = eventTypes;
     if (input.description != null) webhook.description = normalizeDescription(input.description);
@@ -274,7 +285,7 @@ export async function updateWebhook(
 export async function deleteWebhook(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Webhook> {
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
-    assertWithinNarrowing(actor, webhook, 'delete');
+    assertMayActOn(actor, webhook, 'delete');
     recordAudit(tx, actor, {
       action: 'webhook.deleted',
       resourceType: 'webhook',
@@ -303,7 +314,7 @@ export async function rotateWebhookSecret(
   }
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
-    assertWithinNarrowing(actor, webhook, 'rotate the secret of');
+    assertMayActOn(actor, webhook, 'rotate the secret of');
     const secret = generateWebhookSecret();
     const now = Date.now();
     webhook.previousSecretSealed = overlapMinutes > 0 ? webhook.secretSealed : null;
@@ -326,9 +337,12 @@ export interface DeliveryListArgs extends PageArgs {
 /** An endpoint's deliveries, newest first. */
 export async function listDeliveries(
   em: EntityManager,
+  actor: ManagementPrincipal,
   webhook: Webhook,
   args: DeliveryListArgs,
 ): Promise<Page<WebhookDelivery>> {
+  // The log holds the events' payloads: it is read by who may read those events.
+  assertMayActOn(actor, webhook, 'read the deliveries of');
   const window = pageWindow(args);
   const [rows, total] = await em.findAndCount(
     WebhookDeliverySchema,
@@ -360,7 +374,7 @@ export async function getDelivery(em: EntityManager, actor: ManagementPrincipal,
 export async function redeliver(em: EntityManager, actor: ManagementPrincipal, deliveryId: string) {
   return em.transactional(async (tx) => {
     const delivery = await getDelivery(tx, actor, deliveryId);
-    assertWithinNarrowing(actor, delivery.webhook, 'send to');
+    assertMayActOn(actor, delivery.webhook, 'send to');
     let result = delivery;
     if (delivery.status === 'pending') {
       delivery.nextAttemptAt = new Date();
@@ -396,7 +410,7 @@ export async function sendTestPing(
 ): Promise<WebhookDelivery> {
   const { webhook, delivery } = await em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
-    assertWithinNarrowing(actor, webhook, 'send to');
+    assertMayActOn(actor, webhook, 'send to');
     const now = new Date();
     const event = tx.create(WebhookEventSchema, {
       id: randomUUID(),
