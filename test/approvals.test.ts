@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import {
   auditRows,
   CANCEL,
@@ -8,7 +9,7 @@ import {
   REQUEST,
   REVIEW,
 } from './helpers/approvals.js';
-import { errorCode, graphql } from './helpers/client.js';
+import { errorCode, graphql, request as httpRequest } from './helpers/client.js';
 import { givenAccessToken } from './helpers/credentials.js';
 import {
   type GivenProject,
@@ -224,6 +225,57 @@ describe('a change in an environment that requires approval', () => {
     expect(await storedState(server, flag.id, project.env.production!)).toMatchObject({ on: true });
   });
 
+  it('a change a service token proposed is not reviewed by the person who created the token, even once it is deleted', async () => {
+    const { project, flag } = await givenGovernedFlag();
+    const ci = await givenAccessToken(server.url, admin.auth, {
+      kind: 'SERVICE',
+      permissions: [...ROLE_PERMISSIONS.developer],
+    });
+    expect(ci.errors, JSON.stringify(ci.errors)).toBeUndefined();
+    const token = { authorization: `Bearer ${ci.data.createAccessToken.value}` };
+    const first = await propose(project, flag.id, { on: true }, token);
+    const second = await propose(project, flag.id, { offVariation: 0 }, token);
+    const self = await review(first.pendingChange.id, 'APPROVE', admin.auth);
+    expect(errorCode(self)).toBe('FORBIDDEN');
+    expect(self.errors![0]!.message).toBe('nobody reviews a request made with a service token they created');
+    // Anyone else reviews it.
+    expect((await review(first.pendingChange.id, 'APPROVE', admin2.auth)).data.reviewPendingChange.state).toBe(
+      'APPLIED',
+    );
+    const deleted = await gql(
+      'mutation($id: ID!) { deleteAccessToken(id: $id) { id } }',
+      { id: ci.data.createAccessToken.token.id },
+      admin.auth,
+    );
+    expect(deleted.errors, JSON.stringify(deleted.errors)).toBeUndefined();
+    expect(errorCode(await review(second.pendingChange.id, 'APPROVE', admin.auth))).toBe('FORBIDDEN');
+    expect(
+      await server.sql('select id from pending_reviews where change_id in (?, ?) and reviewer_user_id = ?', [
+        first.pendingChange.id,
+        second.pendingChange.id,
+        admin.userId,
+      ]),
+    ).toEqual([]);
+  });
+
+  it('does not apply, once approved, for an author who no longer holds the permission to make it', async () => {
+    const { project, flag } = await givenGovernedFlag();
+    const author = await givenMember(server.url, org, 'developer');
+    const { pendingChange } = await propose(project, flag.id, { on: true }, author.auth);
+    const demoted = await gql(
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: viewer) { role } }',
+      { u: author.userId },
+      org.auth,
+    );
+    expect(demoted.errors).toBeUndefined();
+    const approved = await review(pendingChange.id, 'APPROVE', admin.auth);
+    expect(approved.data.reviewPendingChange).toMatchObject({
+      state: 'STALE',
+      outcome: 'its author no longer holds flag:write: it did not apply',
+    });
+    expect(await storedState(server, flag.id, project.env.production!)).toMatchObject({ on: false, version: 1 });
+  });
+
   it('a viewer and a service token acting alone cannot review; a rejection ends the request', async () => {
     const { project, flag } = await givenGovernedFlag();
     const { pendingChange } = await propose(project, flag.id, { on: true });
@@ -406,6 +458,65 @@ describe('a change in an environment that requires approval', () => {
     );
     expect(errorCode(r)).toBe('FORBIDDEN');
     expect(await server.sql('select id from pending_changes where flag_id = ?', [flag.id])).toEqual([]);
+  });
+});
+
+describe('bounds', () => {
+  it('applyAt in the past or more than 366 days ahead, a comment over 2,000 characters and minApprovals outside 1-10 are refused on every door, leaving no row', async () => {
+    const project = await givenProject(server, org);
+    const flag = await givenFlag(server, org, project);
+    const { version } = await storedState(server, flag.id, project.env.dev!);
+    const rows = async () => server.sql('select id, apply_at from pending_changes where flag_id = ?', [flag.id]);
+    const ahead = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    const request = (at: string, comment?: string) =>
+      gql(REQUEST, { f: flag.id, e: project.env.dev, v: version, input: { on: true }, at, comment }, developer.auth);
+    for (const at of [ahead(-1), ahead(367), '9999-12-31T00:00:00Z']) {
+      const r = await request(at);
+      expect(r.errors?.[0]?.extensions?.code, at).toBe('VALIDATION');
+    }
+    expect(errorCode(await request(ahead(1), 'x'.repeat(2_001)))).toBe('VALIDATION');
+    const rest = (path: string, body: unknown, method = 'POST') =>
+      httpRequest(server.url, method, path, { headers: developer.auth, body });
+    const far = await rest('/v1/approvals', {
+      flag_id: flag.id,
+      env_id: project.env.dev,
+      version,
+      change: { on: true },
+      apply_at: '9999-12-31T00:00:00Z',
+    });
+    expect(far.status).toBe(400);
+    expect(Object.keys(far.body).sort()).toEqual(['error', 'request_id']);
+    expect(await rows()).toEqual([]);
+
+    // Rescheduling is bounded the same way, and leaves the time it had.
+    const scheduled = await request(ahead(1));
+    expect(scheduled.errors).toBeUndefined();
+    const id = scheduled.data.requestFlagChange.id;
+    const before = await rows();
+    for (const at of [ahead(-1), ahead(367), '9999-12-31T00:00:00Z']) {
+      const moved = await gql(
+        'mutation($id: ID!, $at: DateTime!) { reschedulePendingChange(id: $id, applyAt: $at) { applyAt } }',
+        { id, at },
+        developer.auth,
+      );
+      expect(errorCode(moved), at).toBe('VALIDATION');
+      expect((await rest(`/v1/approvals/${id}/reschedule`, { apply_at: at })).status).toBe(400);
+    }
+    expect(await rows()).toEqual(before);
+
+    for (const min of [0, 11, -1]) {
+      const set = await gql(
+        'mutation($e: ID!, $m: Int) { setEnvironmentApproval(environmentId: $e, requiresApproval: true, minApprovals: $m) { minApprovals } }',
+        { e: project.env.dev, m: min },
+        org.auth,
+      );
+      expect(errorCode(set)).toBe('VALIDATION');
+    }
+    const [dev] = await server.sql<{ requires_approval: boolean }>(
+      'select requires_approval from environments where id = ?',
+      [project.env.dev],
+    );
+    expect(dev!.requires_approval).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyAuditChain } from '../src/modules/audit/service.js';
 import { bearer, errorCode, graphql, request } from './helpers/client.js';
 import { givenAccessToken } from './helpers/credentials.js';
 import { givenFlag, givenProject, givenState, storedState } from './helpers/flags.js';
@@ -204,6 +205,21 @@ describe('the hash chain', () => {
       valid: false,
       firstBroken: { seq: last!.seq, entryId: null },
     });
+  });
+
+  it('reads the chain a batch at a time, keeping none of it in memory, and at most SENSITIVE_RATE_LIMIT times a minute per caller', async () => {
+    const { org } = await givenBusyOrg();
+    const em = server.orm.em.fork();
+    const verified = await verifyAuditChain(em, org.organizationId);
+    expect(verified).toMatchObject({ valid: true, checked: verified.length });
+    expect(verified.length).toBeGreaterThan(4);
+    expect(em.getUnitOfWork().getIdentityMap().values()).toEqual([]);
+
+    const strict = await startServer({ AUTH_RATE_LIMIT: '10000', SENSITIVE_RATE_LIMIT: '2' });
+    const owner = await givenOrg(strict.url);
+    const calls = [];
+    for (let i = 0; i < 3; i++) calls.push(await graphql(strict.url, VERIFY, {}, owner.auth));
+    expect(calls.map(errorCode)).toEqual([undefined, undefined, 'RATE_LIMITED']);
   });
 
   it('needs audit:read', async () => {

@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import { ManualClock } from '../src/clock.js';
+import { INVITATION_TTL_MS, INVITATIONS_PER_DAY } from '../src/modules/invitations/service.js';
 import { bearer, errorCode, graphql, request } from './helpers/client.js';
 import { type GivenOrg, givenMember, givenOrg, uniqueEmail } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -87,7 +89,7 @@ describe('inviting', () => {
     expect(JSON.stringify(await server.sql('select details from audit_entries'))).not.toContain(created.token);
   });
 
-  it('refuses a current member (409), an owner invited by an admin (403), and an account another organization’s SSO manages', async () => {
+  it('refuses a current member (409), an owner invited by an admin (403), an admin replacing an owner’s invitation (403), and an account another organization’s SSO manages', async () => {
     const member = await givenMember(server.url, org, 'viewer');
     expect(errorCode(await graphql(server.url, INVITE, { email: member.email, role: 'viewer' }, org.auth))).toBe(
       'CONFLICT',
@@ -112,6 +114,45 @@ describe('inviting', () => {
     );
     // An admin may invite an admin.
     await invite(uniqueEmail(), 'admin', admin.auth);
+    // Nor does an admin replace (so revoke) an owner's invitation by inviting the address again.
+    const future = uniqueEmail('future-owner');
+    const asOwner = await invite(future, 'owner');
+    expect(errorCode(await graphql(server.url, INVITE, { email: future, role: 'viewer' }, admin.auth))).toBe(
+      'FORBIDDEN',
+    );
+    const [kept] = await server.sql<{ role: string; revoked_at: Date | null }>(
+      'select role, revoked_at from invitations where id = ?',
+      [asOwner.invitation.id],
+    );
+    expect(kept).toEqual({ role: 'owner', revoked_at: null });
+    expect(await server.sql('select id from invitations where email = ? and role = ?', [future, 'viewer'])).toEqual([]);
+  });
+});
+
+describe('how many', () => {
+  it(`an organization sends at most ${INVITATIONS_PER_DAY} in 24 hours, whoever sends them`, async () => {
+    const busy = await givenOrg(server.url);
+    await server.sql(
+      `insert into invitations (id, organization_id, email, role, token_hash, expires_at, created_at)
+       select gen_random_uuid(), ?, 'bulk-' || n || '@example.com', 'viewer', md5(random()::text) || md5(random()::text), ?, ?
+       from generate_series(1, ?) n`,
+      [
+        busy.organizationId,
+        new Date(clock.now() + INVITATION_TTL_MS),
+        new Date(clock.now() - 60_000),
+        INVITATIONS_PER_DAY,
+      ],
+    );
+    const refused = await graphql(server.url, INVITE, { email: uniqueEmail(), role: 'viewer' }, busy.auth);
+    expect(refused.errors?.[0]).toMatchObject({
+      message: `an organization may send at most ${INVITATIONS_PER_DAY} invitations a day: try later`,
+      extensions: { code: 'CONFLICT' },
+    });
+    const rows = await server.sql('select id from invitations where organization_id = ?', [busy.organizationId]);
+    expect(rows).toHaveLength(INVITATIONS_PER_DAY);
+    // A day later it may again.
+    clock.advance(24 * 60 * 60 * 1000);
+    await invite(uniqueEmail(), 'viewer', busy.auth);
   });
 });
 
@@ -181,6 +222,68 @@ describe('accepting', () => {
     expect((await accept({ token: 'vx_inv_nonsense', name: 'A', password: 'a-long-password' })).body.error).toBe(
       'this invitation is not valid',
     );
+    // A token that is no invitation is refused before anything else is looked at (no password is hashed for it).
+    const guessed = await accept({ token: `vx_inv_${'x'.repeat(36)}`, name: '', password: 'short' });
+    expect(guessed.status).toBe(401);
+    expect(guessed.body.error).toBe('this invitation is not valid');
+  });
+
+  it("grants no more than its sender still holds: a demoted or departed admin's invitations, or a deactivated token's, no longer work, and nothing is written", async () => {
+    const admin = await givenMember(server.url, org, 'admin');
+    const asAdmin = uniqueEmail('demoted');
+    const asDeveloper = uniqueEmail('departed');
+    const toAdmin = await invite(asAdmin, 'admin', admin.auth);
+    const toDeveloper = await invite(asDeveloper, 'developer', admin.auth);
+    const tokenInvitee = uniqueEmail('token');
+    const token = await graphql(
+      server.url,
+      'mutation($input: CreateAccessTokenInput!) { createAccessToken(input: $input) { value token { id } } }',
+      { input: { name: 'inviter', kind: 'SERVICE', permissions: [...ROLE_PERMISSIONS.viewer, 'member:manage'] } },
+      org.auth,
+    );
+    const byToken = await invite(tokenInvitee, 'viewer', { 'api-key': token.data.createAccessToken.value });
+    const demote = await graphql(
+      server.url,
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: developer) { role } }',
+      { u: admin.userId },
+      org.auth,
+    );
+    expect(demote.errors).toBeUndefined();
+    const refused = await accept({ token: toAdmin.token, name: 'Back door', password: 'a-long-password' });
+    expect(refused.status).toBe(403);
+    expect(Object.keys(refused.body).sort()).toEqual(['error', 'request_id']);
+    // What the sender still holds it still grants, until they leave.
+    const removed = await graphql(
+      server.url,
+      'mutation($u: ID!) { removeMember(userId: $u) { role } }',
+      { u: admin.userId },
+      org.auth,
+    );
+    expect(removed.errors, JSON.stringify(removed.errors)).toBeUndefined();
+    const gql = await graphql(
+      server.url,
+      'mutation($t: String!) { acceptInvitation(token: $t, name: "Gone", password: "a-long-password") { user { id } } }',
+      { t: toDeveloper.token },
+    );
+    expect(errorCode(gql)).toBe('FORBIDDEN');
+    const deactivated = await graphql(
+      server.url,
+      'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }',
+      { id: token.data.createAccessToken.token.id },
+      org.auth,
+    );
+    expect(deactivated.errors, JSON.stringify(deactivated.errors)).toBeUndefined();
+    expect((await accept({ token: byToken.token, name: 'T', password: 'a-long-password' })).status).toBe(403);
+    expect(
+      await server.sql('select id from users where email in (?, ?, ?)', [asAdmin, asDeveloper, tokenInvitee]),
+    ).toEqual([]);
+    expect(
+      await server.sql('select id from invitations where accepted_at is not null and id in (?, ?, ?)', [
+        toAdmin.invitation.id,
+        toDeveloper.invitation.id,
+        byToken.invitation.id,
+      ]),
+    ).toEqual([]);
   });
 
   it('a signed-in person joins with their account; someone else, or an email that has an account, cannot', async () => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import { auditRows, givenApprovalRequired, PENDING, REQUEST, REVIEW } from './helpers/approvals.js';
 import { errorCode, graphql } from './helpers/client.js';
 import { givenFlag, givenProject, storedState } from './helpers/flags.js';
@@ -163,6 +164,47 @@ describe('a scheduled change', () => {
       (e) => e.resource_id === unapproved.id,
     );
     expect(entry).toMatchObject({ principal_kind: 'scheduler', actor_user_id: org.userId });
+  });
+
+  it('runs with the authority its author has at its time: not for a member demoted below flag:write, nor for a token deactivated since', async () => {
+    const developer = await givenMember(a.url, org, 'developer');
+    const project = await givenProject(a, org);
+    const demotedFlag = await givenFlag(a, org, project);
+    const tokenFlag = await givenFlag(a, org, project);
+    const token = await graphql(
+      a.url,
+      'mutation($input: CreateAccessTokenInput!) { createAccessToken(input: $input) { value token { id } } }',
+      { input: { name: 'scheduler', kind: 'SERVICE', permissions: [...ROLE_PERMISSIONS.developer] } },
+      org.auth,
+    );
+    const ci = { authorization: `Bearer ${token.data.createAccessToken.value}` };
+    const at = soon(3_000);
+    const byDeveloper = await schedule(a, demotedFlag.id, project.env.dev!, { on: true }, at, developer.auth);
+    const byToken = await schedule(a, tokenFlag.id, project.env.dev!, { on: true }, at, ci);
+    const demoted = await graphql(
+      a.url,
+      'mutation($u: ID!) { updateMemberRole(userId: $u, role: viewer) { role } }',
+      { u: developer.userId },
+      org.auth,
+    );
+    expect(demoted.errors).toBeUndefined();
+    const off = await graphql(
+      a.url,
+      'mutation($id: ID!) { updateAccessToken(id: $id, input: { active: false }) { active } }',
+      { id: token.data.createAccessToken.token.id },
+      org.auth,
+    );
+    expect(off.errors).toBeUndefined();
+    expect(await settled(b, byDeveloper.id)).toMatchObject({
+      state: 'EXPIRED',
+      outcome: 'its author no longer holds flag:write: it did not run',
+    });
+    expect(await settled(b, byToken.id)).toMatchObject({
+      state: 'EXPIRED',
+      outcome: 'the token that scheduled it is deactivated or deleted: it did not run',
+    });
+    for (const flag of [demotedFlag, tokenFlag])
+      expect(await storedState(a, flag.id, project.env.dev!)).toMatchObject({ on: false, version: 1 });
   });
 
   it('is listed on its flag until it runs; cancelled it never runs; rescheduled it runs at the new time only', async () => {

@@ -7,6 +7,7 @@ import { environmentsOf, givenAccessToken, givenSdkKey } from './helpers/credent
 import { givenOrg, uniqueEmail } from './helpers/givens.js';
 import { b64url } from './helpers/sdk.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { givenReceiver } from './helpers/webhook-receiver.js';
 
 /**
  * Issue 06, item 8: secrets and request bodies never reach a log line, and expected client
@@ -17,12 +18,19 @@ import { startServer, type TestServer } from './helpers/server.js';
 let server: TestServer;
 const lines: string[] = [];
 const secrets: string[] = [];
+const metricsToken = `metrics-${randomBytes(12).toString('hex')}`;
 
 beforeAll(async () => {
   const stream = new PassThrough();
   stream.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
   server = await startServer(
-    { LOG_LEVEL: 'debug', AUTH_RATE_LIMIT: '10000', MANAGEMENT_RATE_LIMIT: '10000' },
+    {
+      LOG_LEVEL: 'debug',
+      AUTH_RATE_LIMIT: '10000',
+      MANAGEMENT_RATE_LIMIT: '10000',
+      METRICS_TOKEN: metricsToken,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+    },
     { logStream: stream },
   );
   const keep = (...values: string[]) => {
@@ -94,6 +102,58 @@ beforeAll(async () => {
     body: { events: [{ kind: 'custom', key: 'checkout', context_key: person }] },
     headers: { 'x-api-key': sdkKey },
   });
+  // Later features' secrets: webhook signing secrets (and a token in a webhook's URL), invitation
+  // tokens, OFREP stream tokens, METRICS_TOKEN, each used right and wrong.
+  const receiver = await givenReceiver();
+  const hook = await graphql(
+    server.url,
+    'mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret webhook { id } } }',
+    {
+      i: { url: `${receiver.url}?token=${keep(`hooktoken${randomBytes(8).toString('hex')}`)}`, eventTypes: ['flag.*'] },
+    },
+    org.auth,
+  );
+  keep(hook.data.createWebhook.secret);
+  const hookId: string = hook.data.createWebhook.webhook.id;
+  const rotated = await graphql(
+    server.url,
+    'mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }',
+    { id: hookId },
+    org.auth,
+  );
+  keep(rotated.data.rotateWebhookSecret.secret);
+  receiver.answer = () => ({ status: 500, body: 'no' });
+  await graphql(server.url, 'mutation($id: ID!) { sendWebhookTest(id: $id) { id } }', { id: hookId }, org.auth);
+  const invited = await graphql(
+    server.url,
+    'mutation($e: String!) { inviteMember(email: $e, role: viewer) { token acceptUrl } }',
+    { e: uniqueEmail('logged') },
+    org.auth,
+  );
+  keep(invited.data.inviteMember.token);
+  await request(server.url, 'POST', '/v1/auth/invitations/accept', {
+    body: { token: keep(`vx_inv_${randomBytes(15).toString('hex')}`), name: 'Guess', password: keep('guessed-pw-Lm4') },
+  });
+  await request(server.url, 'POST', '/v1/auth/invitations/accept', {
+    body: { token: invited.data.inviteMember.token, name: 'Invited', password: keep('invited-pw-Hq8') },
+  });
+  const ofrep = await request(server.url, 'POST', '/ofrep/v1/evaluate/flags', {
+    body: { context: { targetingKey: person } },
+    headers: { authorization: `Bearer ${sdkKey}` },
+  });
+  const streamUri: string = ofrep.body.eventStreams[0].endpoint.requestUri;
+  keep(streamUri.slice(streamUri.indexOf('token=') + 'token='.length));
+  const leaving = new AbortController();
+  const opened = await fetch(`${server.url}${streamUri}`, { signal: leaving.signal });
+  expect(opened.status).toBe(200);
+  leaving.abort();
+  await request(server.url, 'GET', `/ofrep/v1/stream?token=${keep(`forged${randomBytes(8).toString('hex')}.x`)}`);
+  await request(server.url, 'GET', '/metrics', { headers: bearer(metricsToken) });
+  await request(server.url, 'GET', '/metrics', {
+    headers: bearer(keep(`wrong-metrics-${randomBytes(6).toString('hex')}`)),
+  });
+  secrets.push(metricsToken);
+
   // Bad input of several kinds.
   await request(server.url, 'POST', '/v1/auth/login', { body: { email: 'x\u0000@example.com', password } });
   await graphql(server.url, '{ project(id: "not-a-uuid") { id } }', {}, org.auth);
@@ -105,6 +165,12 @@ describe('the log of a full run', () => {
     expect(lines.length).toBeGreaterThan(20);
     const log = lines.join('\n');
     for (const secret of secrets) expect(log.includes(secret), `a log line holds ${secret.slice(0, 12)}…`).toBe(false);
+  });
+
+  it('nor does the audit trail', async () => {
+    const audit = JSON.stringify(await server.sql('select details from audit_entries'));
+    for (const secret of secrets)
+      expect(audit.includes(secret), `an audit entry holds ${secret.slice(0, 12)}…`).toBe(false);
   });
 
   it('holds no query string, operation text or SQL', () => {

@@ -167,6 +167,60 @@ describe('the management budget, per executed root field, on every transport', (
   });
 });
 
+describe('invitations', () => {
+  it('sending spends the sensitive budget on both doors; guessing a token spends the auth budget per IP, on both doors', async () => {
+    const server = await startServer({
+      MANAGEMENT_RATE_LIMIT: '1000',
+      SENSITIVE_RATE_LIMIT: '2',
+      AUTH_RATE_LIMIT: '4',
+      RATE_LIMIT_PREFIX: prefix(),
+    });
+    const org = await givenOrg(server.url); // one auth point: the registration
+    const invite = (email: string) =>
+      graphql(
+        server.url,
+        'mutation($e: String!) { inviteMember(email: $e, role: viewer) { token } }',
+        { e: email },
+        org.auth,
+      );
+    expect((await invite(uniqueEmail())).errors).toBeUndefined();
+    expect(
+      (
+        await request(server.url, 'POST', '/v1/members/invite', {
+          body: { email: uniqueEmail(), role: 'viewer' },
+          headers: org.auth,
+        })
+      ).status,
+    ).toBe(201);
+    expect(errorCode(await invite(uniqueEmail()))).toBe('RATE_LIMITED');
+    const third = await request(server.url, 'POST', '/v1/members/invite', {
+      body: { email: uniqueEmail(), role: 'viewer' },
+      headers: org.auth,
+    });
+    expect(third.status).toBe(429);
+    expect(await server.sql('select id from invitations where organization_id = ?', [org.organizationId])).toHaveLength(
+      2,
+    );
+
+    const guess = () => `vx_inv_${randomBytes(18).toString('base64url').replace(/[-_]/g, 'a').slice(0, 36)}`;
+    const rest = () =>
+      request(server.url, 'POST', '/v1/auth/invitations/accept', {
+        body: { token: guess(), name: 'G', password: 'a-long-password' },
+      });
+    const gql = () =>
+      graphql(
+        server.url,
+        'mutation($t: String!) { acceptInvitation(token: $t, name: "G", password: "a-long-password") { user { id } } }',
+        { t: guess() },
+      );
+    expect((await rest()).status).toBe(401);
+    expect(errorCode(await gql())).toBe('UNAUTHENTICATED');
+    expect((await rest()).status).toBe(401);
+    expect(errorCode(await gql())).toBe('RATE_LIMITED');
+    expect((await rest()).status).toBe(429);
+  });
+});
+
 describe('the evaluation budget', () => {
   it('counts keys that do not check out under the caller`s IP, never under the valid key they imitate', async () => {
     const server = await startServer({ EVALUATION_RATE_LIMIT: '3', RATE_LIMIT_PREFIX: prefix() });

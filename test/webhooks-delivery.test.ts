@@ -85,6 +85,29 @@ describe('delivering changes', () => {
     ).toBe(true);
   });
 
+  it("one organization's endpoints that never answer take at most half of a node's delivery slots: another's deliveries go on", async () => {
+    const node = await startServer({ ...WEBHOOK_TEST_SETTINGS, WEBHOOK_CONCURRENCY: '2', WEBHOOK_TIMEOUT_MS: '8000' });
+    const tarpit = await givenReceiver();
+    tarpit.answer = () => 'hang';
+    const hostile = await givenOrg(node.url);
+    const hostileProject = await defaultProjectOf(node.url, hostile);
+    for (let i = 0; i < 4; i++) await givenWebhook(node.url, hostile.auth, tarpit);
+    await givenFlag(node, hostile, hostileProject);
+    await eventually(() => tarpit.received.length >= 1, 5_000);
+
+    const victim = await givenOrg(node.url);
+    const receiver = await givenReceiver();
+    await givenWebhook(node.url, victim.auth, receiver);
+    const started = Date.now();
+    await givenFlag(node, victim, await defaultProjectOf(node.url, victim));
+    await receiver.waitForVerified(1, 6_000);
+    // Well before the first hostile attempt times out.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    // The hostile endpoints are tried one at a time (half of two slots).
+    expect(tarpit.received).toHaveLength(1);
+    await tarpit.stop();
+  });
+
   it('retries a receiver that fails three times and delivers on the fourth attempt, holding later changes back', async () => {
     const receiver = await givenReceiver();
     receiver.answer = (_r, n) => (n <= 3 ? { status: 500, body: 'not yet' } : { status: 204 });
@@ -102,6 +125,52 @@ describe('delivering changes', () => {
     expect(created).toMatchObject({ status: 'DELIVERED', attempts: 4 });
     expect(created.attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 500, 204]);
     expect(created.attemptLog[0]).toMatchObject({ error: 'answered 500', responseBody: 'not yet' });
+  });
+
+  it('keeps the last 100 attempts of a delivery that is tried again and again (turned back on, redelivered), whose log is never pruned', async () => {
+    const receiver = await givenReceiver();
+    receiver.answer = () => ({ status: 500, body: 'still no' });
+    const hook = await givenWebhook(server.url, org.auth, receiver, { eventTypes: ['flag.*'] });
+    await givenFlag(server, org, project);
+    const first = (await eventually(async () => {
+      const [row] = await server.sql<{ id: string }>(
+        'select d.id from webhook_deliveries d join webhook_attempts a on a.delivery_id = d.id where d.webhook_id = ? limit 1',
+        [hook.id],
+      );
+      return row ?? null;
+    }, 10_000))!;
+    // As if it had been tried 150 times already.
+    await server.sql('update webhooks set active = false where id = ?', [hook.id]);
+    // An attempt already under way records itself first.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await server.sql('delete from webhook_attempts where delivery_id = ?', [first.id]);
+    await server.sql(
+      `insert into webhook_attempts (id, delivery_id, attempt, started_at, status_code, latency_ms, error, response_body)
+       select gen_random_uuid(), ?, n, now(), 500, 1, 'answered 500', 'still no' from generate_series(1, 150) n`,
+      [first.id],
+    );
+    await server.sql('update webhook_deliveries set attempts = 150 where id = ?', [first.id]);
+    const on = await graphql(
+      server.url,
+      'mutation($id: ID!) { updateWebhook(id: $id, input: { active: true }) { active } }',
+      { id: hook.id },
+      org.auth,
+    );
+    expect(on.errors).toBeUndefined();
+    const log = await eventually(async () => {
+      const w = await deliveriesOf(server.url, org.auth, hook.id);
+      const d = w.deliveries.data.find((x: { id: string }) => x.id === first.id);
+      return d.attempts > 150 ? d : null;
+    }, 10_000);
+    expect(log.attemptLog).toHaveLength(100);
+    expect(log.attemptLog.map((a: { attempt: number }) => a.attempt)).toEqual(
+      Array.from({ length: 100 }, (_, i) => log.attempts - 99 + i),
+    );
+    const stored = await server.sql<{ count: number }>(
+      'select count(*)::int as count from webhook_attempts where delivery_id = ?',
+      [first.id],
+    );
+    expect(stored).toEqual([{ count: 100 }]);
   });
 
   it('sends nothing for a change that rolled back, nor for one made in a savepoint that rolled back', async () => {

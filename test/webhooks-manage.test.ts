@@ -1,14 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, graphql } from './helpers/client.js';
+import { errorCode, graphql, request } from './helpers/client.js';
 import { environmentsOf, givenAccessToken } from './helpers/credentials.js';
 import { type GivenProject, givenFlag, givenSegment, givenState } from './helpers/flags.js';
 import { type GivenOrg, givenMember, givenOrg } from './helpers/givens.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { eventually } from './helpers/waiters.js';
 import { givenReceiver } from './helpers/webhook-receiver.js';
 import {
   CREATE_WEBHOOK,
   defaultProjectOf,
   deliveredLog,
+  deliveriesOf,
   givenWebhook,
   WEBHOOK_TEST_SETTINGS,
 } from './helpers/webhooks.js';
@@ -98,6 +100,130 @@ describe('who manages webhooks', () => {
       projectIds: [project.id],
       environmentIds: [project.env.dev],
     });
+  });
+
+  it('an environment-narrowed token acts on no webhook beyond its environments: no rotation (which answers the secret), no ping, no redelivery', async () => {
+    const receiver = await givenReceiver();
+    const everywhere = await givenWebhook(server.url, owner.auth, receiver);
+    const inProduction = await givenWebhook(server.url, owner.auth, receiver, {
+      environmentIds: [project.env.production],
+    });
+    const ping = await graphql(
+      server.url,
+      'mutation($id: ID!) { sendWebhookTest(id: $id) { id status } }',
+      { id: everywhere.id },
+      owner.auth,
+    );
+    expect(ping.errors).toBeUndefined();
+    const narrowed = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+      environmentIds: [project.env.dev!],
+    });
+    const inDev = { 'api-key': narrowed.data.createAccessToken.value };
+    const state = async () =>
+      server.sql(
+        `select w.id, w.secret_sealed, count(d.id)::int as deliveries from webhooks w
+         left join webhook_deliveries d on d.webhook_id = w.id where w.id in (?, ?) group by w.id order by w.id`,
+        [everywhere.id, inProduction.id],
+      );
+    const before = await state();
+    for (const id of [everywhere.id, inProduction.id]) {
+      const rotated = await graphql(
+        server.url,
+        'mutation($id: ID!) { rotateWebhookSecret(id: $id, overlapMinutes: 0) { secret } }',
+        { id },
+        inDev,
+      );
+      expect(errorCode(rotated)).toBe('FORBIDDEN');
+      expect(rotated.data?.rotateWebhookSecret ?? null).toBeNull();
+      const tested = await graphql(server.url, 'mutation($id: ID!) { sendWebhookTest(id: $id) { id } }', { id }, inDev);
+      expect(errorCode(tested)).toBe('FORBIDDEN');
+    }
+    const again = await graphql(
+      server.url,
+      'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }',
+      { id: ping.data.sendWebhookTest.id },
+      inDev,
+    );
+    expect(errorCode(again)).toBe('FORBIDDEN');
+    // REST runs the same operations.
+    const rest = await request(server.url, 'POST', `/v1/webhooks/${everywhere.id}/rotate-secret`, {
+      headers: inDev,
+      body: {},
+    });
+    expect(rest.status).toBe(403);
+    expect(await state()).toEqual(before);
+  });
+
+  it("acting on a webhook needs reading what it hears: no re-pointing, rotating, redelivering or reading the log of another's member.* webhook without member:read", async () => {
+    const receiver = await givenReceiver();
+    const members = await givenWebhook(server.url, owner.auth, receiver, { eventTypes: ['member.*'] });
+    await givenMember(server.url, owner, 'viewer');
+    const log = await eventually(async () => {
+      const w = await deliveriesOf(server.url, owner.auth, members.id);
+      return w.deliveries.total > 0 ? w.deliveries.data[0] : null;
+    }, 10_000);
+    const limited = await givenAccessToken(server.url, owner.auth, {
+      kind: 'SERVICE',
+      permissions: ['webhook:manage', 'flag:read'],
+    });
+    const key = { 'api-key': limited.data.createAccessToken.value };
+    const before = await server.sql('select url, secret_sealed from webhooks where id = ?', [members.id]);
+    const attacker = await givenReceiver();
+    const repointed = await graphql(
+      server.url,
+      'mutation($id: ID!, $url: String!) { updateWebhook(id: $id, input: { url: $url }) { url } }',
+      { id: members.id, url: attacker.url },
+      key,
+    );
+    expect(errorCode(repointed)).toBe('FORBIDDEN');
+    const rotated = await graphql(
+      server.url,
+      'mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }',
+      { id: members.id },
+      key,
+    );
+    expect(errorCode(rotated)).toBe('FORBIDDEN');
+    const again = await graphql(
+      server.url,
+      'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }',
+      { id: log.id },
+      key,
+    );
+    expect(errorCode(again)).toBe('FORBIDDEN');
+    const read = await graphql(
+      server.url,
+      'query($id: ID!) { webhook(id: $id) { deliveries { data { payload } } } }',
+      { id: members.id },
+      key,
+    );
+    expect(errorCode(read)).toBe('FORBIDDEN');
+    expect(JSON.stringify(read.data ?? {})).not.toContain('member.');
+    expect(await server.sql('select url, secret_sealed from webhooks where id = ?', [members.id])).toEqual(before);
+    expect(attacker.received).toEqual([]);
+  });
+
+  it('at most 50 per organization, also when the last ones are created at once', async () => {
+    const org = await givenOrg(server.url);
+    const receiver = await givenReceiver();
+    await server.sql(
+      `insert into webhooks (id, organization_id, url, description, event_types, active, secret_sealed, created_at, updated_at)
+       select gen_random_uuid(), ?, ?, '', '{flag.*}', false, 'sealed', now(), now() from generate_series(1, 45)`,
+      [org.organizationId, receiver.url],
+    );
+    const created = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        graphql(server.url, CREATE_WEBHOOK, { input: { url: receiver.url, eventTypes: ['flag.*'] } }, org.auth),
+      ),
+    );
+    expect(created.filter((r) => !r.errors).length).toBe(5);
+    expect(created.filter((r) => errorCode(r) === 'CONFLICT').length).toBe(5);
+    const [row] = await server.sql<{ count: number }>(
+      'select count(*)::int as count from webhooks where organization_id = ?',
+      [org.organizationId],
+    );
+    expect(row).toEqual({ count: 50 });
   });
 
   it('refuses event types that do not exist and scopes outside the organization, storing nothing', async () => {

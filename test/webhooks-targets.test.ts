@@ -62,6 +62,14 @@ describe('where a webhook may point', () => {
     expect(r.errors?.[0]).toMatchObject({ message, extensions: { code: 'VALIDATION' } });
   });
 
+  it('bounds the URL as stored and sent: one short as given but longer once encoded is refused', async () => {
+    const r = await create(`https://example.com/${'é'.repeat(500)}`);
+    expect(r.errors?.[0]).toMatchObject({
+      message: 'url must be at most 2048 characters',
+      extensions: { code: 'VALIDATION' },
+    });
+  });
+
   it('checks again at every attempt: a target that became private is refused, and nothing is sent to it', async () => {
     // A node that allows private targets saves the URL; a strict node, sharing the database, delivers.
     const receiver = await givenReceiver();

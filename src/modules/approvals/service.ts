@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import { LockMode } from '@mikro-orm/postgresql';
-import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
+import { isPermission, type Permission, ROLE_PERMISSIONS } from '../../auth/permissions.js';
+import { hasPermission, intersect, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { asDomainError } from '../../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { MembershipSchema } from '../accounts/entity.js';
+import { AuditEntrySchema } from '../audit/entity.js';
 import { recordAudit } from '../audit/service.js';
 import { FlagStateSchema } from '../flags/entity.js';
 import { archiveFlag, deleteFlag } from '../flags/service.js';
@@ -22,6 +24,7 @@ import {
 import {
   type ApprovedChange,
   announcePendingChange,
+  assertApplyAt,
   type ChangeRequest,
   proposalOf,
   recordPendingChange,
@@ -29,6 +32,7 @@ import {
 import { type Environment, EnvironmentSchema } from '../projects/entity.js';
 import { getEnvironment, lockEnvironments } from '../projects/service.js';
 import { updateSegment } from '../segments/service.js';
+import { AccessTokenSchema } from '../tokens/entity.js';
 
 /**
  * Approvals and scheduled changes: what happens to a pending change (modules/pending) after it
@@ -173,8 +177,9 @@ async function write(em: EntityManager, actor: ManagementPrincipal, change: Pend
 
 /**
  * Applies an approved change now, in the caller's transaction, or marks it stale when what it was
- * made against changed (or it would no longer be valid): a change is never applied over one its
- * reviewers did not see. The write runs in a savepoint, so a refused write leaves nothing behind.
+ * made against changed (or it would no longer be valid, or its author may no longer make it): a
+ * change is never applied over one its reviewers did not see, nor for an author who lost the right.
+ * The write runs in a savepoint, so a refused write leaves nothing behind.
  */
 async function applyChange(
   em: EntityManager,
@@ -188,7 +193,8 @@ async function applyChange(
     approvedBy: await approversOf(em, change),
     trigger,
   };
-  let outcome = await staleness(em, change);
+  const authorCannot = await whyAuthorCannotNow(em, change);
+  let outcome = authorCannot ? `${authorCannot}: it did not apply` : await staleness(em, change);
   if (outcome === null) {
     try {
       await em.transactional((tx) => write(tx, actor, change, approved));
@@ -201,6 +207,32 @@ async function applyChange(
   change.state = outcome === null ? 'applied' : 'stale';
   change.outcome = outcome;
   change.resolvedAt = new Date();
+}
+
+/**
+ * Who created the service token that proposed a change acting alone: the person holding its value,
+ * so approving it would be reviewing their own request. From the token, or, once it is deleted,
+ * from the audit entry of its creation (so deleting the token does not open the way).
+ */
+async function tokenCreatorOf(em: EntityManager, change: PendingChange): Promise<string | null> {
+  if (change.authorUserId !== null || !change.authorTokenId) return null;
+  const token = await em.findOne(
+    AccessTokenSchema,
+    { id: change.authorTokenId, organization: change.organizationId },
+    { fields: ['user'] },
+  );
+  if (token) return token.user?.id ?? null;
+  const created = await em.findOne(
+    AuditEntrySchema,
+    {
+      organizationId: change.organizationId,
+      action: 'token.created',
+      resourceType: 'access_token',
+      resourceId: change.authorTokenId,
+    },
+    { fields: ['actorUserId'] },
+  );
+  return created?.actorUserId ?? null;
 }
 
 export interface ReviewInput {
@@ -231,6 +263,8 @@ export async function reviewPendingChange(
     if (change.requiredApprovals === 0)
       throw new ConflictError('this change requires no approval: it applies at its time');
     if (change.authorUserId === reviewer) throw new ForbiddenError('nobody reviews their own request');
+    if ((await tokenCreatorOf(tx, change)) === reviewer)
+      throw new ForbiddenError('nobody reviews a request made with a service token they created');
     if (change.applyAt && change.applyAt.getTime() <= now.getTime())
       throw new ConflictError('its time to apply came before it was approved: it does not run');
     const already = await tx.count(PendingReviewSchema, { change, round: change.round, reviewerUserId: reviewer });
@@ -297,7 +331,7 @@ export async function reschedulePendingChange(
   applyAt: Date,
   now: Date,
 ): Promise<PendingChange> {
-  if (applyAt.getTime() <= now.getTime()) throw new ValidationError('applyAt must be in the future');
+  assertApplyAt(applyAt, now);
   return em.transactional(async (tx) => {
     const change = await lockChange(tx, actor.organizationId, id);
     if (!isAuthor(actor, change) && !hasPermission(actor, 'approval:review'))
@@ -417,6 +451,42 @@ function schedulerOf(change: PendingChange): ManagementPrincipal {
   };
 }
 
+/** What each kind of change needs of whoever makes it (in its environment, for a flag state). */
+const KIND_PERMISSION: Record<PendingChange['kind'], Permission> = {
+  'flag.state': 'flag:write',
+  'flag.archive': 'flag:write',
+  'flag.restore': 'flag:write',
+  'flag.delete': 'flag:delete',
+  'segment.update': 'segment:write',
+};
+
+/**
+ * Why whoever scheduled a change may not make it now, or null when they still may. A change that
+ * runs later runs with the authority its author has then, as their tokens do on every request: a
+ * member who left or lost the permission, or a token deactivated, deleted or narrowed away from
+ * the environment, has it run nothing any more.
+ */
+async function whyAuthorCannotNow(em: EntityManager, change: PendingChange): Promise<string | null> {
+  const organization = change.organizationId;
+  let permissions: ReadonlySet<Permission> | null = null;
+  if (change.authorTokenId) {
+    const token = await em.findOne(AccessTokenSchema, { id: change.authorTokenId, organization });
+    if (!token?.active) return 'the token that scheduled it is deactivated or deleted';
+    const environmentId = change.environment?.id;
+    if (token.environmentIds && environmentId && !token.environmentIds.includes(environmentId))
+      return 'the token that scheduled it no longer reaches its environment';
+    permissions = new Set(token.scopes.filter(isPermission));
+  }
+  if (change.authorUserId) {
+    const membership = await em.findOne(MembershipSchema, { user: change.authorUserId, organization });
+    if (!membership) return 'its author is no longer a member';
+    const role = ROLE_PERMISSIONS[membership.role];
+    permissions = permissions ? intersect(permissions, role) : role;
+  }
+  const needed = KIND_PERMISSION[change.kind];
+  return permissions?.has(needed) ? null : `its author no longer holds ${needed}`;
+}
+
 /**
  * The scheduler's job: at its time, an approved change applies (by the stale-version rule) and a
  * change still waiting for approval expires. Idempotent, under the change's row lock: a job for a
@@ -431,14 +501,11 @@ export async function applyScheduledChange(em: EntityManager, job: ScheduledJob)
     );
     if (!change || change.applyAt?.toISOString() !== job.applyAt || !OPEN_STATES.includes(change.state)) return null;
     const actor = schedulerOf(change);
-    const authorLeft =
-      change.authorUserId !== null &&
-      change.authorKind !== 'service-token' &&
-      (await tx.count(MembershipSchema, { user: change.authorUserId, organization: change.organizationId })) === 0;
-    if (change.state === 'pending' || authorLeft) {
+    const authorCannot = change.state === 'pending' ? null : await whyAuthorCannotNow(tx, change);
+    if (change.state === 'pending' || authorCannot) {
       change.state = 'expired';
-      change.outcome = authorLeft
-        ? 'its author is no longer a member: it did not run'
+      change.outcome = authorCannot
+        ? `${authorCannot}: it did not run`
         : 'its time came before it was approved: it did not run';
       change.resolvedAt = new Date();
       recordPendingChange(tx, actor, change, 'expired', { outcome: change.outcome });

@@ -1,6 +1,7 @@
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../common/pagination.js';
 import { builder } from '../../graphql/builder.js';
 import { actorOf } from '../../graphql/context.js';
+import { rateLimited } from '../../graphql/limits.js';
 import { describeDetails } from './diff.js';
 import type { AuditEntry } from './entity.js';
 import {
@@ -123,6 +124,8 @@ builder.queryFields((t) => ({
     description:
       "Recomputes the organization's audit hash chain from its first entry and reports the first broken link: an entry changed, removed or replaced after it was written.",
     authScopes: { permission: 'audit:read' },
+    // It reads the organization's whole history: one call costs what a page of it would a million times.
+    extensions: rateLimited({ sensitive: true }),
     resolve: (_r, _a, ctx) => verifyAuditChain(ctx.em, actorOf(ctx).organizationId),
   }),
 }));

@@ -191,7 +191,8 @@ export async function verifyAuditChain(em: EntityManager, organizationId: string
     const rows = await em.find(
       AuditEntrySchema,
       { organizationId, seq: { $gte: expected } },
-      { orderBy: { seq: 'asc' }, limit: VERIFY_BATCH },
+      // Not kept in the unit of work: a chain of millions of entries is read a batch at a time.
+      { orderBy: { seq: 'asc' }, limit: VERIFY_BATCH, disableIdentityMap: true },
     );
     for (const entry of rows) {
       const seq = entry.seq!;

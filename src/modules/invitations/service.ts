@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { generateKey, hashKey, parseKey } from '../../auth/keys.js';
 import { hashPassword } from '../../auth/passwords.js';
-import type { ManagementPrincipal, Principal } from '../../auth/principal.js';
+import { isPermission, type Permission, ROLE_PERMISSIONS } from '../../auth/permissions.js';
+import { intersect, type ManagementPrincipal, type Principal } from '../../auth/principal.js';
 import type { SessionSettings } from '../../auth/session.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../../errors.js';
@@ -11,6 +12,7 @@ import { assertPassword, issueSession, memberPrincipal, normaliseEmail } from '.
 import { recordAudit } from '../audit/service.js';
 import { assertCanTouchRole, assertRole } from '../members/service.js';
 import { assertName } from '../slug.js';
+import { AccessTokenSchema } from '../tokens/entity.js';
 import { type Invitation, InvitationSchema } from './entity.js';
 
 /**
@@ -19,6 +21,11 @@ import { type Invitation, InvitationSchema } from './entity.js';
  * accept link; mailed too when SMTP is set), stored as its hash, valid for 7 days.
  */
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Invitations one organization sends in 24 hours. Each may be a mail from this server to any
+ * address; the per-caller budget alone is multiplied by minting tokens (each has its own).
+ */
+export const INVITATIONS_PER_DAY = 200;
 
 export interface IssuedInvitation {
   invitation: Invitation;
@@ -40,6 +47,14 @@ export async function inviteMember(
   // An admin invites no owner: nobody grants a role that can do more than they can.
   assertCanTouchRole(actor, role);
   return em.transactional(async (tx) => {
+    // One organization's invitations take turns, so the daily count cannot be passed at once.
+    await tx.findOneOrFail(OrganizationSchema, { id: actor.organizationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const sent = await tx.count(InvitationSchema, {
+      organization: actor.organizationId,
+      createdAt: { $gt: new Date(now.getTime() - 24 * 60 * 60 * 1000) },
+    });
+    if (sent >= INVITATIONS_PER_DAY)
+      throw new ConflictError(`an organization may send at most ${INVITATIONS_PER_DAY} invitations a day: try later`);
     const user = await tx.findOne(UserSchema, { email });
     if (user) {
       if (await tx.count(MembershipSchema, { organization: actor.organizationId, user }))
@@ -56,6 +71,8 @@ export async function inviteMember(
       acceptedAt: null,
       revokedAt: null,
     });
+    // Replacing is revoking: nobody replaces an invitation they could not revoke (an owner's, by an admin).
+    for (const old of replaced) assertCanTouchRole(actor, old.role);
     for (const old of replaced) old.revokedAt = now;
     const token = generateKey('invitation');
     const invitation = tx.create(InvitationSchema, {
@@ -157,6 +174,42 @@ async function claimable(em: EntityManager, token: string, now: Date): Promise<I
 }
 
 /**
+ * What whoever sent an invitation holds now: the member's current role, the token's scopes (none
+ * once it is deactivated or gone), both for a personal token or a token acting for a member.
+ */
+async function senderPermissions(em: EntityManager, invitation: Invitation): Promise<ReadonlySet<Permission>> {
+  const organization = invitation.organization.id;
+  let permissions: ReadonlySet<Permission> | null = null;
+  if (invitation.invitedByTokenId) {
+    const token = await em.findOne(AccessTokenSchema, { id: invitation.invitedByTokenId, organization });
+    if (!token?.active || token.environmentIds) return new Set();
+    permissions = new Set(token.scopes.filter(isPermission));
+  }
+  if (invitation.invitedByUserId) {
+    const membership = await em.findOne(MembershipSchema, { user: invitation.invitedByUserId, organization });
+    if (!membership) return new Set();
+    const role = ROLE_PERMISSIONS[membership.role];
+    permissions = permissions ? intersect(permissions, role) : role;
+  }
+  return permissions ?? new Set();
+}
+
+/**
+ * An invitation grants no more than its sender still holds when it is accepted, as a personal
+ * token does no more than its owner's current role: an admin who is demoted or leaves cannot come
+ * back as admin through invitations they sent to themselves before.
+ */
+async function assertSenderStillGrants(em: EntityManager, invitation: Invitation): Promise<void> {
+  const held = await senderPermissions(em, invitation);
+  const beyond = [...ROLE_PERMISSIONS[invitation.role]].some((p) => !held.has(p));
+  if (beyond || (invitation.role === 'owner' && !held.has('owner:manage'))) {
+    throw new ForbiddenError(
+      `this invitation grants the ${invitation.role} role, which whoever sent it no longer holds: ask for a new one`,
+    );
+  }
+}
+
+/**
  * Accepts an invitation, once: a new person registers through it (name and password, no
  * organization of their own), or the signed-in person it was sent to joins with their account.
  * Answers a session in the organization that invited them.
@@ -171,6 +224,12 @@ export async function acceptInvitation(
   const signedIn = principal !== null;
   if (signedIn && (principal.kind !== 'member' || !principal.userId))
     throw new ForbiddenError('sign in as the person invited to accept an invitation');
+  // A guessed token costs one indexed read, never a password hash (the costly part of this door).
+  if (
+    parseKey(input.token) !== 'invitation' ||
+    !(await em.count(InvitationSchema, { tokenHash: hashKey(input.token) }))
+  )
+    throw new UnauthenticatedError('this invitation is not valid');
   if (!signedIn) {
     assertPassword(input.password ?? '');
     assertName(input.name ?? '', 'name');
@@ -179,6 +238,7 @@ export async function acceptInvitation(
   try {
     return await em.transactional(async (tx) => {
       const invitation = await claimable(tx, input.token, now);
+      await assertSenderStillGrants(tx, invitation);
       let user = signedIn ? await tx.findOneOrFail(UserSchema, { id: principal.userId! }) : null;
       if (user) {
         if (user.email !== invitation.email)

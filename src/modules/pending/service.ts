@@ -77,6 +77,19 @@ export const approvalDetails = (options: ChangeOptions = {}) =>
 
 const MAX_COMMENT = 2_000;
 
+/**
+ * How far ahead a change may be scheduled. A time is a durable job and a row that stays open
+ * (and counts among the flag's scheduled changes) until then: year 9999 would be neither.
+ */
+export const MAX_SCHEDULE_AHEAD_DAYS = 366;
+
+/** A time to apply at: later than now, and at most MAX_SCHEDULE_AHEAD_DAYS ahead. */
+export function assertApplyAt(applyAt: Date, now: Date): void {
+  if (applyAt.getTime() <= now.getTime()) throw new ValidationError('applyAt must be in the future');
+  if (applyAt.getTime() > now.getTime() + MAX_SCHEDULE_AHEAD_DAYS * 86_400_000)
+    throw new ValidationError(`applyAt must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`);
+}
+
 /** Announces, on every node, that a pending change moved (approvalChanged subscriptions). */
 export async function announcePendingChange(em: EntityManager, actor: AuditActor, change: PendingChange) {
   await announceChange(em, {
@@ -132,8 +145,7 @@ export async function gateChange(
       `${governing.map((e) => `"${e.key}"`).join(', ')} requires approval, and this credential may not request one (approval:request)`,
     );
   }
-  if (request?.applyAt && request.applyAt.getTime() <= request.now.getTime())
-    throw new ValidationError('applyAt must be in the future');
+  if (request?.applyAt) assertApplyAt(request.applyAt, request.now);
   if (governing.length === 0 && !request?.applyAt) {
     throw new ValidationError(
       'nothing here requires approval: apply the change directly, or give applyAt to schedule it',

@@ -17,6 +17,10 @@ import { type DeliveryCounts, drainEndpoint, newDeliveryCounts, type WorkerDeps 
  * every node as it starts), wakes any endpoint with a due delivery, so a node that died between
  * a commit and its wake-up loses nothing. The sweep also disables endpoints failing for too
  * long (an attempt does it as well) and prunes the delivery log.
+ *
+ * Each job belongs to its endpoint's organization (a pg-boss group), and one organization's jobs
+ * run in at most half of a node's slots: an organization whose endpoints all hang (up to 50 of
+ * them, each attempt up to WEBHOOK_TIMEOUT_MS) holds back only itself, never other tenants.
  */
 export const WEBHOOK_DELIVERY_QUEUE = 'webhook-delivery';
 export const WEBHOOK_SWEEP_QUEUE = 'webhook-sweep';
@@ -69,13 +73,30 @@ export const webhooksPlugin = fp(
     });
     await boss.createQueue(WEBHOOK_SWEEP_QUEUE, { policy: 'stately', deleteAfterSeconds: 3600 });
 
+    // An endpoint never changes organization: its group is looked up once.
+    const organizations = new Map<string, string>();
+    const organizationOf = async (webhookId: string): Promise<string | null> => {
+      const known = organizations.get(webhookId);
+      if (known) return known;
+      const [row] = await app.orm.em
+        .fork()
+        .execute<{ organization_id: string }[]>('select organization_id from webhooks where id = ?', [webhookId]);
+      if (!row) return null;
+      if (organizations.size >= 10_000) organizations.clear();
+      organizations.set(webhookId, row.organization_id);
+      return row.organization_id;
+    };
+
     let workerId: string | undefined;
     const wake = async (webhookId: string, at?: Date) => {
       const later = at !== undefined && at.getTime() > Date.now();
+      const organizationId = await organizationOf(webhookId);
+      // A deleted endpoint has nothing left to send.
+      if (organizationId === null) return;
       const id = await boss.send(
         WEBHOOK_DELIVERY_QUEUE,
         { webhookId },
-        { singletonKey: webhookId, ...(later ? { startAfter: at } : {}) },
+        { singletonKey: webhookId, group: { id: organizationId }, ...(later ? { startAfter: at } : {}) },
       );
       if (id !== null) {
         if (!later && workerId) boss.notifyWorker(workerId);
@@ -109,7 +130,11 @@ export const webhooksPlugin = fp(
 
     workerId = await boss.work<{ webhookId: string }>(
       WEBHOOK_DELIVERY_QUEUE,
-      { localConcurrency: options.settings.concurrency, pollingIntervalSeconds: POLL_SECONDS },
+      {
+        localConcurrency: options.settings.concurrency,
+        localGroupConcurrency: Math.max(1, Math.floor(options.settings.concurrency / 2)),
+        pollingIntervalSeconds: POLL_SECONDS,
+      },
       async ([job]) => {
         if (!job) return;
         const next = await drainEndpoint(deps, job.data.webhookId);

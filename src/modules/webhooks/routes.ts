@@ -12,6 +12,7 @@ import {
   Uuid,
   upper,
 } from '../../rest/route.js';
+import { ATTEMPTS_KEPT } from './worker.js';
 
 /** Webhooks over REST (`/v1/webhooks/*`), each route one GraphQL operation of webhooks/schema.ts. */
 const strict = { additionalProperties: false } as const;
@@ -230,7 +231,7 @@ export const webhookRoutes = [
     url: '/v1/webhooks/:id/deliveries',
     tag,
     summary: 'List deliveries',
-    description: 'The delivery log, newest first, with every attempt.',
+    description: `The delivery log, newest first, with the last ${ATTEMPTS_KEPT} attempts of each.`,
     permission,
     params: ById,
     query: Type.Object({ ...PageQuery, status: Type.Optional(DeliveryStatus) }, strict),

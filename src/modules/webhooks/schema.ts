@@ -18,6 +18,7 @@ import {
   updateWebhook,
   type WebhookWithSecret,
 } from './service.js';
+import { ATTEMPTS_KEPT } from './worker.js';
 
 declare module '../../graphql/context.js' {
   interface ContextServices {
@@ -79,7 +80,7 @@ const WebhookDeliveryType = builder.objectRef<WebhookDelivery>('WebhookDelivery'
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     attemptLog: t.field({
       type: [WebhookAttemptType],
-      description: 'Every attempt, oldest first.',
+      description: `Its attempts, oldest first: the last ${ATTEMPTS_KEPT} (attempts counts every one).`,
       complexity: { field: 1, multiplier: 10 },
       resolve: (d, _args, ctx) => listAttempts(ctx.em, d),
     }),
@@ -130,7 +131,7 @@ const WebhookType = builder.objectRef<Webhook>('Webhook').implement({
       type: WebhookDeliveryPage,
       description: 'The delivery log, newest first.',
       args: { ...pageArgs, status: t.arg({ type: DeliveryStatusEnum, required: false }) },
-      resolve: (w, args, ctx) => listDeliveries(ctx.em, w, args),
+      resolve: (w, args, ctx) => listDeliveries(ctx.em, actorOf(ctx), w, args),
     }),
   }),
 });

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import type { Permission } from '../../auth/permissions.js';
 import { hasPermission, type ManagementPrincipal } from '../../auth/principal.js';
 import { type Page, type PageArgs, pageWindow, toPage } from '../../common/pagination.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
-import type { Organization } from '../accounts/entity.js';
+import { type Organization, OrganizationSchema } from '../accounts/entity.js';
 import { recordAudit } from '../audit/service.js';
 import { EnvironmentSchema, ProjectSchema } from '../projects/entity.js';
 import { generateWebhookSecret, sealWebhookSecret } from './delivery.js';
@@ -90,14 +90,22 @@ function normalizeEventTypes(actor: ManagementPrincipal, types: string[]): strin
     throw new ValidationError(`eventTypes may name at most ${WEBHOOK_LIMITS.eventTypes} types`);
   }
   for (const type of unique) {
+    if (subscriptionFamily(type) === null)
+      throw new ValidationError(`eventTypes: "${type.slice(0, 100)}" is not an event type`);
+  }
+  assertCanRead(actor, unique, 'subscribing to');
+  return unique;
+}
+
+/** What a webhook hears, the caller must be able to read: to subscribe to it, and to act on a subscription. */
+function assertCanRead(actor: ManagementPrincipal, types: readonly string[], doing: string): void {
+  for (const type of types) {
     const family = subscriptionFamily(type);
-    if (family === null) throw new ValidationError(`eventTypes: "${type.slice(0, 100)}" is not an event type`);
-    const needed = FAMILY_READ[family]!;
-    if (!hasPermission(actor, needed)) {
-      throw new ForbiddenError(`subscribing to ${family}.* events needs ${needed}, which you do not have`);
+    const needed = family === null ? undefined : FAMILY_READ[family];
+    if (needed && !hasPermission(actor, needed)) {
+      throw new ForbiddenError(`${doing} ${family}.* events needs ${needed}, which you do not have`);
     }
   }
-  return unique;
 }
 
 /**
@@ -142,6 +150,22 @@ async function normalizeScope(
   return { projectIds: projects ?? ofEnvironments, environmentIds: environments };
 }
 
+/**
+ * Who may act on a webhook (change, delete, rotate its secret, which answers the new one, send to
+ * it, read its log): whoever could have made it. A credential narrowed to environments, only on
+ * webhooks narrowed to some of those; anyone, only on webhooks of events they can read (re-pointing
+ * a member.* webhook would otherwise hand member events to a caller without member:read).
+ */
+function assertMayActOn(actor: ManagementPrincipal, webhook: Webhook, doing: string): void {
+  if (actor.environmentIds) {
+    const within = webhook.environmentIds?.every((e) => actor.environmentIds!.has(e)) ?? false;
+    if (!within) {
+      throw new ForbiddenError(`a credential narrowed to environments may only ${doing} webhooks narrowed to those`);
+    }
+  }
+  assertCanRead(actor, webhook.eventTypes, `${doing} a webhook of`);
+}
+
 function normalizeDescription(description: string | null | undefined): string {
   const text = (description ?? '').trim();
   if (text.length > WEBHOOK_LIMITS.descriptionLength) {
@@ -172,6 +196,8 @@ export async function createWebhook(
   await assertSafeTarget(url, settings.allowPrivate);
   return em.transactional(async (tx) => {
     const scope = await normalizeScope(tx, actor, input.projectIds ?? null, input.environmentIds ?? null);
+    // Creations of one organization take turns, so concurrent ones cannot all count 49 and pass.
+    await tx.findOneOrFail(OrganizationSchema, { id: actor.organizationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if ((await tx.count(WebhookSchema, { organization: actor.organizationId })) >= WEBHOOK_LIMITS.perOrganization) {
       throw new ConflictError(`an organization may have at most ${WEBHOOK_LIMITS.perOrganization} webhooks`);
     }
@@ -221,9 +247,7 @@ export async function updateWebhook(
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
     const before = auditOf(webhook);
-    if (actor.environmentIds && webhook.environmentIds?.some((e) => !actor.environmentIds!.has(e)) !== false) {
-      throw new ForbiddenError('a credential narrowed to environments may only change webhooks narrowed to those');
-    }
+    assertMayActOn(actor, webhook, 'change');
     if (url) webhook.url = url.toString();
     if (eventTypes) webhook.eventTypes = eventTypes;
     if (input.description != null) webhook.description = normalizeDescription(input.description);
@@ -261,9 +285,7 @@ export async function updateWebhook(
 export async function deleteWebhook(em: EntityManager, actor: ManagementPrincipal, id: string): Promise<Webhook> {
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
-    if (actor.environmentIds && webhook.environmentIds?.some((e) => !actor.environmentIds!.has(e)) !== false) {
-      throw new ForbiddenError('a credential narrowed to environments may only delete webhooks narrowed to those');
-    }
+    assertMayActOn(actor, webhook, 'delete');
     recordAudit(tx, actor, {
       action: 'webhook.deleted',
       resourceType: 'webhook',
@@ -292,6 +314,7 @@ export async function rotateWebhookSecret(
   }
   return em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
+    assertMayActOn(actor, webhook, 'rotate the secret of');
     const secret = generateWebhookSecret();
     const now = Date.now();
     webhook.previousSecretSealed = overlapMinutes > 0 ? webhook.secretSealed : null;
@@ -314,9 +337,12 @@ export interface DeliveryListArgs extends PageArgs {
 /** An endpoint's deliveries, newest first. */
 export async function listDeliveries(
   em: EntityManager,
+  actor: ManagementPrincipal,
   webhook: Webhook,
   args: DeliveryListArgs,
 ): Promise<Page<WebhookDelivery>> {
+  // The log holds the events' payloads: it is read by who may read those events.
+  assertMayActOn(actor, webhook, 'read the deliveries of');
   const window = pageWindow(args);
   const [rows, total] = await em.findAndCount(
     WebhookDeliverySchema,
@@ -348,6 +374,7 @@ export async function getDelivery(em: EntityManager, actor: ManagementPrincipal,
 export async function redeliver(em: EntityManager, actor: ManagementPrincipal, deliveryId: string) {
   return em.transactional(async (tx) => {
     const delivery = await getDelivery(tx, actor, deliveryId);
+    assertMayActOn(actor, delivery.webhook, 'send to');
     let result = delivery;
     if (delivery.status === 'pending') {
       delivery.nextAttemptAt = new Date();
@@ -383,6 +410,7 @@ export async function sendTestPing(
 ): Promise<WebhookDelivery> {
   const { webhook, delivery } = await em.transactional(async (tx) => {
     const webhook = await getWebhook(tx, actor, id);
+    assertMayActOn(actor, webhook, 'send to');
     const now = new Date();
     const event = tx.create(WebhookEventSchema, {
       id: randomUUID(),

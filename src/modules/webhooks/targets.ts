@@ -36,6 +36,8 @@ export function parseWebhookUrl(raw: string): URL {
   }
   if (url.hash) throw new ValidationError('url must not have a fragment');
   if (!url.hostname) throw new ValidationError('url must name a host');
+  // The bound holds for the URL as stored and sent, which encoding can make longer than the input.
+  if (url.href.length > MAX_URL_LENGTH) throw new ValidationError(`url must be at most ${MAX_URL_LENGTH} characters`);
   return url;
 }
 

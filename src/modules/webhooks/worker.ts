@@ -25,6 +25,12 @@ const MAX_PER_RUN = 100;
 const RUN_BUDGET_MS = 20_000;
 /** What the delivery log keeps of an error. */
 const MAX_ERROR_LENGTH = 500;
+/**
+ * Attempts a delivery keeps in its log, the latest: a pending delivery is never pruned, and each
+ * time its endpoint is turned back on (or the delivery is redelivered) it is tried once more, so
+ * without a bound its log, and every read of it, would grow without end.
+ */
+export const ATTEMPTS_KEPT = 100;
 
 export type DeliveryCounts = Record<AttemptOutcome, number> & { disabled: number };
 
@@ -115,6 +121,9 @@ export async function recordAttempt(
       error: result.error?.slice(0, MAX_ERROR_LENGTH) ?? null,
       responseBody: result.responseBody,
     });
+    if (delivery.attempts > ATTEMPTS_KEPT) {
+      await tx.nativeDelete(WebhookAttemptSchema, { delivery, attempt: { $lte: delivery.attempts - ATTEMPTS_KEPT } });
+    }
     delivery.lastAttemptAt = startedAt;
     delivery.lastStatusCode = result.statusCode;
     delivery.lastError = result.error?.slice(0, MAX_ERROR_LENGTH) ?? null;
