@@ -45,6 +45,11 @@ async function gql(query: string, variables: Record<string, unknown>, who: { aut
   return r.data;
 }
 
+/** A datetime-local input's value for `at` in this process's (and the browser's) time zone. */
+const localInput = (at: Date) => {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}`;
+};
 const contextOf = (member: Member) => signedInContext(browser, server.url, sessionOf(member.session));
 
 /** A request by `who` against version `v` of the flag's production state. */
@@ -220,9 +225,12 @@ describe('proposing a stale scheduled change again', () => {
       'Staging needs no approval: it becomes a scheduled change again',
     );
     expect(await againSection(page).textContent()).toContain('has passed: pick a new one');
+    // Noon in 30 days (a change may be scheduled at most 366 days ahead), in the browser's time zone.
+    const noon = new Date(Date.now() + 30 * 86_400_000);
+    noon.setHours(12, 0, 0, 0);
     await againSection(page)
       .getByLabel(/Apply at/)
-      .fill('2031-03-01T12:00');
+      .fill(localInput(noon));
     await againSection(page).getByRole('button', { name: 'Propose again' }).click();
     const outcome = againSection(page).locator('[data-outcome="requested"]');
     await outcome.waitFor();
@@ -231,7 +239,7 @@ describe('proposing a stale scheduled change again', () => {
     const stored = (await gql(PENDING, { id: href!.split('/').pop() }, team.owner)).pendingChange;
     expect(stored).toMatchObject({ state: 'APPROVED', requiredApprovals: 0, baseVersion: 2, comment: 'at noon' });
     // 12:00 in the browser's time zone (the machine's, as is this process's).
-    expect(new Date(stored.applyAt).getTime()).toBe(new Date(2031, 2, 1, 12, 0).getTime());
+    expect(new Date(stored.applyAt).getTime()).toBe(noon.getTime());
     expectHealthy(page);
     await context.close();
   }, 120_000);

@@ -8,6 +8,16 @@ import { givenFlag } from '../helpers/flags.js';
 import { givenOrg } from '../helpers/givens.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
+/**
+ * A year whose 1 June is ahead but within the 366 days a change may be scheduled (and 1 June is
+ * summer time in New York, UTC−4, whatever the year).
+ */
+const YEAR = (() => {
+  const now = new Date();
+  const year = now.getUTCFullYear();
+  return now.getTime() < Date.UTC(year, 4, 25) ? year : year + 1;
+})();
+
 let server: TestServer;
 let browser: Browser;
 beforeAll(async () => {
@@ -37,8 +47,8 @@ describe('scheduled changes in the console', () => {
     await page.getByRole('button', { name: 'Schedule a change…' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Turn on').check();
-    await dialog.getByLabel(/At \(your time, America\/New_York\)/).fill('2030-06-01T09:30');
-    await expect.poll(() => dialog.locator('[data-utc]').textContent()).toBe('That is 2030-06-01 13:30 UTC.');
+    await dialog.getByLabel(/At \(your time, America\/New_York\)/).fill(`${YEAR}-06-01T09:30`);
+    await expect.poll(() => dialog.locator('[data-utc]').textContent()).toBe(`That is ${YEAR}-06-01 13:30 UTC.`);
     await dialog.getByLabel('Comment (optional)').fill('summer launch');
     await dialog.getByRole('button', { name: 'Schedule', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Scheduled: the change applies in Staging' }).waitFor();
@@ -46,15 +56,15 @@ describe('scheduled changes in the console', () => {
     // On the flag: in local time, with the UTC value beside it.
     const row = page.locator('tr[data-scheduled]');
     await row.waitFor();
-    expect(await row.textContent()).toContain('Jun 1, 2030, 9:30 AM');
-    expect(await row.textContent()).toContain('2030-06-01 13:30 UTC');
+    expect(await row.textContent()).toContain(`Jun 1, ${YEAR}, 9:30 AM`);
+    expect(await row.textContent()).toContain(`${YEAR}-06-01 13:30 UTC`);
     expect(await row.textContent()).toContain('Staging');
     expect(await row.textContent()).toContain('turned on');
     const id = (await row.getAttribute('data-scheduled'))!;
     const stored = await graphql(server.url, PENDING, { id }, owner.auth);
     expect(stored.data.pendingChange).toMatchObject({
       state: 'APPROVED',
-      applyAt: '2030-06-01T13:30:00.000Z',
+      applyAt: `${YEAR}-06-01T13:30:00.000Z`,
       comment: 'summer launch',
       requiredApprovals: 0,
     });
@@ -64,8 +74,8 @@ describe('scheduled changes in the console', () => {
     const listed = page.locator(`tr[data-request="${id}"]`);
     await listed.waitFor();
     expect(await listed.textContent()).toContain('winter-sale');
-    expect(await listed.textContent()).toContain('Jun 1, 2030, 9:30 AM');
-    expect(await listed.textContent()).toContain('2030-06-01 13:30 UTC');
+    expect(await listed.textContent()).toContain(`Jun 1, ${YEAR}, 9:30 AM`);
+    expect(await listed.textContent()).toContain(`${YEAR}-06-01 13:30 UTC`);
 
     // Rescheduled from its page: a new time, in local time again.
     await listed.getByRole('link').click();
@@ -73,14 +83,14 @@ describe('scheduled changes in the console', () => {
     await page
       .getByRole('dialog')
       .getByLabel(/Apply at/)
-      .fill('2030-06-02T08:00');
+      .fill(`${YEAR}-06-02T08:00`);
     await expect
       .poll(() => page.getByRole('dialog').locator('[data-utc]').textContent())
-      .toBe('That is 2030-06-02 12:00 UTC.');
+      .toBe(`That is ${YEAR}-06-02 12:00 UTC.`);
     await page.getByRole('dialog').getByRole('button', { name: 'Reschedule', exact: true }).click();
-    await page.getByText('Jun 2, 2030, 8:00 AM').first().waitFor();
+    await page.getByText(`Jun 2, ${YEAR}, 8:00 AM`).first().waitFor();
     expect((await graphql(server.url, PENDING, { id }, owner.auth)).data.pendingChange.applyAt).toBe(
-      '2030-06-02T12:00:00.000Z',
+      `${YEAR}-06-02T12:00:00.000Z`,
     );
 
     // Cancelled from the flag's list, it leaves both lists.
