@@ -1,12 +1,8 @@
-import { hasPermission, type Principal } from '../../auth/principal.js';
-import { DomainError, ForbiddenError, NotFoundError, shuttingDown } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
-import { actorOf } from '../../graphql/context.js';
 import type { NoticeEvent } from '../../realtime/hub.js';
-import { EventQueue, StreamEnded } from '../../realtime/queue.js';
-import { ChangeActorType, principalAt } from '../flags/live.js';
+import { StreamEnded } from '../../realtime/queue.js';
+import { ChangeActorType, recheckedQueue, subscribedProject } from '../flags/live.js';
 import { type PendingChange, PendingChangeSchema } from '../pending/entity.js';
-import { ProjectSchema } from '../projects/entity.js';
 import { PendingChangeType } from './schema.js';
 
 /**
@@ -44,31 +40,8 @@ builder.subscriptionField('approvalChanged', (t) =>
     args: { projectId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       const { hub } = ctx.services;
-      const principal = actorOf(ctx);
-      const projectId = args.projectId.toString();
-      const project = /^[0-9a-f-]{36}$/i.test(projectId)
-        ? await ctx.em.findOne(ProjectSchema, { id: projectId, organization: principal.organizationId })
-        : null;
-      if (!project) throw new NotFoundError('project');
-      if (hub.isClosing) throw shuttingDown();
-      const organizationId = principal.organizationId;
-      const queue: EventQueue<NoticeEvent | StreamEnded> = new EventQueue(async (item) => {
-        if (item instanceof StreamEnded) return item;
-        const now = await principalAt(ctx, item);
-        const denied =
-          now instanceof DomainError
-            ? now
-            : !now || now.organizationId !== organizationId || !hasPermission(now, 'flag:read')
-              ? new ForbiddenError()
-              : null;
-        if (denied) {
-          queue.end();
-          return new StreamEnded(denied);
-        }
-        ctx.em = ctx.em.fork();
-        ctx.principal = now as Principal;
-        return item;
-      });
+      const project = await subscribedProject(ctx, args.projectId.toString());
+      const queue = recheckedQueue<NoticeEvent>(ctx, (item) => item);
       queue.onClose(
         hub.onNotice(project.id, (event) => {
           if (event.change.kind === 'approval.changed') queue.push(event);

@@ -126,6 +126,48 @@ export function principalAt(
   return known;
 }
 
+/** The project a live subscription names, in the subscriber's organization; refused while the node shuts down. */
+export async function subscribedProject(ctx: GraphQLContext, projectId: string) {
+  const principal = actorOf(ctx);
+  const project = /^[0-9a-f-]{36}$/i.test(projectId)
+    ? await ctx.em.findOne(ProjectSchema, { id: projectId, organization: principal.organizationId })
+    : null;
+  if (!project) throw new NotFoundError('project');
+  if (ctx.services.hub.isClosing) throw shuttingDown();
+  return project;
+}
+
+/**
+ * The queue of a project's live subscription. Before each event is delivered the subscriber is
+ * checked again (still in the organization, still allowed `flag:read`): a refusal ends the stream
+ * with one error. Each delivered event gets a unit of work of its own, so its fields load what is
+ * current, not what the first event saw.
+ */
+export function recheckedQueue<T extends object>(
+  ctx: GraphQLContext,
+  updateOf: (item: T) => { memo: Map<string, unknown> },
+): EventQueue<T | StreamEnded> {
+  const { organizationId } = actorOf(ctx);
+  const queue: EventQueue<T | StreamEnded> = new EventQueue(async (item) => {
+    if (item instanceof StreamEnded) return item;
+    const now = await principalAt(ctx, updateOf(item));
+    const denied =
+      now instanceof DomainError
+        ? now
+        : !now || now.organizationId !== organizationId || !hasPermission(now, 'flag:read')
+          ? new ForbiddenError()
+          : null;
+    if (denied) {
+      queue.end();
+      return new StreamEnded(denied);
+    }
+    ctx.em = ctx.em.fork();
+    ctx.principal = now as Principal;
+    return item;
+  });
+  return queue;
+}
+
 builder.subscriptionField('flagChanged', (t) =>
   t.field({
     type: FlagChangeType,
@@ -139,35 +181,10 @@ builder.subscriptionField('flagChanged', (t) =>
     },
     subscribe: async (_root, args, ctx) => {
       const { hub } = ctx.services;
-      const principal = actorOf(ctx);
-      const projectId = args.projectId.toString();
-      const project = /^[0-9a-f-]{36}$/i.test(projectId)
-        ? await ctx.em.findOne(ProjectSchema, { id: projectId, organization: principal.organizationId })
-        : null;
-      if (!project) throw new NotFoundError('project');
-      if (hub.isClosing) throw shuttingDown();
+      const project = await subscribedProject(ctx, args.projectId.toString());
       const environments = args.environmentKeys ? new Set(args.environmentKeys) : null;
       const flags = args.flagKeys ? new Set(args.flagKeys) : null;
-      const organizationId = principal.organizationId;
-
-      const queue: EventQueue<FlagChangeEvent | StreamEnded> = new EventQueue(async (item) => {
-        if (item instanceof StreamEnded) return item;
-        const now = await principalAt(ctx, item.update);
-        const denied =
-          now instanceof DomainError
-            ? now
-            : !now || now.organizationId !== organizationId || !hasPermission(now, 'flag:read')
-              ? new ForbiddenError()
-              : null;
-        if (denied) {
-          queue.end();
-          return new StreamEnded(denied);
-        }
-        // A unit of work per event: fields load the flag as it is now, not as the first event saw it.
-        ctx.em = ctx.em.fork();
-        ctx.principal = now as Principal;
-        return item;
-      });
+      const queue = recheckedQueue<FlagChangeEvent>(ctx, (item) => item.update);
       queue.onClose(
         hub.onProject(project.id, (event) => {
           if (environments && !environments.has(event.environmentKey)) return;
