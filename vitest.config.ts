@@ -15,6 +15,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // expect.poll waits for what eventually holds (a browser re-rendering, a job running), not for
+    // a latency bound: those are explicit (`waitFor({ timeout: 1000 })`). Its default second
+    // failed under a loaded CI machine.
+    expect: { poll: { timeout: 5_000 } },
     // Each file gets its own database cloned from a migrated template, so files run in parallel.
     fileParallelism: true,
     reporters: ['default'],
