@@ -171,16 +171,7 @@ export function Inbox({ project: slug, scheduled = false }: { project: string; s
           </table>
         </div>
       )}
-      {page && (
-        <Pager
-          offset={page.offset}
-          shown={page.data.length}
-          total={page.total}
-          hasMore={page.hasMore}
-          size={PAGE}
-          onOffset={(o) => setQuery({ offset: o ? String(o) : null })}
-        />
-      )}
+      <Pager page={page} size={PAGE} onOffset={(o) => setQuery({ offset: o ? String(o) : null })} />
     </Page>
   );
 }

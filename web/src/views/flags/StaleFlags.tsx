@@ -105,16 +105,7 @@ export function StaleFlags({ project: slug }: { project: string }) {
           </table>
         </div>
       )}
-      {page && (
-        <Pager
-          offset={page.offset}
-          shown={page.data.length}
-          total={page.total}
-          hasMore={page.hasMore}
-          size={PAGE}
-          onOffset={setOffset}
-        />
-      )}
+      <Pager page={page} size={PAGE} onOffset={setOffset} />
     </Page>
   );
 }

@@ -89,14 +89,7 @@ export function WebhookDetail({ id }: { id: string }) {
             </div>
           </div>
           <DeliveryLog deliveries={page.data} onChanged={refetch} />
-          <Pager
-            offset={page.offset}
-            shown={page.data.length}
-            total={page.total}
-            hasMore={page.hasMore}
-            size={PAGE}
-            onOffset={setOffset}
-          />
+          <Pager page={page} size={PAGE} onOffset={setOffset} />
         </>
       )}
     </Page>
