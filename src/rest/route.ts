@@ -80,6 +80,9 @@ export type AnyRoute = RestRoute<any, any, any>;
 
 // ---- Shapes every resource uses ----------------------------------------------------------------
 
+/** Object schemas that refuse properties they do not declare (every REST body and answer). */
+export const strict = { additionalProperties: false } as const;
+
 export const Uuid = Type.String({ format: 'uuid' });
 /** RFC 3339, UTC. */
 export const Timestamp = Type.String({ format: 'date-time' });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Orm } from '../../db/orm.js';
 import { ipBudget, type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
+import { strict } from '../../rest/route.js';
 import { tokensJson } from './present.js';
 import { login, logout, refresh, type SessionSettings } from './service.js';
 
@@ -9,7 +10,6 @@ import { login, logout, refresh, type SessionSettings } from './service.js';
  * The REST auth routes of the API reference (featuresignals-authentication), field for field:
  * sign-in, refresh and sign-out here; sign-up in modules/signup, SSO in modules/sso.
  */
-const strict = { additionalProperties: false } as const;
 const LoginBody = Type.Object({ email: Type.String(), password: Type.String() }, strict);
 const RefreshBody = Type.Object({ refresh_token: Type.String() }, strict);
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { defineRoute, Int32, PAGE_FIELDS, Page, PageQuery, Timestamp, Uuid } from '../../rest/route.js';
+import { defineRoute, Int32, PAGE_FIELDS, Page, PageQuery, strict, Timestamp, Uuid } from '../../rest/route.js';
 import { FlagStateChange, flagStateInput } from '../flags/routes.js';
 import { PENDING_CHANGE_STATES } from '../pending/entity.js';
 import { APPROVAL, Approval, approvalJson, enumIn } from '../pending/present.js';
@@ -8,7 +8,6 @@ import { APPROVAL, Approval, approvalJson, enumIn } from '../pending/present.js'
  * Approvals (and scheduled changes) over REST, as the reference names them: `/v1/approvals`.
  * Enum values are GraphQL's in lower case with a dot (`flag.state`, `pending`).
  */
-const strict = { additionalProperties: false } as const;
 
 const ById = Type.Object({ id: Uuid }, strict);
 const StateInput = Type.Object(FlagStateChange, {

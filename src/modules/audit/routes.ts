@@ -1,9 +1,8 @@
 import { Type } from 'typebox';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../common/pagination.js';
-import { defineRoute, Int32, Json, Nullable, PAGE_FIELDS, Page, Timestamp, Uuid } from '../../rest/route.js';
+import { defineRoute, Int32, Json, Nullable, PAGE_FIELDS, Page, strict, Timestamp, Uuid } from '../../rest/route.js';
 
 /** The audit log over REST, in the reference's names (`actor_id`, `actor_type`, `metadata`). */
-const strict = { additionalProperties: false } as const;
 
 export const AUDIT_ENTRY = `fragment RestAuditEntry on AuditEntry {
   id action resource_type: resourceType resource_id: resourceId project_id: projectId environment_id: environmentId

@@ -9,6 +9,7 @@ import {
   Page,
   PageQuery,
   ProjectRef,
+  strict,
   Timestamp,
   Uuid,
 } from '../../rest/route.js';
@@ -16,7 +17,6 @@ import { APPROVAL, pendingAnswer } from '../pending/present.js';
 import { CLAUSE, Clause, ClauseInput, SERVE, Serve, ServeInput, toClause, toServe } from '../targeting/shapes.js';
 
 /** Flags and their per-environment state over REST. The reference calls a flag's kind `flag_type` and `on` `enabled`. */
-const strict = { additionalProperties: false } as const;
 
 export const FLAG = `fragment RestFlag on Flag {
   id key name description flag_type: kind variations { value name } tags

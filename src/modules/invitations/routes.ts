@@ -5,7 +5,7 @@ import type { SessionSettings } from '../../auth/session.js';
 import { setRequestOrigin } from '../../db/origin.js';
 import type { Orm } from '../../db/orm.js';
 import { ipBudget, type RateLimit, rateLimitBy } from '../../http/rate-limit.js';
-import { defineRoute, PAGE_FIELDS, Page, PageQuery, Timestamp, Uuid } from '../../rest/route.js';
+import { defineRoute, PAGE_FIELDS, Page, PageQuery, strict, Timestamp, Uuid } from '../../rest/route.js';
 import { orgJson, tokensJson, userJson } from '../accounts/present.js';
 import { resolvePrincipal } from '../identity/resolve.js';
 import { acceptInvitation } from './service.js';
@@ -47,7 +47,6 @@ export function registerInvitationRoutes(
 }
 
 /** Invitations on the REST management route table (src/routes.ts), as the reference names them. */
-const strict = { additionalProperties: false } as const;
 const INVITATION = `fragment RestInvitation on Invitation {
   id email role invited_by: invitedByUserId expires_at: expiresAt created_at: createdAt
 }`;

@@ -7,6 +7,7 @@ import {
   PAGE_FIELDS,
   Page,
   PageQuery,
+  strict,
   Timestamp,
   Uuid,
   upper,
@@ -17,7 +18,6 @@ import { GRACE_MINUTES } from './service.js';
  * SDK keys over REST (the reference's "API keys"): listed masked with when each was last used,
  * every role may list them; a value is answered once, by the route that creates it.
  */
-const strict = { additionalProperties: false } as const;
 
 export const SDK_KEY = `fragment RestSdkKey on SdkKey {
   id env_id: environmentId type: kind name masked active created_at: createdAt

@@ -1,9 +1,8 @@
 import { Type } from 'typebox';
 import { ROLES } from '../../auth/permissions.js';
-import { defineRoute, PAGE_FIELDS, Page, PageQuery, Timestamp, Uuid } from '../../rest/route.js';
+import { defineRoute, PAGE_FIELDS, Page, PageQuery, strict, Timestamp, Uuid } from '../../rest/route.js';
 
 /** The organization's members over REST. A member is named by their user id (`id` and `user_id`). */
-const strict = { additionalProperties: false } as const;
 
 export const MEMBER = `fragment RestMember on Member { user { id email name } role joined_at: joinedAt }`;
 const Role = Type.Enum([...ROLES]);

@@ -6,13 +6,13 @@ import {
   PAGE_FIELDS,
   Page,
   PageQuery,
+  strict,
   Timestamp,
   Uuid,
   upper,
 } from '../../rest/route.js';
 
 /** Metrics over REST (`/v1/metrics/*`): the GraphQL queries of metrics/schema.ts and flags/usage.ts. */
-const strict = { additionalProperties: false } as const;
 
 const Range = {
   project_id: Uuid,

@@ -1,8 +1,17 @@
 import { Type } from 'typebox';
-import { defineRoute, Nullable, PAGE_FIELDS, Page, PageQuery, ProjectRef, Timestamp, Uuid } from '../../rest/route.js';
+import {
+  defineRoute,
+  Nullable,
+  PAGE_FIELDS,
+  Page,
+  PageQuery,
+  ProjectRef,
+  strict,
+  Timestamp,
+  Uuid,
+} from '../../rest/route.js';
 
 /** Projects and environments over REST (the API reference's names: an environment's key is its `slug`). */
-const strict = { additionalProperties: false } as const;
 
 export const PROJECT = `fragment RestProject on Project {
   id name slug description created_at: createdAt updated_at: updatedAt

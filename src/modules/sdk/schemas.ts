@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
+import { strict } from '../../rest/route.js';
 
 /**
  * Request schemas of the SDK doors. Unknown fields are refused (400 naming the field); contexts
  * are open objects checked by context.ts, since every member but `key` and `kind` is an attribute.
  */
-const strict = { additionalProperties: false } as const;
 const FlagKey = Type.String({ minLength: 1, maxLength: 100 });
 const Context = Type.Unknown();
 

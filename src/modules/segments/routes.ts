@@ -1,10 +1,19 @@
 import { Type } from 'typebox';
-import { defineRoute, Int32, PAGE_FIELDS, Page, PageQuery, ProjectRef, Timestamp, Uuid } from '../../rest/route.js';
+import {
+  defineRoute,
+  Int32,
+  PAGE_FIELDS,
+  Page,
+  PageQuery,
+  ProjectRef,
+  strict,
+  Timestamp,
+  Uuid,
+} from '../../rest/route.js';
 import { APPROVAL, pendingAnswer } from '../pending/present.js';
 import { CLAUSE, Clause, ClauseInput, toClause } from '../targeting/shapes.js';
 
 /** Segments over REST: the reusable audiences of a project, the same in every environment. */
-const strict = { additionalProperties: false } as const;
 
 export const SEGMENT = `fragment RestSegment on Segment {
   id key name description included excluded rules { id clauses { ...RestClause } } version

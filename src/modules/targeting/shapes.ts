@@ -1,13 +1,12 @@
 import { type Static, Type } from 'typebox';
 import { OPERATORS } from '../../evaluation/index.js';
-import { Int32, Json, Nullable } from '../../rest/route.js';
+import { Int32, Json, Nullable, strict } from '../../rest/route.js';
 
 /**
  * The targeting vocabulary of flag states and segments over REST: the GraphQL types' fields in
  * snake_case (a clause's `op` is the reference's `operator`), selected by the fragments below and
  * mapped back to GraphQL's input types by the functions at the end.
  */
-const strict = { additionalProperties: false } as const;
 
 export const CLAUSE = 'fragment RestClause on Clause { attribute operator: op values negate }';
 export const SERVE =

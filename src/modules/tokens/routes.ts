@@ -7,13 +7,13 @@ import {
   PAGE_FIELDS,
   Page,
   PageQuery,
+  strict,
   Timestamp,
   Uuid,
   upper,
 } from '../../rest/route.js';
 
 /** Access tokens over REST: integrators manage the credentials of their scripts by script too. */
-const strict = { additionalProperties: false } as const;
 
 export const ACCESS_TOKEN = `fragment RestAccessToken on AccessToken {
   id kind name masked owner { id email name } permissions environment_ids: environmentIds active

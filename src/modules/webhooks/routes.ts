@@ -8,6 +8,7 @@ import {
   PAGE_FIELDS,
   Page,
   PageQuery,
+  strict,
   Timestamp,
   Uuid,
   upper,
@@ -15,7 +16,6 @@ import {
 import { ATTEMPTS_KEPT } from './worker.js';
 
 /** Webhooks over REST (`/v1/webhooks/*`), each route one GraphQL operation of webhooks/schema.ts. */
-const strict = { additionalProperties: false } as const;
 
 const WEBHOOK = `fragment RestWebhook on Webhook {
   id url description event_types: eventTypes project_ids: projectIds environment_ids: environmentIds active
