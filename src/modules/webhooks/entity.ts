@@ -106,7 +106,7 @@ export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery>({
   tableName: 'webhook_deliveries',
   properties: {
     id: { type: 'uuid', primary: true },
-    seq: { type: 'bigint', columnType: 'bigserial' },
+    seq: { type: 'bigint', autoincrement: true },
     webhook: { kind: 'm:1', entity: () => WebhookSchema, deleteRule: 'cascade' },
     event: { kind: 'm:1', entity: () => WebhookEventSchema, deleteRule: 'cascade', index: true },
     status: { type: 'string', length: 20 },
