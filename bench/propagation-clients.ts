@@ -7,6 +7,7 @@
 //   {"type":"round","round":r,"receipts":[epochMs…],"missing":n}   one change, every receipt
 // and the parent writes "next\n" on stdin before each change it makes.
 
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
@@ -97,9 +98,11 @@ function openWs(index: number): Promise<void> {
       const text = data.toString();
       if (text.includes('"connection_ack"')) {
         connected++;
+        // A UUID per operation, as graphql-ws' own client generates them: the `next` message
+        // differs per subscriber by its id.
         ws.send(
           JSON.stringify({
-            id: '1',
+            id: randomUUID(),
             type: 'subscribe',
             payload: { query: QUERY, variables: { c: { key: `user-${index}` } } },
           }),

@@ -1,5 +1,6 @@
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { flagValuesProjector } from '../src/modules/sdk/live.js';
 import { graphql } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
@@ -169,6 +170,52 @@ describe('flagValues over graphql-ws, projected and executed', () => {
     const again = subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c: { key: 'alice' } });
     expect(await again.closeCode).toBe(4401);
     await Promise.all([fast.dispose(), general.dispose(), again.dispose()]);
+  });
+
+  it('frames messages of every size class as ws does (7-, 16- and 64-bit lengths, one and two writes)', async () => {
+    // A JSON flag whose variations are 1, 3 and 9 strings of 8,000 characters (with non-ASCII in
+    // them): messages of about 8 KB (one write), 24 KB (two writes) and 72 KB (64-bit length).
+    const chunk = (i: number) => `${'é'.repeat(10)}${String(i).padStart(7990, 'x')}`;
+    const value = (n: number) => ({ parts: Array.from({ length: n }, (_, i) => chunk(i)) });
+    const flag = await givenFlag(server, org, project, {
+      kind: 'json',
+      variations: [{ value: { small: true } }, { value: value(1) }, { value: value(3) }, { value: value(9) }],
+    });
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['staging']!);
+    await snapshotsCaughtUp(server, [project.env['staging']!]);
+    const c = { key: 'alice' };
+    const fast = subscribeWs(server.url, { 'x-api-key': sdkKey }, FAST, { c });
+    // A raw client with an operation id graphql-ws' client would never pick: multi-byte UTF-8.
+    const raw = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const rawMessages: any[] = [];
+    raw.on('message', (data, binary) => {
+      expect(binary).toBe(false);
+      rawMessages.push(JSON.parse(data.toString()));
+    });
+    await new Promise((r) => raw.once('open', r));
+    raw.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': sdkKey } }));
+    await expect.poll(() => rawMessages.some((m) => m.type === 'connection_ack')).toBe(true);
+    raw.send(JSON.stringify({ id: 'ópé-✓', type: 'subscribe', payload: { query: FAST, variables: { c } } }));
+    await fast.next();
+    const rawNexts = () => rawMessages.filter((m) => m.type === 'next').length;
+    await expect.poll(rawNexts).toBe(1);
+    let sent = 1;
+    for (const [variation, size] of [
+      [1, 1],
+      [2, 3],
+      [3, 9],
+      [0, 0],
+    ] as const) {
+      await givenState(server, org, flag.id, project.env['staging']!, { on: true, fallthrough: { variation } });
+      const expected = size === 0 ? { small: true } : value(size);
+      expect(byKey(await fast.next(), 'flagValues', flag.key)?.['value']).toEqual(expected);
+      await expect.poll(rawNexts).toBe(++sent);
+      const last = rawMessages[rawMessages.length - 1];
+      expect(last.id).toBe('ópé-✓');
+      expect(last.payload.data.flagValues.find((v: { key: string }) => v.key === flag.key).value).toEqual(expected);
+    }
+    raw.close();
+    await fast.dispose();
   });
 
   it('refuses a bad context through the resolver, as executed', async () => {

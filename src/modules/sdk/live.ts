@@ -13,7 +13,7 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
 import type { Hub, HubUpdate } from '../../realtime/hub.js';
 import { EventQueue, StreamEnded } from '../../realtime/queue.js';
-import type { SnapshotStore } from '../../realtime/snapshots.js';
+import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
 import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
 import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
@@ -31,21 +31,46 @@ import { sameResult, sameResults } from './present.js';
 const resultIds = new WeakMap<EvaluationResult, number>();
 let lastResultId = 0;
 
+function resultId(result: EvaluationResult): number {
+  let id = resultIds.get(result);
+  if (id === undefined) resultIds.set(result, (id = ++lastResultId));
+  return id;
+}
+
+function sameItems(a: readonly EvaluationResult[], b: readonly EvaluationResult[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
- * The update's one array for these results: contexts that evaluate alike (most do) share it,
- * so what is built from it (the projected message, its bytes) is built once per update.
+ * The memo's one array for these results: contexts that evaluate alike (most do) share it, so
+ * what is built from it (the projected message, its bytes) is built once per memo, and lists
+ * patched from it later are shared too. Keyed by a hash of the result ids (a key the size of
+ * the list would cost as much memory as the list, per distinct list), confirmed item by item.
  */
 function sharedValues(memo: Map<string, unknown>, results: EvaluationResult[]): EvaluationResult[] {
-  let signature = 'flagValues:list:';
-  for (const result of results) {
-    let id = resultIds.get(result);
-    if (id === undefined) resultIds.set(result, (id = ++lastResultId));
-    signature += `${id},`;
-  }
-  const known = memo.get(signature) as EvaluationResult[] | undefined;
-  if (known !== undefined) return known;
-  memo.set(signature, results);
+  let hash = 0x811c9dc5 ^ results.length;
+  for (const result of results) hash = Math.imul(hash ^ resultId(result), 0x01000193);
+  const signature = `flagValues:list:${hash >>> 0}`;
+  let bucket = memo.get(signature) as EvaluationResult[][] | undefined;
+  if (bucket === undefined) memo.set(signature, (bucket = []));
+  for (const known of bucket) if (sameItems(known, results)) return known;
+  bucket.push(results);
   return results;
+}
+
+/**
+ * Per snapshot, the value lists new subscriptions start from: subscribers that connect to the
+ * same snapshot with contexts that evaluate alike start from one list, so every later update
+ * patches it once for all of them (patchedValues shares lists derived alike).
+ */
+const initialLists = new WeakMap<Snapshot, Map<string, unknown>>();
+
+function initialValues(snapshot: Snapshot, results: EvaluationResult[]): EvaluationResult[] {
+  let memo = initialLists.get(snapshot);
+  if (memo === undefined) initialLists.set(snapshot, (memo = new Map()));
+  return sharedValues(memo, results);
 }
 
 const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement({
@@ -107,11 +132,7 @@ function patchedValues(
   let listId = listIds.get(last);
   if (listId === undefined) listIds.set(last, (listId = ++lastListId));
   let signature = `flagValues:patch:${listId}:`;
-  for (const [index, result] of replaced) {
-    let id = resultIds.get(result);
-    if (id === undefined) resultIds.set(result, (id = ++lastResultId));
-    signature += `${index}=${id},`;
-  }
+  for (const [index, result] of replaced) signature += `${index}=${resultId(result)},`;
   const known = update.memo.get(signature) as EvaluationResult[] | undefined;
   if (known !== undefined) return known;
   const next = last.slice();
@@ -163,7 +184,7 @@ builder.subscriptionField('flagValues', (t) =>
       // Subscribers with the same visibility and context share one evaluation per event (the
       // update's memo is per environment): a result array is then shared, never mutated.
       const group = `flagValues:${filter ? 'client' : 'server'}:${JSON.stringify(context)}`;
-      let last = evaluateAll(snapshot.compiled, context, filter);
+      let last = initialValues(snapshot, evaluateAll(snapshot.compiled, context, filter));
       queue.push(last);
       const ended = () => {
         queue.push(new StreamEnded(new UnauthenticatedError(INVALID_SDK_KEY)));
@@ -216,7 +237,7 @@ const FLAG_VALUE_FIELDS = new Set<string>(['key', 'value', 'variation', 'reason'
 class FlagValuesProjector {
   /** Results by value list: subscribers that share an evaluation share the projected result. */
   private readonly done = new WeakMap<readonly EvaluationResult[], ExecutionResult>();
-  private readonly encoded = new WeakMap<readonly EvaluationResult[], Map<string, Buffer>>();
+  private readonly encoded = new WeakMap<readonly EvaluationResult[], Buffer>();
 
   constructor(
     private readonly responseKey: string,
@@ -224,16 +245,13 @@ class FlagValuesProjector {
   ) {}
 
   /**
-   * The whole `next` message for `prefix` (which names the operation id) as bytes, once per
-   * value list and id: subscribers with the same values share one buffer, and the socket
-   * write takes it as is.
+   * A `next` message's payload and closing brace as bytes, once per value list: subscribers
+   * with the same values share one buffer, and only the head naming their operation is theirs.
    */
-  message(values: readonly EvaluationResult[], prefix: string): Buffer {
-    let byPrefix = this.encoded.get(values);
-    if (byPrefix === undefined) this.encoded.set(values, (byPrefix = new Map()));
-    let known = byPrefix.get(prefix);
+  payload(values: readonly EvaluationResult[]): Buffer {
+    let known = this.encoded.get(values);
     if (known === undefined)
-      byPrefix.set(prefix, (known = Buffer.from(`${prefix}${JSON.stringify(this.project(values))}}`, 'utf8')));
+      this.encoded.set(values, (known = Buffer.from(`${JSON.stringify(this.project(values))}}`, 'utf8')));
     return known;
   }
 
@@ -326,8 +344,7 @@ class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
   private readonly sendDirect = (item: unknown): boolean => {
     if (!Array.isArray(item)) return false;
     const { socket } = this.sink;
-    if (socket.readyState !== socket.OPEN) return true;
-    socket.send(this.projector.message(item, this.prefix), { binary: false });
+    if (!this.sink.send(this.prefix, this.projector.payload(item))) return true;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES)
       socket.close(CloseCode.InternalServerError, 'the client is not reading');
     return true;
