@@ -28,7 +28,8 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 }
 
 interface Entry {
-  json: string;
+  /** The JSON, UTF-8 encoded once: each answer writes these bytes as they are. */
+  body: Buffer;
   gzip?: Buffer;
   bytes: number;
 }
@@ -61,7 +62,7 @@ export interface EncodedBody {
   encoding?: 'gzip';
 }
 
-const gzip = (json: string) => gzipSync(json, { level: constants.Z_DEFAULT_COMPRESSION });
+const gzip = (json: string | Buffer) => gzipSync(json, { level: constants.Z_DEFAULT_COMPRESSION });
 
 /**
  * The body for `key` (built by `build` on a miss), gzipped when accepted and large enough.
@@ -80,14 +81,14 @@ export function compressedReply(
   }
   let entry = cache.get(key);
   if (entry === undefined) {
-    const json = build();
-    entry = { json, bytes: json.length };
+    const body = Buffer.from(build(), 'utf8');
+    entry = { body, bytes: body.length };
     cache.set(key, entry);
   }
-  if (!wantsGzip || entry.json.length <= GZIP_THRESHOLD) return { payload: entry.json };
+  if (!wantsGzip || entry.body.length <= GZIP_THRESHOLD) return { payload: entry.body };
   if (entry.gzip === undefined) {
-    entry.gzip = gzip(entry.json);
-    cache.set(key, { ...entry, gzip: entry.gzip, bytes: entry.json.length + entry.gzip.length });
+    entry.gzip = gzip(entry.body);
+    cache.set(key, { ...entry, gzip: entry.gzip, bytes: entry.body.length + entry.gzip.length });
   }
   return { payload: entry.gzip, encoding: 'gzip' };
 }
