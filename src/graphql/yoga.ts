@@ -8,7 +8,7 @@ import { type DomainError, ServiceUnavailableError } from '../errors.js';
 import { errorAnswer } from '../http/envelope.js';
 import { headerValue } from '../http/headers.js';
 import { yogaLogger } from '../http/logging.js';
-import type { ContextFactory, GraphQLContext } from './context.js';
+import { type ContextFactory, type GraphQLContext, joinContext } from './context.js';
 
 /** What yoga's envelop gets per operation; the graphql-ws server (realtime/ws.ts) passes the same `ctx`. */
 export type ServerContext = { req?: FastifyRequest; reply?: FastifyReply; ctx: GraphQLContext };
@@ -71,14 +71,14 @@ declare module 'fastify' {
 }
 
 /**
- * The operation's context is the one its door built (`ctx`), joined to yoga's as it is: its
- * properties keep their getters (the unit of work is forked on first use, graphql/context.ts),
- * which yoga's `context` option would read eagerly (it merges with Object.assign).
+ * The operation's context is the one its door built (`ctx`), joined to yoga's (graphql/context.ts
+ * `joinContext`): the unit of work stays forked on first use, which yoga's `context` option would
+ * read eagerly (it merges with Object.assign). graphql-ws passes its context as yoga's own.
  */
 function useDoorContext(): Plugin<ServerContext> {
   return {
     onContextBuilding({ context }) {
-      Object.defineProperties(context, Object.getOwnPropertyDescriptors(context.ctx));
+      joinContext(context, context.ctx);
     },
   };
 }

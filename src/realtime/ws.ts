@@ -228,7 +228,7 @@ export const graphqlWebSocketPlugin = fp(
     };
     app.server.on('upgrade', onUpgrade);
 
-    const server = useServer<Record<string, unknown> | undefined, { credentials?: RequestCredentials }>(
+    const server = useServer<Record<string, unknown> | undefined, { credentials?: RequestCredentials; clientIp?: string }>(
       {
         execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
         subscribe: (args: ExecutionArgs) => (args.rootValue as OperationRoot).subscribe(args) as never,
@@ -240,11 +240,9 @@ export const graphqlWebSocketPlugin = fp(
             sdkKey: headerValue(params['x-api-key'] ?? params['X-API-Key']) ?? null,
             origin: headerValue(ctx.extra.request.headers.origin) ?? null,
           };
+          const clientIp = ip(ctx.extra.request);
           try {
-            const context = await app.graphqlContext(credentials, {
-              requestId: randomUUID(),
-              clientIp: ip(ctx.extra.request),
-            });
+            const context = await app.graphqlContext(credentials, { requestId: randomUUID(), clientIp });
             for (const check of options.connectionChecks) await check(context);
           } catch (thrown) {
             const e = asDomainError(thrown);
@@ -256,6 +254,10 @@ export const graphqlWebSocketPlugin = fp(
             return false;
           }
           ctx.extra.credentials = credentials;
+          ctx.extra.clientIp = clientIp;
+          // What later operations need of the upgrade request is kept above; the request itself
+          // (headers, raw headers, stream state: about a kilobyte) is not kept for the socket's life.
+          (ctx.extra as { request: IncomingMessage | null }).request = null;
           return true;
         },
         onSubscribe: async (ctx, id, payload) => {
@@ -265,7 +267,7 @@ export const graphqlWebSocketPlugin = fp(
             // connection spent its SSO JWT (if any) in onConnect; this only checks it again.
             context = await app.graphqlContext(
               ctx.extra.credentials!,
-              { requestId: randomUUID(), clientIp: ip(ctx.extra.request) },
+              { requestId: randomUUID(), clientIp: ctx.extra.clientIp! },
               { recheck: true },
             );
           } catch (thrown) {
@@ -273,9 +275,8 @@ export const graphqlWebSocketPlugin = fp(
             if (!e) throw thrown;
             return [new GraphQLError(e.message, { extensions: { code: e.code } })];
           }
-          const { schema, execute, subscribe, contextFactory, parse, validate } = app.yoga.getEnveloped({
-            ctx: context,
-          });
+          // The door's context is yoga's own (it names itself as `ctx`): one object per operation.
+          const { schema, execute, subscribe, contextFactory, parse, validate } = app.yoga.getEnveloped(context);
           let document: DocumentNode;
           try {
             document = parse(payload.query);
