@@ -5,7 +5,9 @@
 // clocks are this machine's; a receipt that beats the response counts as 0). Memory = the
 // server's VmRSS (from /proc, no debug hooks) after connecting minus before, divided by N.
 // Targets (issue 08): p99 ≤ 1.2× the floor measured in the same run (bench/write-floor.ts: a bare
-// server writing one frame per socket), ≤ 12 KB per idle subscriber.
+// server writing one frame per socket), ≤ 12 KB per idle subscriber; the memory is also read
+// against a bare node:http + ws server holding as many idle connections (bench/memory-floor.ts).
+// Operation ids are UUIDs, as graphql-ws' own client makes them.
 // The server runs as the Docker image runs it: compiled by tsc, `node dist/src/main.js`
 // (BENCH_SERVER=tsx measures `npm start`'s tsx instead: esbuild's keepNames gives every closure
 // our code creates a `name` property of its own, about 2 KB more per idle subscriber).
@@ -25,6 +27,7 @@ import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } fro
 import { createOrm, migrate } from '../src/db/orm.js';
 import { entities } from '../src/entities.js';
 import { freePort } from '../test/helpers/process.js';
+import { measureMemoryFloor } from './memory-floor.js';
 import { measureWriteFloor } from './write-floor.js';
 
 export interface PropagationRow {
@@ -39,6 +42,8 @@ export interface PropagationRow {
   floorP50Ms: number;
   floorP99Ms: number;
   floorUsPerWrite: number;
+  /** The same-run memory floor (bench/memory-floor.ts): a bare node:http SSE + ws server's KB per idle connection. */
+  floorKbPerConnection: number;
 }
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -91,7 +96,8 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const port = await freePort();
   const child = pinned(
     0,
-    [process.execPath, ...SERVER_ARGS],
+    // BENCH_NODE_ARGS profiles the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/vexil-prof".
+    [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...SERVER_ARGS],
     {
       DATABASE_URL: databaseUrl,
       HOST: '127.0.0.1',
@@ -262,6 +268,7 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
       floorP50Ms: Number.NaN,
       floorP99Ms: Number.NaN,
       floorUsPerWrite: Number.NaN,
+      floorKbPerConnection: Number.NaN,
     };
   } finally {
     clients.child?.kill('SIGTERM');
@@ -306,7 +313,14 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
       try {
         const row = await runOne(databaseUrl, size);
         const floor = await measureWriteFloor(size, ROUNDS);
-        rows.push({ ...row, floorP50Ms: floor.p50Ms, floorP99Ms: floor.p99Ms, floorUsPerWrite: floor.usPerWrite });
+        const memory = await measureMemoryFloor(size);
+        rows.push({
+          ...row,
+          floorP50Ms: floor.p50Ms,
+          floorP99Ms: floor.p99Ms,
+          floorUsPerWrite: floor.usPerWrite,
+          floorKbPerConnection: memory,
+        });
       } finally {
         await dropDatabase(adminUrl, name).catch(() => undefined);
       }
@@ -320,18 +334,18 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
 export function printPropagation(rows: PropagationRow[]): void {
   const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
   console.log(
-    '| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | floor p50 / p99 ms (µs per write) | p99 ÷ floor p99 | ≤ 1.2× floor | ≤ 12 KB |',
+    '| subscribers (½ SSE, ½ graphql-ws) | connected | p50 ms | p99 ms | max ms | missed | KB / idle subscriber | floor p50 / p99 ms (µs per write) | p99 ÷ floor p99 | ≤ 1.2× floor | ≤ 12 KB | bare server KB / idle connection | KB ÷ bare |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|---:|---:|');
   for (const r of rows) {
     const p99ok = r.p99Ms <= 1.2 * r.floorP99Ms ? 'yes' : 'NO';
     const floor = `${fmt(r.floorP50Ms)} / ${fmt(r.floorP99Ms)} (${fmt(r.floorUsPerWrite)})`;
     console.log(
-      `| ${r.subscribers} | ${r.connected} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.missing} | ${fmt(r.kbPerSubscriber)} | ${floor} | ${fmt(r.p99Ms / r.floorP99Ms, 2)}× | ${p99ok} | ${r.kbPerSubscriber <= 12 ? 'yes' : 'NO'} |`,
+      `| ${r.subscribers} | ${r.connected} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.missing} | ${fmt(r.kbPerSubscriber)} | ${floor} | ${fmt(r.p99Ms / r.floorP99Ms, 2)}× | ${p99ok} | ${r.kbPerSubscriber <= 12 ? 'yes' : 'NO'} | ${fmt(r.floorKbPerConnection)} | ${fmt(r.kbPerSubscriber / r.floorKbPerConnection, 2)}× |`,
     );
   }
   console.log(
-    `latencies: the median of ${ROUNDS} changes (each over every subscriber); missed: the most in one change. floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same run, same cores.`,
+    `latencies: the median of ${ROUNDS} changes (each over every subscriber); missed: the most in one change. floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same run, same cores. bare server: node:http holding N/2 open text/event-stream responses and ws N/2 sockets, nothing else (bench/memory-floor.ts).`,
   );
   console.log(
     `server: ${COMPILED ? 'node dist/src/main.js (compiled by tsc, as the Docker image runs it)' : 'node --import tsx src/main.ts (npm start)'}`,
