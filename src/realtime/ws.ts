@@ -228,7 +228,10 @@ export const graphqlWebSocketPlugin = fp(
     };
     app.server.on('upgrade', onUpgrade);
 
-    const server = useServer<Record<string, unknown> | undefined, { credentials?: RequestCredentials; clientIp?: string }>(
+    const server = useServer<
+      Record<string, unknown> | undefined,
+      { credentials?: RequestCredentials; clientIp?: string }
+    >(
       {
         execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
         subscribe: (args: ExecutionArgs) => (args.rootValue as OperationRoot).subscribe(args) as never,
