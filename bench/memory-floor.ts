@@ -7,23 +7,13 @@
 //
 // Modes: `server <port>` / `client <port> <n>` (spawned by measureMemoryFloor).
 
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort } from '../test/helpers/process.js';
-
-const ROOT = new URL('..', import.meta.url).pathname;
-
-function pinned(cpu: number, args: string[]) {
-  const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-}
+import { pinned } from './pinned.js';
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

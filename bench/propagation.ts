@@ -16,7 +16,7 @@
 // Run alone: DATABASE_URL=postgres://… npx tsx bench/propagation.ts  (without DATABASE_URL an
 // embedded PostgreSQL is started in a temp dir).
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { createOrm, migrate } from '../src/db/orm.js';
 import { entities } from '../src/entities.js';
 import { freePort } from '../test/helpers/process.js';
 import { measureMemoryFloor } from './memory-floor.js';
+import { pinned } from './pinned.js';
 import { measureWriteFloor } from './write-floor.js';
 
 export interface PropagationRow {
@@ -52,21 +53,6 @@ const now = () => Date.now();
 const COMPILED = process.env.BENCH_SERVER !== 'tsx';
 const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 5);
 const SERVER_ARGS = COMPILED ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-
-/** `ulimit -n` raised to the hard limit, pinned to one CPU, then the command (exec keeps the pid). */
-function pinned(
-  cpu: number,
-  args: string[],
-  env: Record<string, string>,
-  stdio: ('pipe' | 'ignore' | 'inherit')[],
-): ChildProcess {
-  const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio,
-  });
-}
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -99,15 +85,17 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
     // BENCH_NODE_ARGS profiles the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/vexil-prof".
     [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...SERVER_ARGS],
     {
-      DATABASE_URL: databaseUrl,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      AUTH_RATE_LIMIT: '1000000',
-      MANAGEMENT_RATE_LIMIT: '1000000',
-      EVALUATION_RATE_LIMIT: '100000000',
+      env: {
+        DATABASE_URL: databaseUrl,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        AUTH_RATE_LIMIT: '1000000',
+        MANAGEMENT_RATE_LIMIT: '1000000',
+        EVALUATION_RATE_LIMIT: '100000000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    ['ignore', 'pipe', 'pipe'],
   );
   let output = '';
   child.stderr!.on('data', (c) => {
@@ -172,18 +160,13 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
     const before = await rssKb(pid);
 
     const config = { url: server.url, subscribers, serverKey, clientSideId: dev.clientSideId, timeoutMs: 15_000 };
-    const child = pinned(
-      1,
-      [
-        process.env.BENCH_CLIENT_NODE ?? process.execPath,
-        '--import',
-        'tsx',
-        'bench/propagation-clients.ts',
-        JSON.stringify(config),
-      ],
-      {},
-      ['pipe', 'pipe', 'inherit'],
-    );
+    const child = pinned(1, [
+      process.env.BENCH_CLIENT_NODE ?? process.execPath,
+      '--import',
+      'tsx',
+      'bench/propagation-clients.ts',
+      JSON.stringify(config),
+    ]);
     clients.child = child;
     const lines = createInterface({ input: child.stdout! });
     const messages: any[] = [];

@@ -7,11 +7,11 @@
 //
 // Modes: `server <port>` / `client <port> <n>` (spawned by measureWriteFloor).
 
-import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/process.js';
+import { pinned } from './pinned.js';
 
 export interface FloorRow {
   connections: number;
@@ -25,15 +25,6 @@ export interface FloorRow {
 const FRAME = Buffer.from(
   `id: 2\nevent: patch\ndata: ${JSON.stringify({ key: 'bench-flag', version: 2, definition: { key: 'bench-flag', kind: 'boolean' }, state: { on: true } })}\n\n`,
 );
-const ROOT = new URL('..', import.meta.url).pathname;
-
-function pinned(cpu: number, args: string[]) {
-  const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)"; exec taskset -c ${cpu} ${quoted}`], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
