@@ -1,7 +1,8 @@
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { flagValuesProjector } from '../src/modules/sdk/live.js';
+import type { EvaluationResult } from '../src/evaluation/index.js';
+import { flagValuesProjector, sharedValues } from '../src/modules/sdk/live.js';
 import { graphql } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
 import {
@@ -66,6 +67,23 @@ describe('which flagValues selections are projected', () => {
     expect(fast('subscription($c: JSON!) { flagValues(context: $c) @skip(if: false) { key } }')).toBe(false);
     expect(fast('subscription($p: ID!) { flagChanged(projectId: $p) { flagKey } }')).toBe(false);
     expect(fast('query { __typename }')).toBe(false);
+  });
+});
+
+describe('shared value lists', () => {
+  const result = (key: string, value: unknown) => ({ key, value, variation: 0, reason: 'STATIC' }) as EvaluationResult;
+  const [a, b, c] = [result('a', 1), result('b', 2), result('c', 3)];
+  it('gives lists of the same results one array, and keeps at most the bound', () => {
+    const memo = new Map<string, unknown>();
+    const first = sharedValues(memo, [a, b], 2);
+    expect(sharedValues(memo, [a, b], 2)).toBe(first);
+    expect(sharedValues(memo, [b, a], 2)).not.toBe(first);
+    const third = [a, c];
+    expect(sharedValues(memo, third, 2)).toBe(third);
+    // Full: the third list was not kept, the first two still are.
+    expect(sharedValues(memo, [a, c], 2)).not.toBe(third);
+    expect(sharedValues(memo, [a, b], 2)).toBe(first);
+    expect(memo.size).toBe(2);
   });
 });
 

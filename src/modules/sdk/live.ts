@@ -49,13 +49,19 @@ function sameItems(a: readonly EvaluationResult[], b: readonly EvaluationResult[
  * patched from it later are shared too. Keyed by a hash of the result ids (a key the size of
  * the list would cost as much memory as the list, per distinct list), confirmed item by item.
  */
-function sharedValues(memo: Map<string, unknown>, results: EvaluationResult[]): EvaluationResult[] {
+export function sharedValues(
+  memo: Map<string, unknown>,
+  results: EvaluationResult[],
+  maxLists = Number.POSITIVE_INFINITY,
+): EvaluationResult[] {
   let hash = 0x811c9dc5 ^ results.length;
   for (const result of results) hash = Math.imul(hash ^ resultId(result), 0x01000193);
   const signature = `flagValues:list:${hash >>> 0}`;
   let bucket = memo.get(signature) as EvaluationResult[][] | undefined;
+  if (bucket !== undefined) for (const known of bucket) if (sameItems(known, results)) return known;
+  // A full memo still shares what it holds, and keeps nothing more.
+  if (memo.size >= maxLists) return results;
   if (bucket === undefined) memo.set(signature, (bucket = []));
-  for (const known of bucket) if (sameItems(known, results)) return known;
   bucket.push(results);
   return results;
 }
@@ -63,14 +69,17 @@ function sharedValues(memo: Map<string, unknown>, results: EvaluationResult[]): 
 /**
  * Per snapshot, the value lists new subscriptions start from: subscribers that connect to the
  * same snapshot with contexts that evaluate alike start from one list, so every later update
- * patches it once for all of them (patchedValues shares lists derived alike).
+ * patches it once for all of them (patchedValues shares lists derived alike). A snapshot can
+ * live long while subscribers come and go with contexts of their choosing, so it keeps at most
+ * INITIAL_LISTS distinct lists (released with the snapshot); later ones are just not shared.
  */
 const initialLists = new WeakMap<Snapshot, Map<string, unknown>>();
+const INITIAL_LISTS = 1_000;
 
 function initialValues(snapshot: Snapshot, results: EvaluationResult[]): EvaluationResult[] {
   let memo = initialLists.get(snapshot);
   if (memo === undefined) initialLists.set(snapshot, (memo = new Map()));
-  return sharedValues(memo, results);
+  return sharedValues(memo, results, INITIAL_LISTS);
 }
 
 const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement({
