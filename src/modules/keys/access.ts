@@ -50,6 +50,67 @@ export function budgetOf(verdict: SdkVerdict | null, credential: SdkCredential, 
 /** The budget of a request whose key checked out. */
 export const keyBudget = (presented: string) => `key:${presented.slice(0, 12)}`;
 
+/**
+ * One stream's watch over its key (SdkAccess.watch). A class, so that each of 10,000 idle streams
+ * holds one small object rather than a closure per method; `stop` is bound, for `onClose(watch.stop)`.
+ */
+export class KeyWatch {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private expiresAt: number | null;
+
+  constructor(
+    private readonly cache: SdkKeyCache,
+    private readonly value: string,
+    private readonly key: CachedSdkKey,
+    private readonly end: () => void,
+  ) {
+    this.expiresAt = key.expiresAt;
+    this.schedule();
+  }
+
+  /** Asks the key cache again (the environment's keys were reloaded). */
+  recheck(): void {
+    void Promise.resolve(this.cache.resolve(this.value))
+      .catch(() => null)
+      .then((now) => {
+        if (this.stopped) return;
+        if (!now || now.environmentId !== this.key.environmentId) return this.expire();
+        this.expiresAt = now.expiresAt;
+        this.schedule();
+      });
+  }
+
+  /** False once the key's grace has run out (ending the stream); a comparison, not a lookup. */
+  stillValid(): boolean {
+    if (this.stopped) return false;
+    if (this.expiresAt !== null && this.expiresAt <= Date.now()) {
+      this.expire();
+      return false;
+    }
+    return true;
+  }
+
+  readonly stop = (): void => {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  };
+
+  private expire(): void {
+    this.stop();
+    this.end();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.expiresAt === null || this.stopped) return;
+    // The key cache decides with its own clock; the timer only says when to ask it again.
+    this.timer = setTimeout(() => this.recheck(), Math.max(0, Math.min(this.expiresAt - Date.now(), 2 ** 31 - 1)) + 5);
+    this.timer.unref();
+  }
+}
+
 export class SdkAccess {
   constructor(private readonly cache: SdkKeyCache) {}
 
@@ -88,46 +149,8 @@ export class SdkAccess {
    * comparison, not a lookup) or the key is revoked or deleted (`recheck()`, which streams call
    * when the environment's keys are reloaded).
    */
-  watch(value: string, key: CachedSdkKey, end: () => void): { recheck(): void; stillValid(): boolean; stop(): void } {
-    let timer: NodeJS.Timeout | null = null;
-    let stopped = false;
-    let expiresAt = key.expiresAt;
-    const expire = () => {
-      stop();
-      end();
-    };
-    const schedule = () => {
-      if (timer) clearTimeout(timer);
-      timer = null;
-      if (expiresAt === null || stopped) return;
-      // The key cache decides with its own clock; the timer only says when to ask it again.
-      timer = setTimeout(() => recheck(), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)) + 5);
-      timer.unref();
-    };
-    const recheck = () => {
-      void Promise.resolve(this.cache.resolve(value))
-        .catch(() => null)
-        .then((now) => {
-          if (stopped) return;
-          if (!now || now.environmentId !== key.environmentId) return expire();
-          expiresAt = now.expiresAt;
-          schedule();
-        });
-    };
-    const stillValid = () => {
-      if (stopped) return false;
-      if (expiresAt !== null && expiresAt <= Date.now()) {
-        expire();
-        return false;
-      }
-      return true;
-    };
-    const stop = () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    };
-    schedule();
-    return { recheck, stillValid, stop };
+  watch(value: string, key: CachedSdkKey, end: () => void): KeyWatch {
+    return new KeyWatch(this.cache, value, key, end);
   }
 
   private resolveAll(credential: SdkCredential): ResolvedCredential | Promise<ResolvedCredential> {
