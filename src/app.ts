@@ -163,6 +163,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     upgrade: { requireHttps: config.requireHttps, trustProxy: config.trustProxy, rateLimit: app.rateLimits.upgrade },
     fastPaths: [flagValuesFastPath],
     connectionChecks: [sdkKeyConnectionCheck],
+    keepAliveMs: config.wsPingIntervalMs,
   });
 
   // Shutdown, after graphql-ws has closed its sockets (its preClose runs first): every stream

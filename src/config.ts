@@ -28,6 +28,8 @@ export interface Config {
   /** Calls a minute per caller of each sensitive GraphQL mutation (keys and tokens minted, secrets rotated). */
   sensitiveRateLimitPerMinute: number;
   requireHttps: boolean;
+  /** graphql-ws keep-alive: every socket is pinged this often; one that has not answered the previous ping is dropped. */
+  wsPingIntervalMs: number;
   /** Prefix of rate-limit counter keys (lets several deployments share one Redis). */
   rateLimitPrefix: string;
   /** Addresses/CIDRs of proxies whose X-Forwarded-* headers are trusted (comma separated). */
@@ -160,6 +162,7 @@ export function loadConfig(env: Env): Config {
     evaluationRateLimitPerMinute: integer(env, 'EVALUATION_RATE_LIMIT', 1000, 1, 100_000_000),
     sensitiveRateLimitPerMinute: integer(env, 'SENSITIVE_RATE_LIMIT', 30, 1, 1_000_000),
     requireHttps: boolean(env, 'REQUIRE_HTTPS', false),
+    wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_MS', 12_000, 100, 600_000),
     rateLimitPrefix: env.RATE_LIMIT_PREFIX?.trim() || 'vexil',
     trustProxy: (env.TRUST_PROXY ?? '')
       .split(',')

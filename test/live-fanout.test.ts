@@ -247,3 +247,86 @@ describe('flagValues over graphql-ws, projected and executed', () => {
     await Promise.all([fast.dispose(), general.dispose()]);
   });
 });
+
+describe('flagValues served outside graphql-ws` per-operation loop', () => {
+  const wsUrl = () => `${server.url.replace(/^http/, 'ws')}/graphql`;
+  async function rawClient(sdkKey: string, options: WebSocket.ClientOptions = {}) {
+    const socket = new WebSocket(wsUrl(), 'graphql-transport-ws', options);
+    const messages: any[] = [];
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    socket.on('message', (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((r) => socket.once('open', r));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': sdkKey } }));
+    await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
+    const subscribe = (id: string, c: unknown) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: FAST, variables: { c } } }));
+    const of = (id: string, type?: string) => messages.filter((m) => m.id === id && (!type || m.type === type));
+    return { socket, messages, closed, subscribe, of };
+  }
+
+  it('keeps the protocol: `complete` ends it, the id can be used again, a duplicate id closes with 4409', async () => {
+    const flag = await givenFlag(server, org, project);
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    await snapshotsCaughtUp(server, [project.env['dev']!]);
+    const client = await rawClient(sdkKey);
+    client.subscribe('a', { key: 'alice' });
+    client.subscribe('b', { key: 'bob' });
+    await expect.poll(() => client.of('a', 'next').length + client.of('b', 'next').length).toBe(2);
+
+    // The client completes `a`: nothing more is sent for it, `b` goes on.
+    client.socket.send(JSON.stringify({ id: 'a', type: 'complete' }));
+    await givenState(server, org, flag.id, project.env['dev']!, { on: true });
+    await expect.poll(() => client.of('b', 'next').length).toBe(2);
+    expect(client.of('a')).toHaveLength(1);
+
+    // Its id is free again: a new operation under it starts from the current values.
+    client.subscribe('a', { key: 'alice' });
+    await expect.poll(() => client.of('a', 'next').length).toBe(2);
+    expect(byKey(client.of('a', 'next')[1].payload, 'flagValues', flag.key)).toMatchObject({ value: true });
+
+    // `b` is still running: subscribing under its id again is graphql-ws' 4409.
+    client.subscribe('b', { key: 'bob' });
+    expect(await client.closed).toBe(4409);
+  });
+
+  it('refuses a subscribe before connection_init is acknowledged with 4401, as graphql-ws does', async () => {
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    const socket = new WebSocket(wsUrl(), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    await new Promise((r) => socket.once('open', r));
+    socket.send(
+      JSON.stringify({ id: '1', type: 'subscribe', payload: { query: FAST, variables: { c: { key: 'a' } } } }),
+    );
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': sdkKey } }));
+    expect(await closed).toBe(4401);
+  });
+
+  it('pings every socket and drops one that does not answer', async () => {
+    const pinging = await startServer({ WS_PING_INTERVAL_MS: '150' });
+    try {
+      const org2 = await givenOrg(pinging.url);
+      const project2 = await givenProject(pinging, org2);
+      const { value: sdkKey } = await givenSdkKey(pinging.url, org2, project2.env['dev']!);
+      const url = `${pinging.url.replace(/^http/, 'ws')}/graphql`;
+      const open = (autoPong: boolean) => {
+        const socket = new WebSocket(url, 'graphql-transport-ws', { autoPong });
+        let pings = 0;
+        socket.on('ping', () => pings++);
+        const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+        socket.once('open', () =>
+          socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': sdkKey } })),
+        );
+        return { socket, closed, pings: () => pings };
+      };
+      const answering = open(true);
+      const silent = open(false);
+      // Terminated by the server (no close frame): 1006 on the client's side.
+      expect(await silent.closed).toBe(1006);
+      await expect.poll(() => answering.pings(), { timeout: 5_000 }).toBeGreaterThanOrEqual(4);
+      expect(answering.socket.readyState).toBe(WebSocket.OPEN);
+      answering.socket.close();
+    } finally {
+      await pinging.close();
+    }
+  });
+});

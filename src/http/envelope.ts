@@ -19,7 +19,16 @@ export function requestId(req: { headers: Record<string, string | string[] | und
 
 /** The incoming X-Request-Id when it is acceptable, else a new one. */
 export function requestIdFrom(incoming: unknown): string {
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
+}
+
+/**
+ * A new request id (a UUID), as one flat string: Node builds randomUUID()'s string by
+ * concatenation, a tree of 17 strings (about 490 bytes of heap against 66 flat), and a live
+ * stream keeps its request's id for as long as it is open.
+ */
+export function newRequestId(): string {
+  return randomUUID().toLowerCase();
 }
 
 /** The REST error body's schema, for the OpenAPI document. */

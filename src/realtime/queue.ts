@@ -49,6 +49,20 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     return this.buffer.shift();
   }
 
+  /** Nothing is queued and nothing more will be. */
+  get over(): boolean {
+    return this.buffer.length === 0 && (this.finished || this.closed);
+  }
+
+  /**
+   * Calls `wake` once an item is queued or the stream is over (at once if it already is): for a
+   * reader that takes items itself, without a promise per wait.
+   */
+  whenReadable(wake: () => void): void {
+    if (this.buffer.length > 0 || this.finished || this.closed) wake();
+    else this.peeking = wake;
+  }
+
   onClose(cleanup: () => void): void {
     if (this.closed) cleanup();
     else this.cleanups.push(cleanup);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -10,13 +9,26 @@ import {
   type ExecutionResult,
   execute as executeEvent,
   GraphQLError,
+  parse,
 } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import {
+  CloseCode,
+  type Context,
+  type WebSocket as GraphQLWsSocket,
+  handleProtocols,
+  MessageType,
+  makeServer,
+  parseMessage,
+  type SubscribeMessage,
+  type SubscribePayload,
+  stringifyMessage,
+} from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { asDomainError } from '../db/errors.js';
 import { NotFoundError, shuttingDown } from '../errors.js';
 import type { GraphQLContext, RequestCredentials } from '../graphql/context.js';
+import { toGraphQLError } from '../graphql/yoga.js';
+import { newRequestId } from '../http/envelope.js';
 import { headerValue } from '../http/headers.js';
 import { clientAddress, trustOf } from '../http/proxy.js';
 import { refuseUpgrade, type UpgradeRules, upgradeGate } from './upgrade.js';
@@ -102,10 +114,12 @@ function directSend(ws: WebSocket, raw: Duplex | undefined, head: string, body: 
 }
 
 /**
- * A subscription whose events a module puts on the socket itself, skipping graphql-js's
- * per-event execution where it can build the same result more cheaply (modules/sdk/live.ts).
- * `plan` looks at the document once per operation; the plan then gets the resolver's own source
- * stream, a function that executes an event the general way, and the sink.
+ * A subscription a module serves on the socket itself (modules/sdk/live.ts): graphql-js's
+ * per-event execution and graphql-ws' per-operation loop are skipped where the module can build
+ * the same messages more cheaply. Subscribing still goes through yoga's envelop (auth, limits,
+ * validation, the resolver's checks). `plan` looks at the document once per operation; the plan
+ * then gets the resolver's own source stream, a function that executes an event the general
+ * way, and the sink, and answers the stream it will serve, or null for the general path.
  */
 export interface DirectSubscriptions {
   plan(
@@ -116,8 +130,19 @@ export interface DirectSubscriptions {
         source: AsyncIterable<unknown>,
         execute: (event: unknown) => Promise<ExecutionResult>,
         sink: DirectSink,
-      ) => AsyncIterableIterator<ExecutionResult> | null)
+      ) => DirectStream | null)
     | null;
+}
+
+/**
+ * An operation's stream once it serves itself. `start` sends what it has and everything after
+ * through the sink; `done` runs once, when the stream is over by itself, with the result of the
+ * event that ended it (an error) if there is one to send before `complete`. `return()` (the
+ * client completed, the socket closed) ends it without either.
+ */
+export interface DirectStream extends AsyncIterableIterator<ExecutionResult> {
+  start(done: (last?: ExecutionResult) => void): void;
+  return(): Promise<IteratorResult<ExecutionResult>>;
 }
 
 interface OperationRoot {
@@ -132,26 +157,49 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   value !== null &&
   typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 
-/** graphql-js's subscribe (source stream, then one execution per event), with the plan's own mapping. */
-function directSubscribe(plan: NonNullable<ReturnType<DirectSubscriptions['plan']>>, sink: DirectSink) {
+/** One operation served directly: where it writes, and (once subscribed) the stream it serves. */
+class DirectOperation implements DirectSink {
+  stream: DirectStream | null = null;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly id: string,
+    private readonly raw: Duplex | undefined,
+  ) {}
+
+  send(head: string, body: Buffer): boolean {
+    return directSend(this.socket, this.raw, head, body);
+  }
+}
+
+/**
+ * graphql-js's subscribe for a direct operation: the resolver's source stream (or its refusal,
+ * a result with errors), served by the plan's stream instead of one execution per event.
+ */
+function directSubscribe(plan: NonNullable<ReturnType<DirectSubscriptions['plan']>>, operation: DirectOperation) {
   return async (args: ExecutionArgs): Promise<unknown> => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const execute = async (event: unknown) => (await executeEvent({ ...args, rootValue: event })) as ExecutionResult;
-    const direct = plan(source, execute, sink);
-    if (direct) return direct;
-    const iterator = source[Symbol.asyncIterator]();
-    return {
-      next: async () => {
-        const item = await iterator.next();
-        return item.done ? item : { done: false, value: await execute(item.value) };
-      },
-      return: () => iterator.return?.() ?? Promise.resolve({ done: true, value: undefined }),
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    const direct = plan(source, execute, operation);
+    if (!direct) {
+      await source[Symbol.asyncIterator]().return?.();
+      throw new Error('a fast path declined the source stream of an operation it planned');
+    }
+    return (operation.stream = direct);
   };
+}
+
+/** A result as graphql-ws' `next` message carries it (errors serialized, absent when none). */
+function nextPayload(result: ExecutionResult) {
+  const { errors, ...rest } = result;
+  return errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest;
+}
+
+/** A direct stream's last result, with its errors masked as yoga masks every result it hands out. */
+function masked(result: ExecutionResult): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((e) => toGraphQLError(e, 'Unexpected error.') as GraphQLError) };
 }
 
 export interface WebSocketOptions {
@@ -161,6 +209,8 @@ export interface WebSocketOptions {
   /** What else a connection must pass at `connection_init` (an SDK key, say); each throws a DomainError. */
   connectionChecks: readonly ((context: GraphQLContext) => Promise<void>)[];
   path?: string;
+  /** Ping interval: a socket that has not answered the previous ping by the next one is dropped. */
+  keepAliveMs?: number;
 }
 
 export interface GraphQLWebSocket {
@@ -176,15 +226,37 @@ declare module 'fastify' {
   }
 }
 
+interface Extra {
+  socket: WebSocket;
+  /** The upgrade request, until onConnect has read what later operations need of it. */
+  request: IncomingMessage | null;
+  credentials?: RequestCredentials;
+  clientIp?: string;
+}
+
+type ConnectionContext = Context<Record<string, unknown> | undefined, Extra>;
+/** graphql-ws' record of a connection's operations (its type is read-only to hooks). */
+type Operations = Record<string, unknown>;
+
+/** Documents of fast-path candidates are small: anything longer is left to the general path's limits. */
+const DIRECT_MAX_TOKENS = 1_000;
+
 /**
- * graphql-ws on the server's upgrade event. Shutdown closes every socket with 1001 (going away)
- * before anything ends their subscriptions, so graphql-ws clients reconnect elsewhere and
- * resubscribe rather than see their subscriptions complete.
+ * graphql-ws' protocol (its `makeServer`) on `ws` sockets, as graphql-ws' own `use/ws` adapter
+ * does it, except that
+ * - a `subscribe` message that a fast path takes is served here (serveDirect): the same checks
+ *   in the same order (acknowledged, unique id), the same hooks (onSubscribe's body), the same
+ *   messages; once subscribed, the operation holds no suspended frame of graphql-ws, envelop or
+ *   ours, only its stream, registered where graphql-ws keeps operations so that `complete` and
+ *   the socket's close end it as they end any other;
+ * - one timer pings every socket (a socket that did not answer the previous ping is dropped),
+ *   instead of an interval and a timeout per socket;
+ * - internal errors are logged through the server's logger.
  */
 export const graphqlWebSocketPlugin = fp(
   async (app: FastifyInstance, options: WebSocketOptions) => {
     const path = options.path ?? '/graphql';
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024, handleProtocols });
     let closing = false;
 
     const admit = upgradeGate(options.upgrade);
@@ -192,8 +264,9 @@ export const graphqlWebSocketPlugin = fp(
     const ip = (req: IncomingMessage) => clientAddress(req, trusted);
     // The 101 of an admitted upgrade carries its X-RateLimit-* headers, as any limited response does.
     const admitted = new WeakMap<IncomingMessage, Record<string, string>>();
-    // Each connection's own socket, for fast-path sends (directSend).
+    // Each connection's own socket, for fast-path sends (directSend), and its protocol state.
     const sockets = new WeakMap<WebSocket, Duplex>();
+    const connections = new WeakMap<WebSocket, ConnectionContext>();
     wss.on('headers', (headers, req) => {
       for (const [name, value] of Object.entries(admitted.get(req) ?? {})) headers.push(`${name}: ${value}`);
     });
@@ -228,100 +301,250 @@ export const graphqlWebSocketPlugin = fp(
     };
     app.server.on('upgrade', onUpgrade);
 
-    const server = useServer<
-      Record<string, unknown> | undefined,
-      { credentials?: RequestCredentials; clientIp?: string }
-    >(
-      {
-        execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
-        subscribe: (args: ExecutionArgs) => (args.rootValue as OperationRoot).subscribe(args) as never,
-        onConnect: async (ctx) => {
-          const params = ctx.connectionParams ?? {};
-          const credentials: RequestCredentials = {
-            authorization: headerValue(params['authorization'] ?? params['Authorization']),
-            'api-key': headerValue(params['api-key']),
-            sdkKey: headerValue(params['x-api-key'] ?? params['X-API-Key']) ?? null,
-            origin: headerValue(ctx.extra.request.headers.origin) ?? null,
-          };
-          const clientIp = ip(ctx.extra.request);
-          try {
-            const context = await app.graphqlContext(credentials, { requestId: randomUUID(), clientIp });
-            for (const check of options.connectionChecks) await check(context);
-          } catch (thrown) {
-            const e = asDomainError(thrown);
-            if (!e) throw thrown;
-            // graphql-ws answers `false` with 4403; an unknown or expired credential is a 401, and
-            // a database that is away a "try again later".
-            if (e.code === 'UNAUTHENTICATED') ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
-            else if (e.code === 'SERVICE_UNAVAILABLE') ctx.extra.socket.close(1013, 'Try Again Later');
-            return false;
+    /** onSubscribe's body, shared by both paths: the operation's context, document and root. */
+    const prepare = async (
+      ctx: ConnectionContext,
+      payload: SubscribePayload,
+      direct: DirectOperation | null,
+    ): Promise<readonly GraphQLError[] | ExecutionArgs> => {
+      let context: GraphQLContext;
+      try {
+        // Read again per operation: a long-lived socket does not keep a role it lost. The
+        // connection spent its SSO JWT (if any) in onConnect; this only checks it again.
+        context = await app.graphqlContext(
+          ctx.extra.credentials!,
+          { requestId: newRequestId(), clientIp: ctx.extra.clientIp! },
+          { recheck: true },
+        );
+      } catch (thrown) {
+        const e = asDomainError(thrown);
+        if (!e) throw thrown;
+        return [new GraphQLError(e.message, { extensions: { code: e.code } })];
+      }
+      // The door's context is yoga's own (it names itself as `ctx`): one object per operation.
+      const { schema, execute, subscribe, contextFactory, parse, validate } = app.yoga.getEnveloped(context);
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query);
+      } catch (e) {
+        return [e instanceof GraphQLError ? e : new GraphQLError('could not parse the query')];
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0) return errors;
+      const root: OperationRoot = { execute, subscribe };
+      if (direct) {
+        for (const fastPath of options.fastPaths) {
+          const plan = fastPath.plan(document, payload.operationName);
+          if (plan) {
+            root.subscribeWith = directSubscribe(plan, direct);
+            break;
           }
-          ctx.extra.credentials = credentials;
-          ctx.extra.clientIp = clientIp;
-          // What later operations need of the upgrade request is kept above; the request itself
-          // (headers, raw headers, stream state: about a kilobyte) is not kept for the socket's life.
-          (ctx.extra as { request: IncomingMessage | null }).request = null;
-          return true;
-        },
-        onSubscribe: async (ctx, id, payload) => {
-          let context: GraphQLContext;
-          try {
-            // Read again per operation: a long-lived socket does not keep a role it lost. The
-            // connection spent its SSO JWT (if any) in onConnect; this only checks it again.
-            context = await app.graphqlContext(
-              ctx.extra.credentials!,
-              { requestId: randomUUID(), clientIp: ctx.extra.clientIp! },
-              { recheck: true },
-            );
-          } catch (thrown) {
-            const e = asDomainError(thrown);
-            if (!e) throw thrown;
-            return [new GraphQLError(e.message, { extensions: { code: e.code } })];
-          }
-          // The door's context is yoga's own (it names itself as `ctx`): one object per operation.
-          const { schema, execute, subscribe, contextFactory, parse, validate } = app.yoga.getEnveloped(context);
-          let document: DocumentNode;
-          try {
-            document = parse(payload.query);
-          } catch (e) {
-            return [e instanceof GraphQLError ? e : new GraphQLError('could not parse the query')];
-          }
-          const errors = validate(schema, document);
-          if (errors.length > 0) return errors;
-          const root: OperationRoot = { execute, subscribe };
-          for (const fastPath of options.fastPaths) {
-            const plan = fastPath.plan(document, payload.operationName);
-            if (plan) {
-              const socket = ctx.extra.socket;
-              root.subscribeWith = directSubscribe(plan, {
-                socket,
-                id,
-                send: (head, body) => directSend(socket, sockets.get(socket), head, body),
-              });
-              break;
-            }
-          }
-          return {
-            schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await contextFactory(),
-            rootValue: root,
-          };
-        },
+        }
+      }
+      return {
+        schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue: await contextFactory(),
+        rootValue: root,
+      };
+    };
+
+    const server = makeServer<Record<string, unknown> | undefined, Extra>({
+      execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
+      subscribe: (args: ExecutionArgs) => (args.rootValue as OperationRoot).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const request = ctx.extra.request!;
+        const params = ctx.connectionParams ?? {};
+        const credentials: RequestCredentials = {
+          authorization: headerValue(params['authorization'] ?? params['Authorization']),
+          'api-key': headerValue(params['api-key']),
+          sdkKey: headerValue(params['x-api-key'] ?? params['X-API-Key']) ?? null,
+          origin: headerValue(request.headers.origin) ?? null,
+        };
+        const clientIp = ip(request);
+        try {
+          const context = await app.graphqlContext(credentials, { requestId: newRequestId(), clientIp });
+          for (const check of options.connectionChecks) await check(context);
+        } catch (thrown) {
+          const e = asDomainError(thrown);
+          if (!e) throw thrown;
+          // graphql-ws answers `false` with 4403; an unknown or expired credential is a 401, and
+          // a database that is away a "try again later".
+          if (e.code === 'UNAUTHENTICATED') ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+          else if (e.code === 'SERVICE_UNAVAILABLE') ctx.extra.socket.close(1013, 'Try Again Later');
+          return false;
+        }
+        ctx.extra.credentials = credentials;
+        ctx.extra.clientIp = clientIp;
+        // What later operations need of the upgrade request is kept above; the request itself
+        // (headers, raw headers, stream state: about a kilobyte) is not kept for the socket's life.
+        ctx.extra.request = null;
+        connections.set(ctx.extra.socket, ctx);
+        return true;
       },
-      wss,
-    );
+      onSubscribe: (ctx, _id, payload) => prepare(ctx, payload, null),
+    });
+
+    const internalError = (socket: WebSocket, err: unknown) => {
+      app.log.error({ err }, 'graphql-ws: internal error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    };
+
+    const send = (socket: WebSocket, message: Parameters<typeof stringifyMessage>[0]) => {
+      if (socket.readyState === socket.OPEN) socket.send(stringifyMessage(message));
+    };
+
+    /**
+     * Takes a `subscribe` message that a fast path serves; false leaves the message to
+     * graphql-ws (anything else, and everything graphql-ws refuses: it closes the socket itself).
+     */
+    const claim = (socket: WebSocket, data: string): boolean => {
+      if (options.fastPaths.length === 0 || !data.includes('"subscribe"')) return false;
+      const ctx = connections.get(socket);
+      if (!ctx?.acknowledged) return false;
+      let message: SubscribeMessage;
+      try {
+        const parsed = parseMessage(data);
+        if (parsed.type !== MessageType.Subscribe) return false;
+        message = parsed;
+      } catch {
+        return false;
+      }
+      if (message.id in ctx.subscriptions) return false;
+      let document: DocumentNode;
+      try {
+        document = parse(message.payload.query, { noLocation: true, maxTokens: DIRECT_MAX_TOKENS });
+      } catch {
+        return false;
+      }
+      if (!options.fastPaths.some((fastPath) => fastPath.plan(document, message.payload.operationName))) return false;
+      serveDirect(socket, ctx, message).catch((err: unknown) => internalError(socket, err));
+      return true;
+    };
+
+    const serveDirect = async (socket: WebSocket, ctx: ConnectionContext, message: SubscribeMessage) => {
+      const { id, payload } = message;
+      const operations = ctx.subscriptions as Operations;
+      // As graphql-ws does: the id is taken while the operation is set up; a `complete` meanwhile frees it.
+      operations[id] = null;
+      const present = () => (ctx.subscriptions as Operations)[id] === null;
+      try {
+        const operation = new DirectOperation(socket, id, sockets.get(socket));
+        const prepared = await prepare(ctx, payload, operation);
+        if (Array.isArray(prepared)) {
+          const errors = prepared as readonly GraphQLError[];
+          if (present()) send(socket, { id, type: MessageType.Error, payload: errors.map((e) => e.toJSON()) });
+          return;
+        }
+        const args = prepared as ExecutionArgs;
+        const result = await (args.rootValue as OperationRoot).subscribe(args);
+        const stream = operation.stream;
+        if (stream === null) {
+          if (isAsyncIterable(result)) {
+            await (result as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
+            throw new Error('a claimed operation that no fast path planned');
+          }
+          // Refused (a limit, a scope, the resolver's checks): one result, as graphql-ws sends it.
+          if (present()) {
+            send(socket, { id, type: MessageType.Next, payload: nextPayload(result as ExecutionResult) });
+            send(socket, { id, type: MessageType.Complete });
+          }
+          return;
+        }
+        if (!present()) {
+          await stream.return();
+          return;
+        }
+        // The envelop iterator around the stream only maps results, and a direct stream's
+        // results are its own (its last one is masked below): it is not kept.
+        operations[id] = stream;
+        stream.start((last) => {
+          const now = ctx.subscriptions as Operations;
+          if (now[id] !== stream) return;
+          delete now[id];
+          if (last) send(socket, { id, type: MessageType.Next, payload: nextPayload(masked(last)) });
+          send(socket, { id, type: MessageType.Complete });
+        });
+      } finally {
+        if (present()) delete (ctx.subscriptions as Operations)[id];
+      }
+    };
+
+    /** One connection's end of the protocol: graphql-ws' socket interface, on prototype methods. */
+    class Connection implements GraphQLWsSocket {
+      readonly protocol: string;
+      private receive: ((data: string) => Promise<void>) | null = null;
+
+      constructor(readonly socket: WebSocket) {
+        this.protocol = socket.protocol;
+      }
+
+      send(data: string): Promise<void> {
+        return new Promise((resolve, reject) => {
+          if (this.socket.readyState !== this.socket.OPEN) return resolve();
+          this.socket.send(data, (err) => (err ? reject(err) : resolve()));
+        });
+      }
+
+      close(code?: number, reason?: string): void {
+        this.socket.close(code, reason);
+      }
+
+      onMessage(cb: (data: string) => Promise<void>): void {
+        this.receive = cb;
+      }
+
+      /** A message from the client: a fast path's subscription, or graphql-ws'. */
+      message(data: string): void {
+        if (claim(this.socket, data)) return;
+        this.receive?.(data).catch((err: unknown) => internalError(this.socket, err));
+      }
+    }
+
+    // Keep-alive: sockets that answered since the last round are pinged again, the others dropped.
+    const keepAliveMs = options.keepAliveMs ?? 12_000;
+    const unanswered = new WeakSet<WebSocket>();
+    function answered(this: WebSocket) {
+      unanswered.delete(this);
+    }
+    const pinger = setInterval(() => {
+      for (const socket of wss.clients) {
+        if (socket.readyState !== socket.OPEN) continue;
+        if (unanswered.has(socket)) {
+          socket.terminate();
+          continue;
+        }
+        unanswered.add(socket);
+        socket.ping();
+      }
+    }, keepAliveMs);
+    pinger.unref();
+
+    wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+      socket.once('error', (err) => internalError(socket, err));
+      socket.on('pong', answered);
+      const connection = new Connection(socket);
+      const closed = server.opened(connection, { socket, request });
+      socket.on('message', (data) => connection.message(String(data)));
+      socket.once('close', (code, reason) => {
+        connections.delete(socket);
+        closed(code, String(reason)).catch((err: unknown) => app.log.error({ err }, 'graphql-ws: close failed'));
+      });
+    });
 
     const ws: GraphQLWebSocket = {
       get clients() {
         return wss.clients.size;
       },
       async close() {
+        if (closing) return;
         closing = true;
         app.server.off('upgrade', onUpgrade);
-        await Promise.resolve(server.dispose()).catch(() => undefined);
+        clearInterval(pinger);
+        for (const client of wss.clients) client.close(1001, 'Going away');
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
       },
     };
     app.decorate('graphqlWebSocket', ws);

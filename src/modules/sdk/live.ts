@@ -15,7 +15,7 @@ import type { Hub, HubUpdate } from '../../realtime/hub.js';
 import { EventQueue, StreamEnded } from '../../realtime/queue.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
-import type { DirectSink, DirectSubscriptions } from '../../realtime/ws.js';
+import type { DirectSink, DirectStream, DirectSubscriptions } from '../../realtime/ws.js';
 import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
 import { contextProblem } from './context.js';
 import { sameResult, sameResults } from './present.js';
@@ -328,18 +328,17 @@ export function flagValuesProjector(
 }
 
 /**
- * The subscription as graphql-ws iterates it: value lists are taken from the source queue and
- * projected; anything else (the stream's end for a revoked key) is executed exactly as the
- * general path does.
- *
- * While graphql-ws waits on `next()` with nothing queued, later value lists are written to the
- * socket directly, as the same `next` message graphql-ws would send (its JSON built once per
- * shared evaluation): a send then costs one write instead of a chain of promises and a
- * serialization per subscriber. Order holds because direct sends happen only while graphql-ws
- * is idle on this operation, and anything else goes through the queue behind them.
+ * The subscription served on the socket directly (realtime/ws.ts `DirectStream`): once started,
+ * every value list goes out as the `next` message graphql-ws would send, its JSON built once per
+ * shared evaluation, so a send costs one write instead of a chain of promises and a
+ * serialization per subscriber, and an idle subscription holds no suspended frame. Anything
+ * else (the stream's end for a revoked key) is executed exactly as the general path does and
+ * handed to `done`, which sends it and completes the operation. Order holds: value lists go out
+ * directly only while nothing else is queued before them.
  */
-class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
+class ProjectedFlagValues implements DirectStream {
   private readonly prefix: string;
+  private done: ((last?: ExecutionResult) => void) | null = null;
 
   constructor(
     private readonly source: FlagValuesQueue,
@@ -359,11 +358,40 @@ class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
     return true;
   };
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    // graphql-ws sent the previous result and waits: later value lists may go out directly.
-    this.source.divert = this.sendDirect;
-    const head = await this.source.peek();
+  start(done: (last?: ExecutionResult) => void): void {
+    this.done = done;
+    this.pump();
+  }
+
+  /** Sends what is queued, then lets later value lists bypass the queue until something else comes. */
+  private readonly pump = (): void => {
     this.source.divert = null;
+    for (let head = this.source.take(); head !== undefined; head = this.source.take()) {
+      if (this.sendDirect(head)) continue;
+      this.execute(head).then(
+        (result) => this.finish(result),
+        () => this.finish(),
+      );
+      return;
+    }
+    if (this.source.over) {
+      this.finish();
+      return;
+    }
+    this.source.divert = this.sendDirect;
+    this.source.whenReadable(this.pump);
+  };
+
+  private finish(last?: ExecutionResult): void {
+    const done = this.done;
+    this.done = null;
+    void this.source.return();
+    done?.(last);
+  }
+
+  /** Pulled as an iterator (nothing in this server does once a stream has started): projected values. */
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const head = await this.source.peek();
     if (head === undefined) return this.return();
     this.source.take();
     if (Array.isArray(head)) return { done: false, value: this.projector.project(head) };
@@ -372,6 +400,7 @@ class ProjectedFlagValues implements AsyncIterableIterator<ExecutionResult> {
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
     this.source.divert = null;
+    this.done = null;
     await this.source.return();
     return { done: true, value: undefined };
   }
