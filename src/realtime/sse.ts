@@ -55,20 +55,69 @@ export interface EventStreamOptions {
   retryMs: number;
 }
 
+/**
+ * One open stream: writes go straight to the socket, framed as the response's body (chunked for
+ * HTTP/1.1, as is for HTTP/1.0), behind the head; a HEAD request (no socket) writes nothing.
+ * A class, so that an idle stream is one object and one listener rather than a set of closures.
+ */
+class SocketEventStream implements EventStream {
+  private closed = false;
+  private cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly streams: Set<EventStream>,
+    private readonly res: FastifyReply['raw'],
+    private readonly socket: FastifyReply['raw']['socket'],
+    private readonly chunked: boolean,
+  ) {}
+
+  write(chunk: string | Frame): void {
+    if (this.closed) return;
+    const frame = typeof chunk === 'string' ? (chunk.length === 0 ? null : new Frame(chunk)) : chunk;
+    const socket = this.socket;
+    if (frame === null || socket === null || socket.destroyed) return;
+    socket.write(frame.bytes(this.chunked));
+    // A client that stopped reading reconnects later and gets a fresh start.
+    if (socket.writableLength > MAX_BUFFERED_BYTES) this.res.destroy();
+  }
+
+  end(final?: string): void {
+    if (this.closed) return;
+    if (final) this.res.write(final);
+    this.res.end();
+    this.close();
+  }
+
+  onClose(cleanup: () => void): void {
+    if (this.closed) cleanup();
+    else this.cleanups.push(cleanup);
+  }
+
+  readonly close = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.streams.delete(this);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  };
+}
+
 /** Every open event stream of this node, behind one heartbeat timer. */
 export class EventStreams {
   private readonly streams = new Set<EventStream>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** What shutdown writes to every stream before ending it. */
+  private readonly goingAway: string;
 
   constructor(
     private readonly hub: Hub,
-    private readonly options: EventStreamOptions,
+    options: EventStreamOptions,
   ) {
     // One timer for every stream: an idle subscriber costs its socket and a few closures.
     this.heartbeat = setInterval(() => {
       for (const stream of this.streams) stream.write(PING);
     }, options.heartbeatMs);
     this.heartbeat.unref();
+    this.goingAway = `retry: ${options.retryMs}\n: the server is shutting down; reconnect\n\n`;
   }
 
   get size(): number {
@@ -79,11 +128,7 @@ export class EventStreams {
     clearInterval(this.heartbeat);
   }
 
-  /**
-   * Takes over the reply and answers 200 with `text/event-stream`; every later write goes
-   * straight to the socket, framed as this response's body (chunked for HTTP/1.1, as is for
-   * HTTP/1.0), behind the head. A HEAD request gets the head and no body.
-   */
+  /** Takes over the reply and answers 200 with `text/event-stream`; later writes go to the socket. */
   open(reply: FastifyReply): EventStream {
     const req = reply.request;
     reply.hijack();
@@ -98,40 +143,14 @@ export class EventStreams {
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 60_000);
     res.flushHeaders();
-    const chunked = res.chunkedEncoding;
-    const socket = req.method === 'GET' ? res.socket : null;
-
-    let closed = false;
-    const cleanups: (() => void)[] = [];
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      this.streams.delete(stream);
-      for (const cleanup of cleanups.splice(0)) cleanup();
-    };
-    const stream: EventStream = {
-      write(chunk) {
-        if (closed) return;
-        const frame = typeof chunk === 'string' ? (chunk.length === 0 ? null : new Frame(chunk)) : chunk;
-        if (frame === null || socket === null || socket.destroyed) return;
-        socket.write(frame.bytes(chunked));
-        // A client that stopped reading reconnects later and gets a fresh start.
-        if (socket.writableLength > MAX_BUFFERED_BYTES) res.destroy();
-      },
-      end(final) {
-        if (closed) return;
-        if (final) res.write(final);
-        res.end();
-        close();
-      },
-      onClose(cleanup) {
-        if (closed) cleanup();
-        else cleanups.push(cleanup);
-      },
-    };
-    res.on('close', close);
-    const retry = `retry: ${this.options.retryMs}\n: the server is shutting down; reconnect\n\n`;
-    stream.onClose(this.hub.track(() => stream.end(retry)));
+    const stream = new SocketEventStream(
+      this.streams,
+      res,
+      req.method === 'GET' ? res.socket : null,
+      res.chunkedEncoding,
+    );
+    res.on('close', stream.close);
+    stream.onClose(this.hub.track(() => stream.end(this.goingAway)));
     this.streams.add(stream);
     return stream;
   }

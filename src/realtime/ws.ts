@@ -523,12 +523,16 @@ export const graphqlWebSocketPlugin = fp(
     pinger.unref();
 
     wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-      socket.once('error', (err) => internalError(socket, err));
+      // A bad frame, an oversized message, a reset: the client's doing, and ws closes the socket
+      // itself (1002, 1009, …). `on`, not `once`: once() would add a wrapper per socket.
+      socket.on('error', (err) =>
+        app.log.debug({ code: (err as NodeJS.ErrnoException).code }, 'graphql-ws: socket error'),
+      );
       socket.on('pong', answered);
       const connection = new Connection(socket);
       const closed = server.opened(connection, { socket, request });
       socket.on('message', (data) => connection.message(String(data)));
-      socket.once('close', (code, reason) => {
+      socket.on('close', (code, reason) => {
         connections.delete(socket);
         closed(code, String(reason)).catch((err: unknown) => app.log.error({ err }, 'graphql-ws: close failed'));
       });
