@@ -5,7 +5,7 @@
 // Latency = each connection's receipt - the moment the loop started, on this machine's clock.
 // Nothing a server does per subscriber can beat this; propagation figures are read against it.
 //
-// Modes: `server <port>` / `client <port> <n>` (spawned by measureWriteFloor).
+// Modes: `server <port>` / `client <port> <n>` (spawned by openWriteFloor).
 
 import { connect, createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -30,43 +30,69 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-/** Runs the floor measurement for `n` connections: server on CPU 0, client on CPU 1. */
-export async function measureWriteFloor(n: number, rounds = 1): Promise<FloorRow> {
+export interface FloorRound {
+  p50: number;
+  p99: number;
+  max: number;
+  usPerWrite: number;
+}
+
+/** The floor's server (CPU 0) and client (CPU 1), holding `n` connections, measured a round at a time. */
+export interface WriteFloor {
+  round(): Promise<FloorRound>;
+  close(): void;
+}
+
+export async function openWriteFloor(n: number): Promise<WriteFloor> {
   const port = await freePort();
   const self = pathToFileURL(new URL(import.meta.url).pathname).pathname;
   const server = pinned(0, [process.execPath, '--import', 'tsx', self, 'server', String(port)]);
   const serverLines = createInterface({ input: server.stdout! });
-  const serverSays: string[] = [];
   const onServer = new Promise<void>((resolve) => serverLines.once('line', () => resolve()));
-  serverLines.on('line', (l) => serverSays.push(l));
   await onServer;
   const client = pinned(1, [process.execPath, '--import', 'tsx', self, 'client', String(port), String(n)]);
   const clientLines = createInterface({ input: client.stdout! });
   const next = (lines: ReturnType<typeof createInterface>) =>
     new Promise<string>((resolve) => lines.once('line', resolve));
+  const close = () => {
+    client.kill('SIGKILL');
+    server.kill('SIGKILL');
+  };
   try {
     const ready = JSON.parse(await next(clientLines)) as { connected: number };
     if (ready.connected !== n) throw new Error(`write floor: only ${ready.connected} of ${n} connections opened`);
-    await new Promise((r) => setTimeout(r, 1_000));
-    // A warm-up round, then `rounds` measured ones; the row is their median (as the propagation
-    // bench's rows are).
-    const measured: { p50: number; p99: number; max: number; usPerWrite: number }[] = [];
-    for (let round = 0; round <= rounds; round++) {
+  } catch (e) {
+    close();
+    throw e;
+  }
+  await new Promise((r) => setTimeout(r, 1_000));
+  return {
+    async round() {
       const receipts = next(clientLines);
       const done = next(serverLines);
       server.stdin!.write('go\n');
       const wrote = JSON.parse(await done) as { started: number; usPerWrite: number };
       const result = JSON.parse(await receipts) as { receipts: number[] };
       await new Promise((r) => setTimeout(r, 500));
-      if (round === 0) continue;
       const latencies = result.receipts.map((t) => Math.max(0, t - wrote.started)).sort((a, b) => a - b);
-      measured.push({
+      return {
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1]!,
         usPerWrite: wrote.usPerWrite,
-      });
-    }
+      };
+    },
+    close,
+  };
+}
+
+/** The floor for `n` connections on its own: a warm-up round, then the median of `rounds`. */
+export async function measureWriteFloor(n: number, rounds = 1): Promise<FloorRow> {
+  const floor = await openWriteFloor(n);
+  try {
+    await floor.round();
+    const measured: FloorRound[] = [];
+    for (let round = 0; round < rounds; round++) measured.push(await floor.round());
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     return {
       connections: n,
@@ -76,8 +102,7 @@ export async function measureWriteFloor(n: number, rounds = 1): Promise<FloorRow
       usPerWrite: median(measured.map((m) => m.usPerWrite)),
     };
   } finally {
-    client.kill('SIGKILL');
-    server.kill('SIGKILL');
+    floor.close();
   }
 }
 
