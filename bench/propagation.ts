@@ -348,7 +348,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(1);
   }, 5 * 60_000);
   watchdog.unref();
-  benchPropagation()
+  // BENCH_SIZES=10000 measures just those sizes.
+  benchPropagation(process.env.BENCH_SIZES?.split(',').map(Number))
     .then((rows) => {
       printPropagation(rows);
       process.exit(0);

@@ -538,17 +538,20 @@ export const graphqlWebSocketPlugin = fp(
       });
     });
 
+    let stopped: Promise<void> | undefined;
     const ws: GraphQLWebSocket = {
       get clients() {
         return wss.clients.size;
       },
-      async close() {
-        if (closing) return;
-        closing = true;
-        app.server.off('upgrade', onUpgrade);
-        clearInterval(pinger);
-        for (const client of wss.clients) client.close(1001, 'Going away');
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      close() {
+        stopped ??= new Promise<void>((resolve) => {
+          closing = true;
+          app.server.off('upgrade', onUpgrade);
+          clearInterval(pinger);
+          for (const client of wss.clients) client.close(1001, 'Going away');
+          wss.close(() => resolve());
+        });
+        return stopped;
       },
     };
     app.decorate('graphqlWebSocket', ws);

@@ -1,4 +1,4 @@
-import { type DocumentNode, type ExecutionResult, getOperationAST, Kind } from 'graphql';
+import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST, Kind } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } from '../../errors.js';
 import {
@@ -370,7 +370,9 @@ class ProjectedFlagValues implements DirectStream {
       if (this.sendDirect(head)) continue;
       this.execute(head).then(
         (result) => this.finish(result),
-        () => this.finish(),
+        // Masked on the way out, as any error the general path would send.
+        (error: unknown) =>
+          this.finish({ errors: [new GraphQLError(String(error), { originalError: error as Error })] }),
       );
       return;
     }
