@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { EvaluationResult } from '../src/evaluation/index.js';
 import { flagValuesProjector, sharedValues } from '../src/modules/sdk/live.js';
+import { MAX_OPERATIONS_PER_SOCKET } from '../src/realtime/ws.js';
 import { graphql } from './helpers/client.js';
 import { givenSdkKey } from './helpers/credentials.js';
 import {
@@ -287,6 +288,31 @@ describe('flagValues served outside graphql-ws` per-operation loop', () => {
     // `b` is still running: subscribing under its id again is graphql-ws' 4409.
     client.subscribe('b', { key: 'bob' });
     expect(await client.closed).toBe(4409);
+  });
+
+  it('runs at most 100 operations at once on one connection, whichever path serves them', async () => {
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    const client = await rawClient(sdkKey);
+    for (let i = 0; i < MAX_OPERATIONS_PER_SOCKET; i++) client.subscribe(`op-${i}`, { key: `u${i}` });
+    await expect.poll(() => client.messages.filter((m) => m.type === 'next').length).toBe(MAX_OPERATIONS_PER_SOCKET);
+    // One more, projected or executed: refused with a typed error, the others go on.
+    client.subscribe('fast-101', { key: 'x' });
+    client.socket.send(
+      JSON.stringify({
+        id: 'general-101',
+        type: 'subscribe',
+        payload: { query: GENERAL, variables: { c: { key: 'y' } } },
+      }),
+    );
+    await expect.poll(() => client.of('fast-101', 'error').length + client.of('general-101', 'error').length).toBe(2);
+    for (const id of ['fast-101', 'general-101'])
+      expect(client.of(id, 'error')[0].payload[0].extensions.code).toBe('RATE_LIMITED');
+    // Once one ends, there is room again.
+    client.socket.send(JSON.stringify({ id: 'op-0', type: 'complete' }));
+    client.subscribe('fast-102', { key: 'x' });
+    await expect.poll(() => client.of('fast-102', 'next').length).toBe(1);
+    expect(client.socket.readyState).toBe(WebSocket.OPEN);
+    client.socket.close();
   });
 
   it('refuses a subscribe before connection_init is acknowledged with 4401, as graphql-ws does', async () => {

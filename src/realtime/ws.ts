@@ -238,6 +238,9 @@ type ConnectionContext = Context<Record<string, unknown> | undefined, Extra>;
 /** graphql-ws' record of a connection's operations (its type is read-only to hooks). */
 type Operations = Record<string, unknown>;
 
+/** Operations one connection may have running at once (each holds a stream; SDKs need one). */
+export const MAX_OPERATIONS_PER_SOCKET = 100;
+
 /** Documents of fast-path candidates are small: anything longer is left to the general path's limits. */
 const DIRECT_MAX_TOKENS = 1_000;
 
@@ -307,6 +310,13 @@ export const graphqlWebSocketPlugin = fp(
       payload: SubscribePayload,
       direct: DirectOperation | null,
     ): Promise<readonly GraphQLError[] | ExecutionArgs> => {
+      // The operation being set up is counted: graphql-ws (and serveDirect) took its id already.
+      if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET)
+        return [
+          new GraphQLError(`at most ${MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection`, {
+            extensions: { code: 'RATE_LIMITED' },
+          }),
+        ];
       let context: GraphQLContext;
       try {
         // Read again per operation: a long-lived socket does not keep a role it lost. The
