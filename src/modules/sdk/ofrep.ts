@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientSideOnly, type EvaluationContext, evaluateAll, evaluateFlag } from '../../evaluation/index.js';
+import {
+  clientSideOnly,
+  type EvaluationContext,
+  type EvaluationResult,
+  evaluateAll,
+  evaluateFlag,
+} from '../../evaluation/index.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
@@ -137,6 +143,33 @@ function evaluateOne(deps: OfrepDeps, key: CachedSdkKey, flagKey: string, body: 
  * the context only, which its ETag names: so the serialized (and gzipped) body is kept per ETag,
  * and a static-context provider's re-fetches after each change cost one evaluation per node.
  */
+/**
+ * What a bulk evaluation of one context came to on one snapshot (its hash for the ETag, the
+ * results): an SDK polls with the same context again and again, and a repeat costs a lookup
+ * instead of a hash and an evaluation of every flag. Only contexts of at most BULK_MEMO_CHARS
+ * characters; at most BULK_MEMO_ENTRIES across every environment of this node (about 15 MB at
+ * worst), emptied when full, which also lets go of results of snapshots replaced since.
+ */
+const bulkMemo = new Map<string, { contextHash: string; results: EvaluationResult[] }>();
+const BULK_MEMO_CHARS = 1_024;
+const BULK_MEMO_ENTRIES = 10_000;
+
+function bulkEvaluation(snapshot: Snapshot, context: EvaluationContext, clientSide: boolean) {
+  const json = JSON.stringify(context);
+  const memoKey = `${snapshot.environmentId}:${snapshot.version}:${clientSide ? 'c' : 'a'}:${json}`;
+  const known = bulkMemo.get(memoKey);
+  if (known) return known;
+  const evaluated = {
+    contextHash: createHash('sha256').update(json).digest('base64url').slice(0, 22),
+    results: evaluateAll(snapshot.compiled, context, clientSide ? clientSideOnly : undefined),
+  };
+  if (json.length <= BULK_MEMO_CHARS) {
+    if (bulkMemo.size >= BULK_MEMO_ENTRIES) bulkMemo.clear();
+    bulkMemo.set(memoKey, evaluated);
+  }
+  return evaluated;
+}
+
 function evaluateBulk(
   deps: OfrepDeps,
   key: CachedSdkKey,
@@ -148,11 +181,10 @@ function evaluateBulk(
   const parsed = contextOf(body);
   if ('failure' in parsed) return { status: 400, body: parsed.failure };
   const clientSide = key.kind === 'client';
-  const contextHash = createHash('sha256').update(JSON.stringify(parsed.context)).digest('base64url').slice(0, 22);
+  const { contextHash, results } = bulkEvaluation(snapshot, parsed.context, clientSide);
   // Version, visibility, context, and the window of the stream token the body carries.
   const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash}.${deps.streams.window()}"`;
   if (etagMatches(ifNoneMatch, etag)) return { status: 304, headers: { etag } };
-  const results = evaluateAll(snapshot.compiled, parsed.context, clientSide ? clientSideOnly : undefined);
   deps.metrics.evaluations.record(snapshot.environmentId, results);
   const stream = deps.streams.descriptor(key);
   // The stream's token differs per key (and time window), so the cached body is keyed by it too.
