@@ -157,6 +157,9 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   value !== null &&
   typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 
+/** What a fast path's `plan` answers for a document it serves. */
+type Plan = NonNullable<ReturnType<DirectSubscriptions['plan']>>;
+
 /** One operation served directly: where it writes, and (once subscribed) the stream it serves. */
 class DirectOperation implements DirectSink {
   stream: DirectStream | null = null;
@@ -176,7 +179,7 @@ class DirectOperation implements DirectSink {
  * graphql-js's subscribe for a direct operation: the resolver's source stream (or its refusal,
  * a result with errors), served by the plan's stream instead of one execution per event.
  */
-function directSubscribe(plan: NonNullable<ReturnType<DirectSubscriptions['plan']>>, operation: DirectOperation) {
+function directSubscribe(plan: Plan, operation: DirectOperation) {
   return async (args: ExecutionArgs): Promise<unknown> => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
@@ -308,7 +311,7 @@ export const graphqlWebSocketPlugin = fp(
     const prepare = async (
       ctx: ConnectionContext,
       payload: SubscribePayload,
-      direct: DirectOperation | null,
+      direct: { operation: DirectOperation; plan: Plan } | null,
     ): Promise<readonly GraphQLError[] | ExecutionArgs> => {
       // The operation being set up is counted: graphql-ws (and serveDirect) took its id already.
       if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET)
@@ -342,15 +345,7 @@ export const graphqlWebSocketPlugin = fp(
       const errors = validate(schema, document);
       if (errors.length > 0) return errors;
       const root: OperationRoot = { execute, subscribe };
-      if (direct) {
-        for (const fastPath of options.fastPaths) {
-          const plan = fastPath.plan(document, payload.operationName);
-          if (plan) {
-            root.subscribeWith = directSubscribe(plan, direct);
-            break;
-          }
-        }
-      }
+      if (direct) root.subscribeWith = directSubscribe(direct.plan, direct.operation);
       return {
         schema,
         document,
@@ -429,12 +424,15 @@ export const graphqlWebSocketPlugin = fp(
       } catch {
         return false;
       }
-      if (!options.fastPaths.some((fastPath) => fastPath.plan(document, message.payload.operationName))) return false;
-      serveDirect(socket, ctx, message).catch((err: unknown) => internalError(socket, err));
+      let plan: Plan | null = null;
+      for (const fastPath of options.fastPaths)
+        if ((plan = fastPath.plan(document, message.payload.operationName))) break;
+      if (plan === null) return false;
+      serveDirect(socket, ctx, message, plan).catch((err: unknown) => internalError(socket, err));
       return true;
     };
 
-    const serveDirect = async (socket: WebSocket, ctx: ConnectionContext, message: SubscribeMessage) => {
+    const serveDirect = async (socket: WebSocket, ctx: ConnectionContext, message: SubscribeMessage, plan: Plan) => {
       const { id, payload } = message;
       const operations = ctx.subscriptions as Operations;
       // As graphql-ws does: the id is taken while the operation is set up; a `complete` meanwhile frees it.
@@ -442,7 +440,7 @@ export const graphqlWebSocketPlugin = fp(
       const present = () => (ctx.subscriptions as Operations)[id] === null;
       try {
         const operation = new DirectOperation(socket, id, sockets.get(socket));
-        const prepared = await prepare(ctx, payload, operation);
+        const prepared = await prepare(ctx, payload, { operation, plan });
         if (Array.isArray(prepared)) {
           const errors = prepared as readonly GraphQLError[];
           if (present()) send(socket, { id, type: MessageType.Error, payload: errors.map((e) => e.toJSON()) });
@@ -452,10 +450,6 @@ export const graphqlWebSocketPlugin = fp(
         const result = await (args.rootValue as OperationRoot).subscribe(args);
         const stream = operation.stream;
         if (stream === null) {
-          if (isAsyncIterable(result)) {
-            await (result as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
-            throw new Error('a claimed operation that no fast path planned');
-          }
           // Refused (a limit, a scope, the resolver's checks): one result, as graphql-ws sends it.
           if (present()) {
             send(socket, { id, type: MessageType.Next, payload: nextPayload(result as ExecutionResult) });

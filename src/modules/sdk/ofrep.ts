@@ -139,11 +139,6 @@ function evaluateOne(deps: OfrepDeps, key: CachedSdkKey, flagKey: string, body: 
 }
 
 /**
- * The bulk answer. Its body depends on the environment version, on what the key may see and on
- * the context only, which its ETag names: so the serialized (and gzipped) body is kept per ETag,
- * and a static-context provider's re-fetches after each change cost one evaluation per node.
- */
-/**
  * What a bulk evaluation of one context came to on one snapshot (its hash for the ETag, the
  * results): an SDK polls with the same context again and again, and a repeat costs a lookup
  * instead of a hash and an evaluation of every flag. Only contexts of at most BULK_MEMO_CHARS
@@ -170,6 +165,11 @@ function bulkEvaluation(snapshot: Snapshot, context: EvaluationContext, clientSi
   return evaluated;
 }
 
+/**
+ * The bulk answer. Its body depends on the environment version, on what the key may see and on
+ * the context only, which its ETag names: so the serialized (and gzipped) body is kept per ETag,
+ * and a static-context provider's re-fetches after each change cost one evaluation per node.
+ */
 function evaluateBulk(
   deps: OfrepDeps,
   key: CachedSdkKey,
