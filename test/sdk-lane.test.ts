@@ -153,10 +153,41 @@ describe('the SDK fast lane', () => {
     expect(charset.took).toBe(1);
   });
 
+  it('gives each answer of its own a distinct random UUID as request id, and keeps a good incoming one', async () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const before = server.app.sdkLane.handled;
+    const ids = new Set<string>();
+    // More than one batch of ids (envelope.ts makes 256 at a time).
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(`${server.url}/v1/evaluate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': world.dev.server },
+        body: JSON.stringify({ flag_key: i % 2 ? 'max-items' : 'missing-flag' }),
+      });
+      const id = res.headers.get('x-request-id')!;
+      expect(id).toMatch(uuid);
+      expect(((await res.json()) as { request_id?: string }).request_id ?? id).toBe(id);
+      ids.add(id);
+    }
+    expect(ids.size).toBe(300);
+    expect(server.app.sdkLane.handled - before).toBe(300);
+    const kept = await fetch(`${server.url}/v1/evaluate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': world.dev.server, 'x-request-id': 'trace:abc-1' },
+      body: JSON.stringify({ flag_key: 'max-items' }),
+    });
+    expect(kept.headers.get('x-request-id')).toBe('trace:abc-1');
+  });
+
   it('refuses bad bodies with the same envelope, status and message', async () => {
     const cases: [string, unknown, string?][] = [
       ['/v1/evaluate', null, '{"flag_key": '],
       ['/v1/evaluate', null, '{"flag_key":"x","__proto__":{"admin":true}}'],
+      // The names the lane's quick check must not miss: escaped, nested, `constructor`.
+      ['/v1/evaluate', null, '{"flag_key":"x","\\u005f_proto__":{"admin":true}}'],
+      ['/v1/evaluate', null, '{"flag_key":"x","context":{"a":{"__proto__":{"admin":true}}}}'],
+      ['/v1/evaluate', null, '{"flag_key":"x","constructor":{"prototype":{"admin":true}}}'],
+      ['/v1/evaluate', null, '{"flag_key":"x","\\u0063onstructor":{"prototype":{}}}'],
       ['/v1/evaluate', { flag_key: 'max-items', extra: 1 }],
       ['/v1/evaluate', { context: { key: 'u' } }],
       ['/v1/evaluate', { flag_key: 42 }],

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { asDomainError } from '../../db/errors.js';
 import { RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
-import { errorAnswer, requestIdFrom, validationMessage } from '../../http/envelope.js';
+import { errorAnswer, transientRequestId, validationMessage } from '../../http/envelope.js';
 import { protocolOf, type Trust, trustOf } from '../../http/proxy.js';
 import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
@@ -175,6 +175,23 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
 const GZIPPED: Record<string, string> = Object.freeze({ 'content-encoding': 'gzip' }) as Record<string, string>;
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
 
+/**
+ * secure-json-parse's answer for a body, without its two regular-expression scans of the text
+ * when neither can match: both look for a quoted `__proto__` or `constructor` member name,
+ * spelled out or with `\u` escapes, so a text holding neither word and no `\u` has none.
+ */
+function parseJson(raw: Buffer): unknown {
+  const text = raw.toString();
+  if (
+    text.charCodeAt(0) === 0xfeff ||
+    text.includes('\\u') ||
+    text.includes('__proto__') ||
+    text.includes('constructor')
+  )
+    return secureJson.parse(text, undefined, JSON_PARSE);
+  return JSON.parse(text);
+}
+
 export class SdkLane {
   private routes = new Map<string, CompiledRoute>();
   private prefixes: CompiledRoute[] = [];
@@ -281,7 +298,7 @@ export class SdkLane {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client gone mid-body: nothing to answer
-    const id = requestIdFrom(h.requestId);
+    const id = transientRequestId(h.requestId);
     const request: LaneRequest = {
       key,
       presented,
@@ -296,7 +313,7 @@ export class SdkLane {
   private answer(res: ServerResponse, id: string, route: CompiledRoute, request: LaneRequest, raw: Buffer) {
     let body: unknown;
     try {
-      body = secureJson.parse(raw, undefined, JSON_PARSE);
+      body = parseJson(raw);
     } catch {
       const own = route.refusal?.({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }, request);
       if (own) return this.send(res, id, undefined, own);
