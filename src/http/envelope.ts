@@ -17,9 +17,9 @@ export function requestId(req: { headers: Record<string, string | string[] | und
   return requestIdFrom(req.headers['x-request-id']);
 }
 
-/** The incoming X-Request-Id when it is acceptable, else a new one. */
-export function requestIdFrom(incoming: unknown): string {
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : newRequestId();
+/** The incoming X-Request-Id when it is acceptable, else a new one (from `fresh`). */
+export function requestIdFrom(incoming: unknown, fresh: () => string = newRequestId): string {
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : fresh();
 }
 
 /**
@@ -43,8 +43,7 @@ let nextInBatch = BATCH_IDS;
  * costs no concatenation or flattening per request (randomUUID builds its string from 17 parts).
  * A slice keeps its batch (9 KB) alive, so nothing that outlives its request may hold one.
  */
-export function transientRequestId(incoming?: string): string {
-  if (incoming !== undefined && REQUEST_ID.test(incoming)) return incoming;
+export function transientRequestId(): string {
   if (nextInBatch === BATCH_IDS) {
     batch = uuidBatch();
     nextInBatch = 0;

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { asDomainError } from '../../db/errors.js';
 import { RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
-import { errorAnswer, transientRequestId, validationMessage } from '../../http/envelope.js';
+import { errorAnswer, requestIdFrom, transientRequestId, validationMessage } from '../../http/envelope.js';
 import { protocolOf, type Trust, trustOf } from '../../http/proxy.js';
 import { type RateLimit, type RateLimitVerdict, rateLimitHeaders } from '../../http/rate-limit.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
@@ -298,7 +298,7 @@ export class SdkLane {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('error', () => undefined); // a client gone mid-body: nothing to answer
-    const id = transientRequestId(h.requestId);
+    const id = requestIdFrom(h.requestId, transientRequestId);
     const request: LaneRequest = {
       key,
       presented,
