@@ -1,12 +1,14 @@
 // HTTP throughput and latency of the SDK routes, as ratios to a bare node:http baseline measured
 // in the same run. Both servers are pinned to core 0 and the load generator (autocannon, its own
 // process) to core 1, so they never compete for a CPU. A scratch database holds the seed.
+// The server runs compiled, as the Docker image runs it (BENCH_SERVER=tsx: as `npm start` does).
 // Run alone: npx tsx bench/http.ts
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
 import { freePort } from '../test/helpers/process.js';
+import { buildServer, SERVER_ARGS } from './pinned.js';
 
 export interface HttpRow {
   name: string;
@@ -253,13 +255,14 @@ async function measureAgainst(baseline: Target, target: Target, baselineRounds: 
  */
 export async function benchHttp(): Promise<HttpRow[]> {
   let rows: HttpRow[] = [];
+  buildServer();
   await withScratchDatabase(async (databaseUrl) => {
     const [vexilPort, baselinePort] = [await freePort(), await freePort()];
     const startVexil = (port: number) =>
       startPinned(
         SERVER_CORE,
         // BENCH_NODE_ARGS profiles the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/vexil-prof".
-        [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts'],
+        [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...SERVER_ARGS],
         {
           DATABASE_URL: databaseUrl,
           HOST: '127.0.0.1',

@@ -133,11 +133,20 @@ function openWs(index: number): Promise<void> {
 
 let roundTimer: NodeJS.Timeout | null = null;
 let roundDone = true;
+let roundCpu = process.cpuUsage();
 function finishRound(): void {
   if (roundDone) return;
   roundDone = true;
   if (roundTimer) clearTimeout(roundTimer);
-  say({ type: 'round', round, receipts, kinds, missing: config.subscribers - receipts.length });
+  const cpu = process.cpuUsage(roundCpu);
+  say({
+    type: 'round',
+    round,
+    receipts,
+    kinds,
+    missing: config.subscribers - receipts.length,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  });
 }
 
 async function main() {
@@ -160,6 +169,7 @@ async function main() {
       receipts = [];
       kinds.length = 0;
       roundDone = false;
+      roundCpu = process.cpuUsage();
       roundTimer = setTimeout(finishRound, config.timeoutMs);
     } else if (line.trim() === 'exit') {
       process.exit(0);

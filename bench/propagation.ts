@@ -17,7 +17,7 @@
 // Run alone: DATABASE_URL=postgres://… npx tsx bench/propagation.ts  (without DATABASE_URL an
 // embedded PostgreSQL is started in a temp dir).
 
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ import { createOrm, migrate } from '../src/db/orm.js';
 import { entities } from '../src/entities.js';
 import { freePort } from '../test/helpers/process.js';
 import { measureMemoryFloor } from './memory-floor.js';
-import { pinned } from './pinned.js';
+import { buildServer, pinned, SERVER_ARGS, SERVER_DESCRIPTION } from './pinned.js';
 import { type FloorRound, openWriteFloor } from './write-floor.js';
 
 export interface PropagationRow {
@@ -50,12 +50,9 @@ export interface PropagationRow {
   floorKbPerConnection: number;
 }
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const now = () => Date.now();
 
-const COMPILED = process.env.BENCH_SERVER !== 'tsx';
 const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 5);
-const SERVER_ARGS = COMPILED ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -236,7 +233,17 @@ async function runOne(databaseUrl: string, subscribers: number): Promise<Propaga
             (round.receipts as number[]).filter((_, i) => round.kinds[i] === k).map((t) => t - responded);
           for (const k of ['sse', 'ws']) {
             const l = by(k);
-            console.log(k, 'first', Math.min(...l), 'last', Math.max(...l), 'floor p99', floorRound.p99);
+            console.log(
+              k,
+              'first',
+              Math.min(...l),
+              'last',
+              Math.max(...l),
+              'floor p99',
+              floorRound.p99,
+              'client cpu ms',
+              round.cpuMs,
+            );
           }
         }
         const latencies = (round.receipts as number[]).map((t) => Math.max(0, t - responded)).sort((a, b) => a - b);
@@ -290,11 +297,7 @@ export async function benchPropagation(sizes: number[] = [1_000, 10_000]): Promi
       await rm(dir, { recursive: true, force: true });
     };
   }
-  if (COMPILED)
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
+  buildServer();
   const rows: PropagationRow[] = [];
   try {
     for (const size of sizes) {
@@ -337,9 +340,7 @@ export function printPropagation(rows: PropagationRow[]): void {
   console.log(
     `latencies: the median of ${ROUNDS} changes (each over every subscriber); missed: the most in one change. floor: one core writing one pre-built frame to each of N idle sockets in a loop (bench/write-floor.ts), same cores, one floor round right before each change; p99 ÷ floor: the median of those pairs' ratios. bare server: node:http holding N/2 open text/event-stream responses and ws N/2 sockets, nothing else (bench/memory-floor.ts).`,
   );
-  console.log(
-    `server: ${COMPILED ? 'node dist/src/main.js (compiled by tsc, as the Docker image runs it)' : 'node --import tsx src/main.ts (npm start)'}`,
-  );
+  console.log(`server: ${SERVER_DESCRIPTION}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
