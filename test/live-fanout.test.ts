@@ -11,6 +11,7 @@ import {
   type GivenFlag,
   type GivenProject,
   givenProject,
+  givenSegment,
   givenState,
 } from './helpers/flags.js';
 import { type GivenOrg, givenOrg } from './helpers/givens.js';
@@ -161,6 +162,56 @@ describe('flagValues over graphql-ws, projected and executed', () => {
     expect(byKey(bobThird, 'flagValues', flag.key)).toMatchObject({ value: 'green', reason: 'DEFAULT' });
     for (const name of ['fast', 'general', 'aliased', 'directive', 'alice2'] as const)
       expect(subs[name].results).toHaveLength(2);
+    await Promise.all(Object.values(subs).map((s) => s.dispose()));
+  });
+
+  it('patches every flag a segment change moves, per outcome, as executed', async () => {
+    const segment = await givenSegment(server, org, project, { included: ['alice'] });
+    const env = project.env['dev']!;
+    const flags = [];
+    for (let i = 0; i < 2; i++) {
+      const flag = await givenFlag(server, org, project, {
+        kind: 'string',
+        variations: [{ value: 'in' }, { value: 'out' }],
+      });
+      await givenState(server, org, flag.id, env, {
+        on: true,
+        rules: [{ clauses: [{ op: 'segmentMatch', values: [segment.key] }], serve: { variation: 0 } }],
+        fallthrough: { variation: 1 },
+      });
+      flags.push(flag);
+    }
+    const { value: sdkKey } = await givenSdkKey(server.url, org, env);
+    await snapshotsCaughtUp(server, [env]);
+    const sub = (query: string, key: string) => subscribeWs(server.url, { 'x-api-key': sdkKey }, query, { c: { key } });
+    // bob and dave start from one shared list (the same values); the change splits them.
+    const subs = {
+      alice: sub(FAST, 'alice'),
+      bob: sub(FAST, 'bob'),
+      bobExecuted: sub(GENERAL, 'bob'),
+      dave: sub(FAST, 'dave'),
+    };
+    const values = (r: LiveSubscription['results'][number]) =>
+      flags.map((f) => (byKey(r, 'flagValues', f.key) as { value: string }).value);
+    for (const [name, s] of Object.entries(subs))
+      expect(values(await s.next()), name).toEqual(name === 'alice' ? ['in', 'in'] : ['out', 'out']);
+
+    const UPDATE_SEGMENT =
+      'mutation($id: ID!, $input: UpdateSegmentInput!) { updateSegment(id: $id, input: $input) { version } }';
+    const include = async (keys: string[]) => {
+      const r = await graphql(server.url, UPDATE_SEGMENT, { id: segment.id, input: { included: keys } }, org.auth);
+      expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
+    };
+    await include(['alice', 'bob']);
+    const [bob, bobExecuted] = await Promise.all([subs.bob.next(), subs.bobExecuted.next()]);
+    expect(values(bob)).toEqual(['in', 'in']);
+    expect(JSON.stringify(bob)).toBe(JSON.stringify(bobExecuted));
+    await include(['alice', 'bob', 'dave']);
+    expect(values(await subs.dave.next())).toEqual(['in', 'in']);
+    // Values that did not move push nothing: alice never, bob not on the second change.
+    expect(subs.alice.results).toHaveLength(1);
+    expect(subs.bob.results).toHaveLength(2);
+    expect(subs.dave.results).toHaveLength(2);
     await Promise.all(Object.values(subs).map((s) => s.dispose()));
   });
 

@@ -58,22 +58,23 @@ export interface DirectSink {
 /** Messages up to this size are framed into one buffer (one write); larger ones go out as two writes. */
 const ONE_WRITE_BYTES = 16 * 1024;
 
-/** The head of an unmasked, final text frame of `length` bytes (RFC 6455, 5.2). */
-function textFrameHead(length: number, into: Buffer): number {
+/** The length of the head of an unmasked text frame carrying `length` bytes (RFC 6455, 5.2). */
+const frameHeadLength = (length: number) => (length < 126 ? 2 : length < 0x10000 ? 4 : 10);
+
+/** Writes the head of an unmasked, final text frame of `length` bytes at the start of `into`. */
+function textFrameHead(length: number, into: Buffer): void {
   into[0] = 0x81;
   if (length < 126) {
     into[1] = length;
-    return 2;
-  }
-  if (length < 0x10000) {
+  } else if (length < 0x10000) {
     into[1] = 126;
-    into.writeUInt16BE(length, 2);
-    return 4;
+    into[2] = length >>> 8;
+    into[3] = length & 0xff;
+  } else {
+    into[1] = 127;
+    into.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    into.writeUInt32BE(length >>> 0, 6);
   }
-  into[1] = 127;
-  into.writeUInt32BE(Math.floor(length / 0x100000000), 2);
-  into.writeUInt32BE(length >>> 0, 6);
-  return 10;
 }
 
 /**
@@ -94,20 +95,22 @@ function directSend(ws: WebSocket, raw: Duplex | undefined, head: string, body: 
     ws.send(message, { binary: false });
     return true;
   }
+  const at = frameHeadLength(length);
   if (length <= ONE_WRITE_BYTES) {
-    const frame = Buffer.allocUnsafe(length + 10);
-    const at = textFrameHead(length, frame);
+    // One buffer of the frame's exact size: one write, no view of a larger allocation.
+    const frame = Buffer.allocUnsafe(at + length);
+    textFrameHead(length, frame);
     frame.write(head, at, 'utf8');
     body.copy(frame, at + headBytes);
-    raw.write(frame.subarray(0, at + length));
+    raw.write(frame);
     return true;
   }
   // A large message: the frame's head and the message's head in one buffer, the body as it is.
-  const start = Buffer.allocUnsafe(10 + headBytes);
-  const at = textFrameHead(length, start);
+  const start = Buffer.allocUnsafe(at + headBytes);
+  textFrameHead(length, start);
   start.write(head, at, 'utf8');
   raw.cork();
-  raw.write(start.subarray(0, at + headBytes));
+  raw.write(start);
   raw.write(body);
   raw.uncork();
   return true;

@@ -100,16 +100,26 @@ const FlagValueType = builder.objectRef<EvaluationResult>('FlagValue').implement
   }),
 });
 
-/** Ids of shared value lists, and where each key sits in one (lists derived in place share it). */
-const listIds = new WeakMap<readonly EvaluationResult[], number>();
+/** Where each key sits in a shared value list (lists derived in place share it). */
 const positionsOf = new WeakMap<readonly EvaluationResult[], Map<string, number>>();
-let lastListId = 0;
 
 function positions(list: readonly EvaluationResult[]): Map<string, number> {
   let known = positionsOf.get(list);
   if (known === undefined) positionsOf.set(list, (known = new Map(list.map((r, i) => [r.key, i]))));
   return known;
 }
+
+/**
+ * One update's patched lists, per list patched: a trie over the results of the update's
+ * affected flags in their order (a flag whose result did not change contributes the list's own
+ * entry), so a subscriber's lookup is a few identity lookups, not a key built and hashed.
+ */
+interface PatchNode {
+  next?: EvaluationResult[];
+  children?: Map<EvaluationResult, PatchNode>;
+}
+
+const PATCHES = 'flagValues:patches';
 
 /**
  * `last` after an incremental update: only the affected flags are evaluated again, in place.
@@ -126,7 +136,11 @@ function patchedValues(
   const current = update.current!.compiled;
   const previous = update.previous?.compiled;
   const at = positions(last);
-  const replaced: [number, EvaluationResult][] = [];
+  let patches = update.memo.get(PATCHES) as Map<EvaluationResult[], PatchNode> | undefined;
+  if (patches === undefined) update.memo.set(PATCHES, (patches = new Map()));
+  let node = patches.get(last);
+  if (node === undefined) patches.set(last, (node = {}));
+  let changed = false;
   for (const key of update.affected!) {
     const now = current.flags.get(key);
     const visible = now !== undefined && (!filter || filter(now.definition));
@@ -134,21 +148,27 @@ function patchedValues(
     if (visible !== (index !== undefined)) return null;
     if (index === undefined) continue;
     if (previous?.flags.get(key) === undefined) return null;
-    const result = evaluate(current, key, context);
-    if (!sameResult(last[index]!, result)) replaced.push([index, result]);
+    const was = last[index]!;
+    const evaluated = evaluate(current, key, context);
+    const result = sameResult(was, evaluated) ? was : evaluated;
+    if (result !== was) changed = true;
+    node.children ??= new Map();
+    let child = node.children.get(result);
+    if (child === undefined) node.children.set(result, (child = {}));
+    node = child;
   }
-  if (replaced.length === 0) return last;
-  let listId = listIds.get(last);
-  if (listId === undefined) listIds.set(last, (listId = ++lastListId));
-  let signature = `flagValues:patch:${listId}:`;
-  for (const [index, result] of replaced) signature += `${index}=${resultId(result)},`;
-  const known = update.memo.get(signature) as EvaluationResult[] | undefined;
-  if (known !== undefined) return known;
+  if (!changed) return last;
+  if (node.next !== undefined) return node.next;
+  // The first subscriber to reach this outcome builds its list (evaluation is deterministic).
   const next = last.slice();
-  for (const [index, result] of replaced) next[index] = result;
+  for (const key of update.affected!) {
+    const index = at.get(key);
+    if (index === undefined) continue;
+    const evaluated = evaluate(current, key, context);
+    if (!sameResult(last[index]!, evaluated)) next[index] = evaluated;
+  }
   positionsOf.set(next, at);
-  update.memo.set(signature, next);
-  return next;
+  return (node.next = next);
 }
 
 /** The source stream of one `flagValues` subscription: value lists, then maybe its end. */
