@@ -6,7 +6,7 @@ import { contextFactory } from './graphql/context.js';
 import { useInputChecks, useTypedErrors } from './graphql/inputs.js';
 import { useOperationLimits } from './graphql/limits.js';
 import { graphqlPlugin } from './graphql/yoga.js';
-import { frameworkError, httpConventionsPlugin, requestId } from './http/envelope.js';
+import { clientErrorHandler, frameworkError, httpConventionsPlugin, requestId } from './http/envelope.js';
 import { healthPlugin } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { openApiPlugin } from './http/openapi.js';
@@ -65,6 +65,7 @@ export async function buildApp({ config, orm, clock = systemClock, logStream }: 
     logger: loggerOptions({ level: config.logLevel, stream: logStream }),
     genReqId: requestId,
     frameworkErrors: frameworkError,
+    clientErrorHandler,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     ajv: { customOptions: AJV_OPTIONS },
     bodyLimit: BODY_LIMIT,

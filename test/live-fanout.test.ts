@@ -168,7 +168,7 @@ describe('flagValues over graphql-ws, projected and executed', () => {
   it('patches every flag a segment change moves, per outcome, as executed', async () => {
     const segment = await givenSegment(server, org, project, { included: ['alice'] });
     const env = project.env['dev']!;
-    const flags = [];
+    const flags: GivenFlag[] = [];
     for (let i = 0; i < 2; i++) {
       const flag = await givenFlag(server, org, project, {
         kind: 'string',

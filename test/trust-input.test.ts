@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, graphql, request } from './helpers/client.js';
 import { environmentsOf, givenSdkKey } from './helpers/credentials.js';
@@ -176,6 +177,66 @@ describe('bodies that are not JSON, and URLs fastify refuses', () => {
   it('a 200-character path parameter answers 414 with the envelope', async () => {
     const r = await request(server.url, 'GET', `/v1/client/${'x'.repeat(200)}/flags`);
     expectEnvelope(r, 414);
+  });
+});
+
+/** Sends `raw` on a fresh connection and answers everything the server wrote until it closed. */
+function rawExchange(url: string, raw: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(raw));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('requests node:http cannot parse', () => {
+  it.each([
+    ['an unknown method', 'FOO /v1/projects HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['a malformed header line', 'GET /v1/projects HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400],
+    ['headers over the size limit', `GET /v1/projects/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
+  ])('%s answers %i in the envelope, with a request id, and closes', async (_what, raw, status) => {
+    const answer = await rawExchange(server.url, raw);
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(head).toMatch(/\r\nconnection: close/i);
+    const id = /\r\nx-request-id: ([0-9a-f-]{36})/i.exec(head!)?.[1];
+    expect(JSON.parse(body!)).toEqual({ error: expect.any(String), request_id: id });
+    // The server goes on answering.
+    expect((await request(server.url, 'GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('GraphQL parameters yoga cannot read', () => {
+  const get = (params: Record<string, string>) =>
+    request(server.url, 'GET', `/graphql?${new URLSearchParams({ query: '{ __typename }', ...params })}`, {
+      headers: org.auth,
+    });
+  it.each(['variables', 'extensions'])('a GET whose %s is not JSON answers 400 BAD_REQUEST', async (name) => {
+    const r = await get({ [name]: '{bad' });
+    expect(r.status).toBe(400);
+    expect(r.body.errors[0].extensions).toEqual({ code: 'BAD_REQUEST' });
+    expect(r.body.errors[0].message).toContain(name);
+  });
+
+  it.each([
+    ['{}', 'Must provide query string.'],
+    ['[]', 'Batching is not supported.'],
+    ['null', 'Expected the POST body to be an object, but given null.'],
+    ['5', 'Expected the POST body to be an object, but given number.'],
+  ])('a POST body %s answers 400 BAD_REQUEST with what is wrong, and nothing internal', async (rawBody, message) => {
+    const r = await request(server.url, 'POST', '/graphql', {
+      rawBody,
+      headers: { ...org.auth, 'content-type': 'application/json' },
+    });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+  });
+
+  it('a good GET still runs', async () => {
+    expect((await get({ variables: '{}' })).body).toEqual({ data: { __typename: 'Query' } });
   });
 });
 

@@ -83,6 +83,36 @@ function useDoorContext(): Plugin<ServerContext> {
   };
 }
 
+/**
+ * What yoga would fail to read in a request's GraphQL parameters, found before it reads them:
+ * a GET's `variables` / `extensions` that are not JSON (yoga throws a plain SyntaxError, a 500),
+ * and a POST body fastify parsed that is not an object with members (yoga then reads the
+ * consumed stream again and answers "invalid JSON" with the parser's error attached).
+ */
+export function graphqlRequestProblem(method: string, url: string, body: unknown): string | null {
+  if (method === 'GET') {
+    const q = url.indexOf('?');
+    if (q < 0) return null;
+    const params = new URLSearchParams(url.slice(q + 1));
+    for (const name of ['variables', 'extensions']) {
+      const value = params.get(name);
+      if (value === null || value === '') continue;
+      try {
+        JSON.parse(value);
+      } catch {
+        return `Expected "${name}" param to be valid JSON.`;
+      }
+    }
+    return null;
+  }
+  if (method !== 'POST' || body === undefined) return null;
+  if (Array.isArray(body)) return 'Batching is not supported.';
+  if (body === null || typeof body !== 'object')
+    return `Expected the POST body to be an object, but given ${body === null ? 'null' : typeof body}.`;
+  if (Object.keys(body).length === 0) return 'Must provide query string.';
+  return null;
+}
+
 /** Query documents run once already (yoga's parser cache hands out one document per query text). */
 const seenQueries = new WeakSet<DocumentNode>();
 
@@ -125,6 +155,9 @@ export const graphqlPlugin = fp(
       // Operations are checked argument by argument, answering GraphQL errors (graphql/inputs.ts).
       config: { checksOwnInput: true },
       handler: async (req, reply) => {
+        const problem = graphqlRequestProblem(req.method, req.url, req.body);
+        if (problem !== null)
+          return reply.status(400).send({ errors: [{ message: problem, extensions: { code: 'BAD_REQUEST' } }] });
         let ctx: GraphQLContext;
         try {
           ctx = await options.context(

@@ -1,4 +1,6 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import compress from '@fastify/compress';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -271,3 +273,28 @@ export const httpConventionsPlugin = fp(
   },
   { name: 'http-conventions' },
 );
+
+/** What node:http could not parse as a request, by its error code: status and envelope message. */
+function clientErrorAnswer(code: string | undefined): [number, string] {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'the request did not arrive in time'];
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'the request line and headers are too large'];
+  return [400, 'the request is not valid HTTP/1.1'];
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request node:http could not parse (an unknown method, headers
+ * over the size limit, a malformed request line, a timeout) is answered in the envelope with a
+ * request id, as everything else, and the connection closed. Expected client behaviour, so it is
+ * logged at debug only; a reset or a socket already gone gets nothing.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = clientErrorAnswer(error.code);
+  const id = newRequestId();
+  this.log.debug({ reqId: id, code: error.code }, 'unparseable request');
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify(envelope(id, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
