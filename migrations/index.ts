@@ -6,6 +6,7 @@ import { Migration20261123221804 } from './Migration20261123221804.js';
 import { Migration20261201142605 } from './Migration20261201142605.js';
 import { Migration20261201154317 } from './Migration20261201154317.js';
 import { Migration20261201163251 } from './Migration20261201163251.js';
+import { Migration20261202160000 } from './Migration20261202160000.js';
 
 export const migrations = [
   { name: 'Migration20261123215328', class: Migration20261123215328 },
@@ -15,4 +16,5 @@ export const migrations = [
   { name: 'Migration20261201142605', class: Migration20261201142605 },
   { name: 'Migration20261201154317', class: Migration20261201154317 },
   { name: 'Migration20261201163251', class: Migration20261201163251 },
+  { name: 'Migration20261202160000', class: Migration20261202160000 },
 ];

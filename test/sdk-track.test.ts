@@ -170,6 +170,9 @@ describe('POST /v1/track', () => {
       [custom(',"data":{"a\\u0000":1}'), /events.0.data has a member name that contains a NUL/],
       [custom(`,"data":${deep}`), /events.0.data(\.d){31} nests objects and arrays deeper than 32/],
       [custom(',"value":1e999'), /events.0.value/],
+      // Finite, but two of them would overflow every sum of the project's event metrics.
+      [custom(',"value":1e308'), /events.0.value/],
+      [custom(',"value":-1.5e15'), /events.0.value/],
       ['{"kind":"impression","flag_key":"f","variation":2147483648,"context_key":"track-nul"}', /events.0.variation/],
     ];
     for (const [event, message] of cases) {
@@ -185,6 +188,13 @@ describe('POST /v1/track', () => {
     await server.app.sdkMetrics.flush();
     expect(await stored('track-after')).toHaveLength(1);
     expect(await stored('track-nul')).toEqual([]);
+  });
+
+  it('takes values up to a quadrillion either way', async () => {
+    const events = [1e15, -1e15].map((value) => ({ kind: 'custom', key: 'revenue', context_key: 'track-big', value }));
+    expect((await track({ events })).status).toBe(202);
+    await server.app.sdkMetrics.flush();
+    expect((await stored('track-big')).map((e) => e.value)).toEqual([1e15, -1e15]);
   });
 
   it('takes a full batch of 1000 events', async () => {

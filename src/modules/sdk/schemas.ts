@@ -23,6 +23,9 @@ export const ClientQuery = Type.Object({
   key: Type.Optional(Type.String({ maxLength: 256 })),
 });
 
+/** The largest magnitude of a custom event's `value` (a quadrillion). */
+export const MAX_EVENT_VALUE = 1e15;
+
 /** One event; which fields a kind requires (and forbids) is checked in track.ts. */
 export const TrackEvent = Type.Object(
   {
@@ -32,7 +35,9 @@ export const TrackEvent = Type.Object(
     variation: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
     key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     context_key: Type.String({ minLength: 1, maxLength: 256 }),
-    value: Type.Optional(Type.Number()),
+    // Bounded so that no sum of them can overflow a double in the rollups and metrics reads
+    // (two 1e308 values would make every read of the project's event metrics fail).
+    value: Type.Optional(Type.Number({ minimum: -MAX_EVENT_VALUE, maximum: MAX_EVENT_VALUE })),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     /** Epoch milliseconds or an RFC 3339 date-time; default: when the server received it. */
     timestamp: Type.Optional(Type.Union([Type.Number(), Type.String({ maxLength: 40 })])),
