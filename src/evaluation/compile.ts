@@ -3,7 +3,7 @@
 
 import type { SemVer } from 'semver';
 import { encodePrefix } from './bucketing.js';
-import { DEPTH_EXCEEDED_MESSAGE, errorResult, makeResult } from './results.js';
+import { DEPTH_EXCEEDED_MESSAGE, errorResult, makeResult, TOO_COSTLY_MESSAGE } from './results.js';
 import type {
   Clause,
   EnvironmentData,
@@ -68,6 +68,8 @@ export interface CompiledClause {
   numbers: readonly number[];
   semvers: readonly SemVer[];
   segments: readonly CompiledSegment[];
+  /** Work units one attribute value costs to test against this clause (evaluate.ts, FLAG_WORK). */
+  cost: number;
 }
 
 export interface CompiledSegment {
@@ -119,6 +121,8 @@ export interface CompiledFlag {
   invalidContextResult: EvaluationResult;
   typeMismatchResult: EvaluationResult;
   depthExceededResult: EvaluationResult;
+  /** The answer when targeting this context would take more work than an evaluation may do. */
+  tooCostlyResult: EvaluationResult;
 }
 
 export interface CompiledEnvironment {
@@ -150,6 +154,7 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
     numbers: EMPTY,
     semvers: EMPTY,
     segments: EMPTY,
+    cost: 1,
   };
   switch (op) {
     case OP_IN:
@@ -191,6 +196,11 @@ function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSeg
       break;
   }
   compiled.op = op;
+  // A set lookup is one unit, a list of operands one per operand, a regular expression ten.
+  compiled.cost = Math.max(
+    1,
+    compiled.strings.length + compiled.numbers.length + compiled.semvers.length + 10 * compiled.regexes.length,
+  );
   return compiled;
 }
 
@@ -304,6 +314,7 @@ export function compileFlag(
     ),
     typeMismatchResult: errorResult(def, state, 'TYPE_MISMATCH', `flag is of kind ${def.kind}`),
     depthExceededResult: errorResult(def, state, 'GENERAL', DEPTH_EXCEEDED_MESSAGE),
+    tooCostlyResult: errorResult(def, state, 'GENERAL', TOO_COSTLY_MESSAGE),
   };
 }
 

@@ -31,6 +31,27 @@ import { matchableInput, parseDate, parseSemverCached } from './values.js';
 
 type Context = Record<string, unknown>;
 
+/**
+ * The work one evaluation may do, in units of one context value tested against one operand (a
+ * regular expression counts ten; compile.ts `cost`). Limits bound each rule, value and context
+ * array on its own, not their product: 100 rules of 100 patterns against a context array of
+ * 2,000 values is 20 million tests, seconds of one event loop every tenant shares. A flag whose
+ * targeting would take more answers its GENERAL error (the SDK serves its default), and so does
+ * every flag of a bulk evaluation once the request's pool is spent.
+ */
+export const FLAG_WORK = 20_000;
+export const REQUEST_WORK = 200_000;
+
+/** Units left for the flag being evaluated, and for the bulk evaluation under way. */
+let work = 0;
+let pool = Number.POSITIVE_INFINITY;
+const OVER_BUDGET = new Error('evaluation work exhausted');
+
+function spend(units: number): void {
+  work -= units;
+  if (work < 0) throw OVER_BUDGET;
+}
+
 /** A plain object (not an array, not a class instance) whose `key` and `kind` are strings when present. */
 export function isValidContext(context: unknown): context is Context {
   if (typeof context !== 'object' || context === null || Array.isArray(context)) return false;
@@ -139,12 +160,14 @@ function clauseMatches(clause: CompiledClause, context: Context): boolean {
   let matched = false;
   if (Array.isArray(value)) {
     for (const element of value) {
+      spend(clause.cost);
       if (element !== undefined && element !== null && matchesValue(clause, element)) {
         matched = true;
         break;
       }
     }
   } else {
+    spend(clause.cost);
     matched = matchesValue(clause, value);
   }
   return matched !== clause.negate;
@@ -167,14 +190,28 @@ function serveRollout(rollout: CompiledRollout, context: Context): EvaluationRes
   return results[results.length - 1] ?? rollout.missingAttributeResult;
 }
 
-/** Evaluate a compiled flag for an already validated context. */
-export function evaluateFlag(flag: CompiledFlag, context: Context, depth = 0): EvaluationResult {
+/** Evaluate a compiled flag for an already validated context, within FLAG_WORK (and the bulk's pool). */
+export function evaluateFlag(flag: CompiledFlag, context: Context): EvaluationResult {
+  const allowed = pool < FLAG_WORK ? pool : FLAG_WORK;
+  work = allowed;
+  try {
+    return evaluateWithin(flag, context, 0);
+  } catch (error) {
+    if (error !== OVER_BUDGET) throw error;
+    work = 0;
+    return flag.tooCostlyResult;
+  } finally {
+    if (pool !== Number.POSITIVE_INFINITY) pool -= allowed - work;
+  }
+}
+
+function evaluateWithin(flag: CompiledFlag, context: Context, depth: number): EvaluationResult {
   if (!flag.on) return flag.offResult;
   for (const prerequisite of flag.prerequisites) {
     const required = prerequisite.flag;
     if (required === null) return prerequisite.failResult;
     if (depth >= MAX_PREREQUISITE_DEPTH) return flag.depthExceededResult;
-    const result = evaluateFlag(required, context, depth + 1);
+    const result = evaluateWithin(required, context, depth + 1);
     if (result.errorMessage === DEPTH_EXCEEDED_MESSAGE) return flag.depthExceededResult;
     if (result.reason === 'DISABLED' || result.reason === 'ERROR' || result.variation !== prerequisite.variation) {
       return prerequisite.failResult;
@@ -232,9 +269,14 @@ export function evaluateAll(
 ): EvaluationResult[] {
   const results: EvaluationResult[] = [];
   const valid = isValidContext(context);
-  for (const flag of env.flagList) {
-    if (filter !== undefined && !filter(flag.definition)) continue;
-    results.push(valid ? evaluateFlag(flag, context) : flag.invalidContextResult);
+  pool = REQUEST_WORK;
+  try {
+    for (const flag of env.flagList) {
+      if (filter !== undefined && !filter(flag.definition)) continue;
+      results.push(valid ? evaluateFlag(flag, context) : flag.invalidContextResult);
+    }
+  } finally {
+    pool = Number.POSITIVE_INFINITY;
   }
   return results;
 }

@@ -4,7 +4,15 @@
 export { BUCKET_COUNT, bucketableValue, bucketInput, bucketOf, pickWeighted } from './bucketing.js';
 export type { CompiledEnvironment, CompiledFlag } from './compile.js';
 export { COMPILE_CHUNK, compileEnvironment, compileEnvironmentSteps } from './compile.js';
-export { clientSideOnly, evaluate, evaluateAll, evaluateFlag, isValidContext } from './evaluate.js';
+export {
+  clientSideOnly,
+  evaluate,
+  evaluateAll,
+  evaluateFlag,
+  FLAG_WORK,
+  isValidContext,
+  REQUEST_WORK,
+} from './evaluate.js';
 export type { AppliedChange, EnvironmentChange } from './incremental.js';
 export { applyEnvironmentChange } from './incremental.js';
 export * from './limits.js';

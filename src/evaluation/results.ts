@@ -3,6 +3,7 @@
 import type { ErrorCode, EvaluationResult, FlagDefinition, FlagEnvState, Reason } from './types.js';
 
 export const DEPTH_EXCEEDED_MESSAGE = 'prerequisite chain too deep or cyclic';
+export const TOO_COSTLY_MESSAGE = 'targeting this context takes more work than one evaluation may do';
 
 export interface ResultExtras {
   ruleId?: string;
