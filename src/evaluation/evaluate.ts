@@ -192,7 +192,7 @@ function serveRollout(rollout: CompiledRollout, context: Context): EvaluationRes
 
 /** Evaluate a compiled flag for an already validated context, within FLAG_WORK (and the bulk's pool). */
 export function evaluateFlag(flag: CompiledFlag, context: Context): EvaluationResult {
-  const allowed = pool < FLAG_WORK ? pool : FLAG_WORK;
+  const allowed = Math.min(pool, FLAG_WORK);
   work = allowed;
   try {
     return evaluateWithin(flag, context, 0);
