@@ -245,6 +245,18 @@ describe('SSO JWT rules', () => {
   });
 });
 
+describe('what an unauthenticated caller learns', () => {
+  it('an organization without single sign-on answers as one that does not exist: no slug is confirmed', async () => {
+    const org = await givenOrg(server.url);
+    const claims = { email: uniqueEmail('probe') };
+    const without = await exchange(sso('any-secret-at-all', { ...claims, org: org.slug }));
+    const missing = await exchange(sso('any-secret-at-all', { ...claims, org: `no-such-${org.slug}` }));
+    expect(without.status).toBe(401);
+    expect(missing.status).toBe(401);
+    expect(without.body.error).toBe(missing.body.error);
+  });
+});
+
 describe('audience and issuer', () => {
   const SETTINGS = 'mutation($i: SsoSettingsInput!) { updateSsoSettings(input: $i) { ssoAudience ssoIssuer } }';
 

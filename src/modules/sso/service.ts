@@ -105,7 +105,8 @@ function claim(payload: jwt.JwtPayload, name: string, max: number): string | nul
 
 function verifySsoJwt(org: Organization, token: string, serverSecret: string): SsoClaims {
   const secret = org.ssoSecretEncrypted ? openSecret(org.ssoSecretEncrypted, serverSecret) : null;
-  if (!secret) throw new UnauthenticatedError('single sign-on is not configured for this organization');
+  // The same answer as for an organization that does not exist: a caller learns no slug from it.
+  if (!secret) throw new UnauthenticatedError(INVALID);
   let payload: string | jwt.JwtPayload;
   try {
     payload = jwt.verify(token, secret, {
