@@ -174,6 +174,26 @@ describe('bodies that are not JSON, and URLs fastify refuses', () => {
     }
   });
 
+  it('an SDK body sent with a Content-Encoding answers 415 with the envelope, not a JSON error', async () => {
+    const { byKey } = await environmentsOf(server.url, org);
+    const key = await givenSdkKey(server.url, org, byKey.dev!.id);
+    for (const [path, headers] of [
+      ['/v1/evaluate', { 'x-api-key': key.value }],
+      ['/v1/evaluate/bulk', { 'x-api-key': key.value }],
+      ['/v1/track', { 'x-api-key': key.value }],
+      ['/ofrep/v1/evaluate/flags', { authorization: `Bearer ${key.value}` }],
+      ['/ofrep/v1/evaluate/flags/some-flag', { authorization: `Bearer ${key.value}` }],
+    ] as const) {
+      for (const encoding of ['gzip', 'br, gzip']) {
+        const r = await request(server.url, 'POST', path, {
+          rawBody: '{"context":{"key":"u"}}',
+          headers: { ...headers, 'content-type': 'application/json', 'content-encoding': encoding },
+        });
+        expectEnvelope(r, 415);
+      }
+    }
+  });
+
   it('a 200-character path parameter answers 414 with the envelope', async () => {
     const r = await request(server.url, 'GET', `/v1/client/${'x'.repeat(200)}/flags`);
     expectEnvelope(r, 414);

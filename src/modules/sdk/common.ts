@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Clock } from '../../clock.js';
-import { ServiceUnavailableError } from '../../errors.js';
+import { DomainError, ServiceUnavailableError } from '../../errors.js';
 import type { RateLimit } from '../../http/rate-limit.js';
 import type { Hub } from '../../realtime/hub.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
@@ -14,6 +14,19 @@ export interface SdkDeps {
   evaluationLimit: RateLimit;
   metrics: SdkMetrics;
   clock: Clock;
+}
+
+/**
+ * A preParsing hook for SDK routes, whose bodies are small and never inflated: a body sent with a
+ * Content-Encoding is refused with 415 (RFC 9110, 15.5.16) instead of being read as JSON and
+ * answered as malformed.
+ */
+export async function unencodedBodiesOnly(req: FastifyRequest, _reply: FastifyReply, payload: unknown) {
+  const encoding = req.headers['content-encoding'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity')
+    throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'SDK request bodies are not accepted with a Content-Encoding');
+  return payload;
 }
 
 const loads = new WeakMap<SnapshotStore, Map<string, Promise<Snapshot | undefined>>>();

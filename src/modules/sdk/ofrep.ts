@@ -11,7 +11,7 @@ import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
-import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps } from './common.js';
+import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { openFeatureContext } from './context.js';
 import { type CompressedBodies, compressedReply, varyOnEncoding } from './gzip.js';
 import type { LaneReply, LaneRoute } from './lane.js';
@@ -268,6 +268,7 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps & OfrepD
     // Bulk answers are compressed by gzip.ts (above a threshold, cached per ETag); single ones are tiny.
     compress: false,
     decompress: false,
+    preParsing: unencodedBodiesOnly,
     schema: { body: OfrepBody },
     preHandler: auth,
   } as const;

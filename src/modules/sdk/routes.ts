@@ -5,7 +5,7 @@ import { sendError } from '../../http/envelope.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
-import { etagMatches, fromSnapshot, type SdkDeps } from './common.js';
+import { etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { bodyContext, queryContext } from './context.js';
 import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, varyOnEncoding } from './gzip.js';
 import { type LaneRoute, RawJson } from './lane.js';
@@ -51,7 +51,7 @@ export function registerSdkRoutes(
 
   const serverOrMobile = sdkAuth(deps.access, evaluationLimit, { kinds: ['server', 'mobile'] });
   // Request bodies are small: never inflated. Answers: gzip.ts, not @fastify/compress.
-  const sdk = { config: noStore, compress: false, decompress: false } as const;
+  const sdk = { config: noStore, compress: false, decompress: false, preParsing: unencodedBodiesOnly } as const;
 
   // The two hot routes are defined once; fastify serves them, and so does the fast lane
   // (lane.ts) for the requests it takes.
