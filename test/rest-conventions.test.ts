@@ -130,7 +130,18 @@ describe('pages', () => {
       total: 1,
       has_more: false,
     });
-    for (const query of ['limit=101', 'limit=0', 'limit=-1', 'limit=ten', 'limit=1.5', 'offset=-1', 'offset=x']) {
+    // What Number() would take but the reference does not write: hex, exponents, padding, a plus sign.
+    const spelt = ['offset=0x10', 'limit=1e1', 'offset=%2016', 'limit=%2B5', 'offset=0b1'];
+    for (const query of [
+      'limit=101',
+      'limit=0',
+      'limit=-1',
+      'limit=ten',
+      'limit=1.5',
+      'offset=-1',
+      'offset=x',
+      ...spelt,
+    ]) {
       expectEnvelope(await call('GET', `/v1/projects?${query}`, org.auth), 400, /query parameter "(limit|offset)"/);
     }
     expectEnvelope(await call('GET', '/v1/audit?limit=1000', org.auth), 400, 'query parameter "limit" must be <= 100');

@@ -2,7 +2,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { type GraphQLSchema, parse, validate } from 'graphql';
 import { ROLE_PERMISSIONS, ROLES } from '../auth/permissions.js';
-import { UnauthenticatedError } from '../errors.js';
+import { UnauthenticatedError, ValidationError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { operationRunner, RouteDocumentError, restCredentials } from './execute.js';
 import { type AnyRoute, isUuid } from './route.js';
@@ -90,6 +90,20 @@ async function authenticate(app: FastifyInstance, req: FastifyRequest) {
   req.restContext = ctx;
 }
 
+/** A query parameter read as a number: decimal digits, as the reference writes them. */
+const DECIMAL = { integer: /^-?[0-9]{1,16}$/, number: /^-?[0-9]{1,16}(\.[0-9]{1,16})?$/ } as const;
+
+/**
+ * The query parameters a route reads as numbers, with how each must be spelt. Ajv's coercion
+ * takes whatever `Number()` takes (`0x10`, `1e1`, ` 16 `); the raw text is checked first.
+ */
+function numericQuery(route: AnyRoute): [string, RegExp][] {
+  const properties = (route.query as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+  return Object.entries(properties ?? {}).flatMap(([name, schema]): [string, RegExp][] =>
+    schema.type === 'integer' || schema.type === 'number' ? [[name, DECIMAL[schema.type]]] : [],
+  );
+}
+
 export async function restPlugin(app: FastifyInstance, options: RestPluginOptions) {
   const problems = routeDocumentProblems(options.routes, options.schema);
   if (problems.length > 0) throw new RouteDocumentError(problems.join('\n'));
@@ -100,10 +114,23 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   app.addHook('onRequest', (req) => authenticate(app, req));
 
   for (const route of options.routes) {
+    const numeric = numericQuery(route);
     app.route({
       method: route.method,
       url: route.url,
       schema: schemaOf(route),
+      ...(numeric.length > 0
+        ? {
+            preValidation: async (req: FastifyRequest) => {
+              const query = req.query as Record<string, unknown>;
+              for (const [name, spelling] of numeric) {
+                const value = query[name];
+                if (typeof value === 'string' && !spelling.test(value))
+                  throw new ValidationError(`query parameter "${name}" must be written in decimal digits`);
+              }
+            },
+          }
+        : {}),
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const run = operationRunner(app.yoga, req.restContext!, req, reply);
         const params = { ...(req.params as Record<string, string>) };
