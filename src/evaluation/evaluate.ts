@@ -47,6 +47,20 @@ let work = 0;
 let pool = Number.POSITIVE_INFINITY;
 const OVER_BUDGET = new Error('evaluation work exhausted');
 
+/**
+ * Runs `evaluations` (several evaluate / evaluateFlag calls for one context: a live view
+ * re-evaluating the flags a change touched) within one REQUEST_WORK pool, as evaluateAll does.
+ */
+export function asOneBulk<T>(evaluations: () => T): T {
+  if (pool !== Number.POSITIVE_INFINITY) return evaluations();
+  pool = REQUEST_WORK;
+  try {
+    return evaluations();
+  } finally {
+    pool = Number.POSITIVE_INFINITY;
+  }
+}
+
 function spend(units: number): void {
   work -= units;
   if (work < 0) throw OVER_BUDGET;
@@ -267,18 +281,15 @@ export function evaluateAll(
   context: unknown,
   filter?: (definition: FlagDefinition) => boolean,
 ): EvaluationResult[] {
-  const results: EvaluationResult[] = [];
-  const valid = isValidContext(context);
-  pool = REQUEST_WORK;
-  try {
+  return asOneBulk(() => {
+    const results: EvaluationResult[] = [];
+    const valid = isValidContext(context);
     for (const flag of env.flagList) {
       if (filter !== undefined && !filter(flag.definition)) continue;
       results.push(valid ? evaluateFlag(flag, context) : flag.invalidContextResult);
     }
-  } finally {
-    pool = Number.POSITIVE_INFINITY;
-  }
-  return results;
+    return results;
+  });
 }
 
 /** Filter for evaluateAll: flags that client-side (browser/mobile) SDKs may see. */

@@ -5,6 +5,7 @@ export { BUCKET_COUNT, bucketableValue, bucketInput, bucketOf, pickWeighted } fr
 export type { CompiledEnvironment, CompiledFlag } from './compile.js';
 export { COMPILE_CHUNK, compileEnvironment, compileEnvironmentSteps } from './compile.js';
 export {
+  asOneBulk,
   clientSideOnly,
   evaluate,
   evaluateAll,

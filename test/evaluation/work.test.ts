@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clause, EvaluationContext, FlagConfig } from '../../src/evaluation/index.js';
-import { evaluate, evaluateAll, FLAG_WORK, REQUEST_WORK } from '../../src/evaluation/index.js';
+import { asOneBulk, evaluate, evaluateAll, FLAG_WORK, REQUEST_WORK } from '../../src/evaluation/index.js';
 import { givenEnv, givenFlag } from './builders.js';
 
 // Each limit bounds one rule, value or context array; evaluate.ts bounds their product (FLAG_WORK
@@ -84,5 +84,18 @@ describe('the work one evaluation may do', () => {
     expect(results.find((r) => r.key === 'static-last')?.reason).not.toBe('ERROR');
     // The pool is per bulk evaluation: the next one starts afresh.
     expect(evaluate(env, 'h29', emails(10) as EvaluationContext).reason).toBe('DEFAULT');
+  });
+
+  it('bounds single evaluations run as one bulk (flag_keys, live views) by the same pool', () => {
+    const flags: FlagConfig[] = [];
+    for (let i = 0; i < 30; i++) flags.push(heavyFlag(`h${i}`, 19, 10));
+    const env = givenEnv(flags);
+    const keys = flags.map((f) => f.definition.key);
+    const context = emails(10) as EvaluationContext;
+    const one = asOneBulk(() => keys.map((key) => evaluate(env, key, context)));
+    expect(one).toEqual(evaluateAll(env, context));
+    expect(one.filter((r) => r.errorCode === 'GENERAL')).toHaveLength(30 - Math.floor(REQUEST_WORK / 19_000));
+    // Outside of one, each evaluation has a flag's allowance only.
+    expect(keys.map((key) => evaluate(env, key, context)).every((r) => r.reason === 'DEFAULT')).toBe(true);
   });
 });

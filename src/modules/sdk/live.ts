@@ -2,6 +2,7 @@ import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST,
 import { CloseCode } from 'graphql-ws';
 import { NotFoundError, shuttingDown, UnauthenticatedError, ValidationError } from '../../errors.js';
 import {
+  asOneBulk,
   clientSideOnly,
   type EvaluationResult,
   evaluate,
@@ -115,6 +116,10 @@ function positions(list: readonly EvaluationResult[]): Map<string, number> {
  * entry), so a subscriber's lookup is a few identity lookups, not a key built and hashed.
  */
 interface PatchNode {
+  /** Where this step of the path sits in the list, and the result it puts there. */
+  index: number;
+  result: EvaluationResult | null;
+  parent: PatchNode | null;
   next?: EvaluationResult[];
   children?: Map<EvaluationResult, PatchNode>;
 }
@@ -125,7 +130,8 @@ const PATCHES = 'flagValues:patches';
  * `last` after an incremental update: only the affected flags are evaluated again, in place.
  * Null when a flag entered or left what the subscriber sees (the list must be rebuilt), and
  * `last` itself when nothing the subscriber sees changed. Lists derived alike from one shared
- * list are one list, as sharedValues makes them for whole evaluations.
+ * list are one list, as sharedValues makes them for whole evaluations. The affected flags are
+ * evaluated within one bulk's work, as a whole evaluation would be.
  */
 function patchedValues(
   update: HubUpdate,
@@ -139,36 +145,36 @@ function patchedValues(
   let patches = update.memo.get(PATCHES) as Map<EvaluationResult[], PatchNode> | undefined;
   if (patches === undefined) update.memo.set(PATCHES, (patches = new Map()));
   let node = patches.get(last);
-  if (node === undefined) patches.set(last, (node = {}));
+  if (node === undefined) patches.set(last, (node = { index: -1, result: null, parent: null }));
   let changed = false;
-  for (const key of update.affected!) {
-    const now = current.flags.get(key);
-    const visible = now !== undefined && (!filter || filter(now.definition));
-    const index = at.get(key);
-    if (visible !== (index !== undefined)) return null;
-    if (index === undefined) continue;
-    if (previous?.flags.get(key) === undefined) return null;
-    const was = last[index]!;
-    const evaluated = evaluate(current, key, context);
-    const result = sameResult(was, evaluated) ? was : evaluated;
-    if (result !== was) changed = true;
-    node.children ??= new Map();
-    let child = node.children.get(result);
-    if (child === undefined) node.children.set(result, (child = {}));
-    node = child;
-  }
+  const reached = asOneBulk(() => {
+    for (const key of update.affected!) {
+      const now = current.flags.get(key);
+      const visible = now !== undefined && (!filter || filter(now.definition));
+      const index = at.get(key);
+      if (visible !== (index !== undefined)) return null;
+      if (index === undefined) continue;
+      if (previous?.flags.get(key) === undefined) return null;
+      const was = last[index]!;
+      const evaluated = evaluate(current, key, context);
+      const result = sameResult(was, evaluated) ? was : evaluated;
+      if (result !== was) changed = true;
+      node!.children ??= new Map();
+      let child = node!.children.get(result);
+      if (child === undefined) node!.children.set(result, (child = { index, result, parent: node! }));
+      node = child;
+    }
+    return node!;
+  });
+  if (reached === null) return null;
   if (!changed) return last;
-  if (node.next !== undefined) return node.next;
-  // The first subscriber to reach this outcome builds its list (evaluation is deterministic).
+  if (reached.next !== undefined) return reached.next;
+  // The first subscriber to reach this outcome builds its list from the path it took.
   const next = last.slice();
-  for (const key of update.affected!) {
-    const index = at.get(key);
-    if (index === undefined) continue;
-    const evaluated = evaluate(current, key, context);
-    if (!sameResult(last[index]!, evaluated)) next[index] = evaluated;
-  }
+  for (let step: PatchNode | null = reached; step !== null && step.result !== null; step = step.parent)
+    next[step.index] = step.result;
   positionsOf.set(next, at);
-  return (node.next = next);
+  return (reached.next = next);
 }
 
 /** The source stream of one `flagValues` subscription: value lists, then maybe its end. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js';
+import { asOneBulk, clientSideOnly, evaluate, evaluateAll } from '../../evaluation/index.js';
 import { sendError } from '../../http/envelope.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
@@ -173,7 +173,7 @@ function hotRoutes(metrics: SdkMetrics) {
         const body = input as { flag_keys?: string[]; context?: unknown };
         const context = bodyContext(body.context);
         const results = body.flag_keys
-          ? [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context))
+          ? asOneBulk(() => [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context)))
           : evaluateAll(snapshot.compiled, context);
         metrics.evaluations.record(snapshot.environmentId, results);
         return new RawJson(restFlagsJson(results, snapshot.version));

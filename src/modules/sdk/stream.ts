@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, shuttingDown } from '../../errors.js';
 import {
+  asOneBulk,
   clientSideOnly,
   type EvaluationContext,
   type EvaluationResult,
@@ -166,17 +167,20 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
             });
         };
         if (update.affected !== null) {
-          // Only the flags the change can have moved are evaluated again.
-          for (const flagKey of update.affected) {
-            const flag = current.compiled.flags.get(flagKey);
-            if (flag && (!filter || filter(flag.definition))) {
-              const result = evaluate(current.compiled, flagKey, context);
-              patch(result);
-              values.set(flagKey, result);
-            } else if (values.delete(flagKey)) {
-              out += sseEvent(current.version, 'delete', { key: flagKey, version: current.version });
+          // Only the flags the change can have moved are evaluated again, within one bulk's work.
+          const affected = update.affected;
+          asOneBulk(() => {
+            for (const flagKey of affected) {
+              const flag = current.compiled.flags.get(flagKey);
+              if (flag && (!filter || filter(flag.definition))) {
+                const result = evaluate(current.compiled, flagKey, context);
+                patch(result);
+                values!.set(flagKey, result);
+              } else if (values!.delete(flagKey)) {
+                out += sseEvent(current.version, 'delete', { key: flagKey, version: current.version });
+              }
             }
-          }
+          });
         } else {
           const next = evaluateAll(current.compiled, context, filter);
           const seen = new Set<string>();
