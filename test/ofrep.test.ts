@@ -132,6 +132,29 @@ describe('POST /ofrep/v1/evaluate/flags/{key}', () => {
     });
   });
 
+  it('answers a flag path fastify cannot route in the OFREP shape too', async () => {
+    const undecodable = await single('%ff', { context: { targetingKey: 'u' } });
+    expect(undecodable.status).toBe(400);
+    expect(undecodable.headers.get('x-request-id')).toBeTruthy();
+    expect(undecodable.body).toEqual({
+      key: '%ff',
+      errorCode: 'PARSE_ERROR',
+      errorDetails: 'the flag key in the path is not valid percent-encoding',
+    });
+    const long = 'k'.repeat(101);
+    const overlong = await single(long, { context: { targetingKey: 'u' } });
+    expect(overlong.status).toBe(404);
+    expect(overlong.body).toEqual({
+      key: long,
+      errorCode: 'FLAG_NOT_FOUND',
+      errorDetails: 'flag keys are at most 100 characters',
+    });
+    // Other paths keep the envelope.
+    const elsewhere = await request(server.url, 'GET', '/v1/client/%ff/flags');
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body).toMatchObject({ error: 'the URL is not valid' });
+  });
+
   it('accepts the key in Authorization: Bearer or X-API-Key; 401 without or with a bad one', async () => {
     expect((await single('theme', {}, { 'x-api-key': world.dev.mobile })).status).toBe(200);
     expect((await single('theme', {}, {})).status).toBe(401);

@@ -105,12 +105,34 @@ export function errorAnswer(
   return { status: error.status, headers, body: envelope(requestId, error.message, extra) };
 }
 
-/** Errors fastify raises before routing (a malformed or overlong path): the envelope too. */
-export function frameworkError(error: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
-  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
-  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid';
+/**
+ * Answers an error fastify raised before routing, in a protocol's own shape (OFREP's failure body
+ * for its flag paths), or undefined to leave it to the next one or the envelope.
+ */
+export type FrameworkErrorAnswer = (
+  error: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) => FastifyReply | undefined;
+
+const frameworkErrorAnswers = Symbol('frameworkErrorAnswers');
+
+/**
+ * Errors fastify raises before routing (a path that is not valid percent-encoding, an overlong
+ * path parameter): a route family's own answer where one claims the path, else the envelope.
+ */
+export function frameworkError(error: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   // No hook ran for this request: the id header is set here.
   reply.header('x-request-id', reply.request.id);
+  const answers = (reply.server as unknown as { [frameworkErrorAnswers]?: FrameworkErrorAnswer[] })[
+    frameworkErrorAnswers
+  ];
+  for (const answer of answers ?? []) {
+    const answered = answer(error, req, reply);
+    if (answered !== undefined) return answered;
+  }
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid';
   return sendError(reply, status, message);
 }
 
@@ -128,6 +150,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Lets a plugin answer requests no route matched (the console's client-side routes). */
     addPageFallback(fallback: PageFallback): void;
+    /** Lets a route family answer the errors fastify raises before routing in its own shape. */
+    addFrameworkErrorAnswer(answer: FrameworkErrorAnswer): void;
   }
   interface FastifyContextConfig {
     /** Cache-Control for this route; management and auth routes default to `private, no-cache`. */
@@ -233,6 +257,9 @@ function installEnvelope(app: FastifyInstance): void {
   // overlong path parameter with 414 (frameworkErrors).
   const pageFallbacks: PageFallback[] = [];
   app.decorate('addPageFallback', (fallback: PageFallback) => void pageFallbacks.push(fallback));
+  const answers: FrameworkErrorAnswer[] = [];
+  Object.defineProperty(app, frameworkErrorAnswers, { value: answers });
+  app.decorate('addFrameworkErrorAnswer', (answer: FrameworkErrorAnswer) => void answers.push(answer));
   app.setNotFoundHandler((req, reply) => {
     for (const fallback of pageFallbacks) {
       const answered = fallback(req, reply);

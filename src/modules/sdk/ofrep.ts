@@ -67,6 +67,27 @@ function contextOf(body: unknown): { context: EvaluationContext } | { failure: F
     : { context };
 }
 
+const SINGLE_PREFIX = SINGLE.slice(0, -':key'.length);
+
+/**
+ * A flag path fastify cannot route (a key that is not valid percent-encoding, or longer than any
+ * flag key) still gets OFREP's failure body, so an OpenFeature SDK reads why and serves its default.
+ */
+function unroutableKey(error: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  const path = req.url.split('?')[0] ?? '';
+  if (req.method !== 'POST' || !path.startsWith(SINGLE_PREFIX)) return undefined;
+  const key = path.slice(SINGLE_PREFIX.length);
+  if (key.length === 0 || key.includes('/')) return undefined;
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return reply
+      .code(404)
+      .send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: 'flag keys are at most 100 characters' });
+  }
+  return reply
+    .code(400)
+    .send({ key, errorCode: 'PARSE_ERROR', errorDetails: 'the flag key in the path is not valid percent-encoding' });
+}
+
 const unavailable = { errorCode: 'GENERAL', errorDetails: ENVIRONMENT_UNAVAILABLE } as const;
 
 /**
@@ -273,6 +294,7 @@ export function registerOfrepRoutes(app: FastifyInstance, deps: SdkDeps & OfrepD
     preHandler: auth,
   } as const;
   registerSdkPreflight(app, [SINGLE, BULK]);
+  app.addFrameworkErrorAnswer(unroutableKey);
 
   app.post(
     SINGLE,
