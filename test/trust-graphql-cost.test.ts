@@ -45,6 +45,31 @@ describe('operations over a limit are refused before they run', () => {
     }
   });
 
+  it('aliases of __typename count as well', async () => {
+    const query = `{ ${Array.from({ length: QUERY_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const r = await graphql(server.url, query, {}, org.auth);
+    expect(r.status).toBe(400);
+    expect(limitOf(r)).toEqual({ code: 'QUERY_TOO_COMPLEX', limit: 'aliases' });
+  });
+
+  it('every limit answers HTTP 400, whichever it is and whatever the client accepts', async () => {
+    const aliases = `{ ${Array.from({ length: QUERY_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: me { kind }`).join(' ')} }`;
+    const tokens = `{ ${Array.from({ length: QUERY_LIMITS.maxTokens }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const directives = `{ me { ${'kind @include(if: true) '.repeat(QUERY_LIMITS.maxDirectives + 1)}} }`;
+    const typeRef = (levels: number): string => (levels === 0 ? 'name' : `name ofType { ${typeRef(levels - 1)} }`);
+    const depth = `{ __schema { types { fields { type { ${typeRef(QUERY_LIMITS.maxDepth)} } } } } }`;
+    const one = 'projects(limit: 100) { data { flags(limit: 100) { data { environments { on version } } } } }';
+    const cost = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: ${one}`).join(' ')} }`;
+    const cases = { aliases, tokens, directives, depth, cost };
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      for (const [limit, query] of Object.entries(cases)) {
+        const r = await request(server.url, 'POST', '/graphql', { body: { query }, headers: { ...org.auth, accept } });
+        expect({ limit, accept, status: r.status }).toEqual({ limit, accept, status: 400 });
+        expect(limitOf(r.body)).toEqual({ code: 'QUERY_TOO_COMPLEX', limit });
+      }
+    }
+  });
+
   it('50,000 aliases parse no further than the token limit', async () => {
     const query = `{ ${Array.from({ length: 50_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
     const r = await graphql(server.url, query);

@@ -100,10 +100,14 @@ export function nestingOf(source: string): number {
   return max;
 }
 
-/** Armor's refusals keep their message and gain the code and the name of the limit. */
+/**
+ * Armor's refusals keep their message and gain the code, the name of the limit and HTTP 400, as
+ * the cost limit answers: every QUERY_TOO_COMPLEX is the same kind of refusal, whichever limit.
+ */
 function armorRejection(limit: string) {
   return [
-    (_ctx: unknown, error: GraphQLError) => Object.assign(error.extensions, { code: 'QUERY_TOO_COMPLEX', limit }),
+    (_ctx: unknown, error: GraphQLError) =>
+      Object.assign(error.extensions, { code: 'QUERY_TOO_COMPLEX', limit, http: { status: 400 } }),
   ];
 }
 
@@ -146,7 +150,9 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
       ignoreIntrospection: false,
       onReject: armorRejection('depth'),
     },
-    maxAliases: { n: QUERY_LIMITS.maxAliases, onReject: armorRejection('aliases') },
+    // Every alias counts, `__typename` too (Armor lets those through by default): each one is an
+    // entry of the answer and, at the root, a field the rate limit counts.
+    maxAliases: { n: QUERY_LIMITS.maxAliases, allowList: [], onReject: armorRejection('aliases') },
     maxDirectives: { n: QUERY_LIMITS.maxDirectives, onReject: armorRejection('directives') },
     // Cost is the schema's own (below); suggestions are hidden from anonymous callers only.
     costLimit: { enabled: false },
@@ -251,9 +257,25 @@ export function useOperationLimits(budgets: OperationBudgets): Plugin[] {
     },
   };
 
+  // Yoga marks every error raised while parsing as a GraphQL-over-HTTP request error, which an
+  // application/json answer sends with 200; a limit raised by the parser (the token limit) is
+  // answered 400 as every other limit is.
+  const limitsAre400: Plugin = {
+    onResultProcess({ result }) {
+      for (const one of Array.isArray(result) ? result : [result]) {
+        if (!('errors' in one) || !one.errors) continue;
+        for (const error of one.errors) {
+          const http = error.extensions?.http as { spec?: boolean } | undefined;
+          if (error.extensions?.code === 'QUERY_TOO_COMPLEX' && http) delete http.spec;
+        }
+      }
+    },
+  };
+
   const budgetsPlugin: Plugin = { onExecute: limit as never, onSubscribe: limit as never };
   return [
     nesting,
+    limitsAre400,
     ...(armor.protect().plugins as Plugin[]),
     hideSuggestions,
     // Integrators read the schema through introspection once signed in; anonymous callers do not.
