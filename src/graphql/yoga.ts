@@ -50,8 +50,10 @@ export function domainErrorBody(e: DomainError) {
  */
 const useRootSubscribe = (): Plugin => ({
   onSubscribe({ args, setSubscribeFn }) {
-    const own = (args.rootValue as { subscribeWith?: (args: ExecutionArgs) => unknown } | undefined)?.subscribeWith;
-    if (typeof own === 'function') setSubscribeFn(own as never);
+    const root = args.rootValue as { subscribeWith?(args: ExecutionArgs): unknown } | undefined;
+    // A method of the root (called on it): the function set here lives only while subscribing.
+    if (typeof root?.subscribeWith === 'function')
+      setSubscribeFn(((a: ExecutionArgs) => root.subscribeWith!(a)) as never);
   },
 });
 

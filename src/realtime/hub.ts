@@ -50,6 +50,20 @@ export interface ProjectEvent {
 type Listener<T> = (event: T) => void;
 
 /**
+ * A live view following one environment. An object with a method rather than a closure: with
+ * 10,000 idle subscribers, each closure and its context is a megabyte of heap.
+ */
+export interface EnvironmentFollower {
+  environmentEvent(event: EnvironmentEvent): void;
+}
+
+/** An open stream, as shutdown sees it. */
+export interface OpenStream {
+  /** Ends the stream because the server is going away. */
+  shutdown(): void;
+}
+
+/**
  * Listeners called per turn of the event loop when one environment event reaches many streams.
  * Between chunks the loop gets to I/O, so the first subscribers' frames leave while later ones
  * are still being prepared (a graphql-ws send completes in microtasks after its listener ran).
@@ -57,8 +71,8 @@ type Listener<T> = (event: T) => void;
 const DISPATCH_CHUNK = 256;
 
 interface Dispatch {
-  set: Set<Listener<EnvironmentEvent>>;
-  listeners: Listener<EnvironmentEvent>[];
+  set: Set<EnvironmentFollower>;
+  listeners: EnvironmentFollower[];
   event: EnvironmentEvent;
   index: number;
 }
@@ -147,10 +161,10 @@ function toHubUpdate(update: SnapshotUpdate, at: Date): HubUpdate {
 }
 
 export class Hub {
-  private byEnvironment = new Map<string, Set<Listener<EnvironmentEvent>>>();
+  private byEnvironment = new Map<string, Set<EnvironmentFollower>>();
   private byProject = new Map<string, Set<Listener<ProjectEvent>>>();
   private noticesByProject = new Map<string, Set<Listener<NoticeEvent>>>();
-  private open = new Set<() => void>();
+  private open = new Set<OpenStream>();
   private closing = false;
   /** Environment events being dispatched in chunks, in order, per environment. */
   private dispatching = new Map<string, Dispatch[]>();
@@ -172,8 +186,25 @@ export class Hub {
     return this.open.size;
   }
 
+  /** `follower` hears the environment's events until `unfollow`. */
+  follow(environmentId: string, follower: EnvironmentFollower): void {
+    let set = this.byEnvironment.get(environmentId);
+    if (!set) this.byEnvironment.set(environmentId, (set = new Set()));
+    set.add(follower);
+  }
+
+  unfollow(environmentId: string, follower: EnvironmentFollower): void {
+    const set = this.byEnvironment.get(environmentId);
+    if (!set) return;
+    set.delete(follower);
+    if (set.size === 0) this.byEnvironment.delete(environmentId);
+  }
+
+  /** `follow` for a listener function; answers the function that stops it. */
   onEnvironment(environmentId: string, listener: Listener<EnvironmentEvent>): () => void {
-    return this.add(this.byEnvironment, environmentId, listener);
+    const follower: EnvironmentFollower = { environmentEvent: listener };
+    this.follow(environmentId, follower);
+    return () => this.unfollow(environmentId, follower);
   }
 
   onProject(projectId: string, listener: Listener<ProjectEvent>): () => void {
@@ -197,18 +228,28 @@ export class Hub {
     });
   }
 
-  /** Registers a stream's closer so shutdown can end it; returns the unregister function. */
+  /** Registers an open stream so shutdown can end it, until `release`. */
+  hold(stream: OpenStream): void {
+    this.open.add(stream);
+  }
+
+  release(stream: OpenStream): void {
+    this.open.delete(stream);
+  }
+
+  /** `hold` for a closer function; answers the unregister function. */
   track(close: () => void): () => void {
-    this.open.add(close);
-    return () => this.open.delete(close);
+    const stream: OpenStream = { shutdown: close };
+    this.open.add(stream);
+    return () => this.open.delete(stream);
   }
 
   /** Ends every open stream (graceful shutdown). */
   closeAll(): void {
     this.closing = true;
-    for (const close of [...this.open]) {
+    for (const stream of [...this.open]) {
       try {
-        close();
+        stream.shutdown();
       } catch {
         /* a stream that fails to close must not stop the others */
       }
@@ -265,11 +306,11 @@ export class Hub {
           setImmediate(() => this.pump(environmentId, jobs));
           return;
         }
-        const listener = job.listeners[job.index++]!;
+        const follower = job.listeners[job.index++]!;
         // A stream closed since the event was published is not called.
-        if (!job.set.has(listener)) continue;
+        if (!job.set.has(follower)) continue;
         try {
-          listener(job.event);
+          follower.environmentEvent(job.event);
         } catch {
           /* one broken stream must not starve the others */
         }

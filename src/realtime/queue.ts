@@ -1,4 +1,5 @@
 import type { DomainError } from '../errors.js';
+import { type Cleanup, runCleanup } from './streams.js';
 
 /**
  * The source stream of a subscription: the hub's listeners push events in, the transport
@@ -10,18 +11,19 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   private buffer: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | null = null;
   private peeking: (() => void) | null = null;
+  private waker: { wake(): void } | null = null;
   private finished = false;
   private closed = false;
-  private cleanups: (() => void)[] = [];
+  private cleanups: Cleanup[] = [];
 
   constructor(private readonly prepare?: (item: T) => Promise<T>) {}
 
-  /** Takes items that bypass the buffer (while it is empty): true when it consumed the item. */
-  divert: ((item: T) => boolean) | null = null;
+  /** Takes items that bypass the buffer (while it is empty): `divert` answers true when it consumed the item. */
+  direct: { divert(item: T): boolean } | null = null;
 
   push(item: T): void {
     if (this.finished) return;
-    if (this.divert && this.buffer.length === 0 && this.divert(item)) return;
+    if (this.direct !== null && this.buffer.length === 0 && this.direct.divert(item)) return;
     this.buffer.push(item);
     this.drain();
     this.wakePeek();
@@ -55,16 +57,16 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 
   /**
-   * Calls `wake` once an item is queued or the stream is over (at once if it already is): for a
-   * reader that takes items itself, without a promise per wait.
+   * Calls `reader.wake()` once an item is queued or the stream is over (at once if it already
+   * is): for a reader that takes items itself, without a promise per wait.
    */
-  whenReadable(wake: () => void): void {
-    if (this.buffer.length > 0 || this.finished || this.closed) wake();
-    else this.peeking = wake;
+  whenReadable(reader: { wake(): void }): void {
+    if (this.buffer.length > 0 || this.finished || this.closed) reader.wake();
+    else this.waker = reader;
   }
 
-  onClose(cleanup: () => void): void {
-    if (this.closed) cleanup();
+  onClose(cleanup: Cleanup): void {
+    if (this.closed) runCleanup(cleanup);
     else this.cleanups.push(cleanup);
   }
 
@@ -85,7 +87,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     this.buffer = [];
     if (!this.closed) {
       this.closed = true;
-      for (const cleanup of this.cleanups.splice(0)) cleanup();
+      for (const cleanup of this.cleanups.splice(0)) runCleanup(cleanup);
     }
     const waiting = this.waiting;
     this.waiting = null;
@@ -106,6 +108,9 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     const peeking = this.peeking;
     this.peeking = null;
     peeking?.();
+    const waker = this.waker;
+    this.waker = null;
+    waker?.wake();
   }
 
   private drain(): void {

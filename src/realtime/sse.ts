@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Hub } from './hub.js';
-import { MAX_BUFFERED_BYTES } from './streams.js';
+import type { Hub, OpenStream } from './hub.js';
+import { type Cleanup, MAX_BUFFERED_BYTES, runCleanup } from './streams.js';
 
 /**
  * Server-sent event streams, the transport (ARCHITECTURE.md, step 4): what every SSE door
@@ -45,7 +45,7 @@ export interface EventStream {
   /** Ends the stream, after `final` (a comment saying why) when given. */
   end(final?: string): void;
   /** Runs when the stream ends, for whatever reason. */
-  onClose(cleanup: () => void): void;
+  onClose(cleanup: Cleanup): void;
 }
 
 export interface EventStreamOptions {
@@ -60,12 +60,12 @@ export interface EventStreamOptions {
  * HTTP/1.1, as is for HTTP/1.0), behind the head; a HEAD request (no socket) writes nothing.
  * A class, so that an idle stream is one object and one listener rather than a set of closures.
  */
-class SocketEventStream implements EventStream {
+class SocketEventStream implements EventStream, OpenStream {
   private closed = false;
-  private cleanups: (() => void)[] = [];
+  private cleanups: Cleanup[] = [];
 
   constructor(
-    private readonly streams: Set<EventStream>,
+    private readonly streams: EventStreams,
     private readonly res: FastifyReply['raw'],
     private readonly socket: FastifyReply['raw']['socket'],
     private readonly chunked: boolean,
@@ -88,25 +88,29 @@ class SocketEventStream implements EventStream {
     this.close();
   }
 
-  onClose(cleanup: () => void): void {
-    if (this.closed) cleanup();
+  onClose(cleanup: Cleanup): void {
+    if (this.closed) runCleanup(cleanup);
     else this.cleanups.push(cleanup);
+  }
+
+  shutdown(): void {
+    this.end(this.streams.goingAway);
   }
 
   readonly close = (): void => {
     if (this.closed) return;
     this.closed = true;
-    this.streams.delete(this);
-    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.streams.closed(this);
+    for (const cleanup of this.cleanups.splice(0)) runCleanup(cleanup);
   };
 }
 
 /** Every open event stream of this node, behind one heartbeat timer. */
 export class EventStreams {
-  private readonly streams = new Set<EventStream>();
+  private readonly streams = new Set<SocketEventStream>();
   private readonly heartbeat: NodeJS.Timeout;
   /** What shutdown writes to every stream before ending it. */
-  private readonly goingAway: string;
+  readonly goingAway: string;
 
   constructor(
     private readonly hub: Hub,
@@ -143,16 +147,17 @@ export class EventStreams {
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 60_000);
     res.flushHeaders();
-    const stream = new SocketEventStream(
-      this.streams,
-      res,
-      req.method === 'GET' ? res.socket : null,
-      res.chunkedEncoding,
-    );
+    const stream = new SocketEventStream(this, res, req.method === 'GET' ? res.socket : null, res.chunkedEncoding);
     res.on('close', stream.close);
-    stream.onClose(this.hub.track(() => stream.end(this.goingAway)));
+    this.hub.hold(stream);
     this.streams.add(stream);
     return stream;
+  }
+
+  /** A stream of this node ended. */
+  closed(stream: SocketEventStream): void {
+    this.streams.delete(stream);
+    this.hub.release(stream);
   }
 }
 

@@ -53,6 +53,13 @@ export interface DirectSink {
    * the head (naming the operation) is theirs.
    */
   send(head: string, body: Buffer): boolean;
+  /** Executes one event of the operation's source stream the general way (graphql-js). */
+  executeEvent(event: unknown): Promise<ExecutionResult>;
+  /**
+   * The stream is over by itself: sends `last` (the result of the event that ended it, an error)
+   * when given, then `complete`. Nothing once the operation was completed or its socket closed.
+   */
+  done(last?: ExecutionResult): void;
 }
 
 /** Messages up to this size are framed into one buffer (one write); larger ones go out as two writes. */
@@ -121,30 +128,24 @@ function directSend(ws: WebSocket, raw: Duplex | undefined, head: string, body: 
  * per-event execution and graphql-ws' per-operation loop are skipped where the module can build
  * the same messages more cheaply. Subscribing still goes through yoga's envelop (auth, limits,
  * validation, the resolver's checks). `plan` looks at the document once per operation; the plan
- * then gets the resolver's own source stream, a function that executes an event the general
- * way, and the sink, and answers the stream it will serve, or null for the general path.
+ * then gets the resolver's own source stream and the sink (which also executes an event the
+ * general way), and answers the stream it will serve, or null for the general path.
  */
 export interface DirectSubscriptions {
-  plan(
-    document: DocumentNode,
-    operationName: string | null | undefined,
-  ):
-    | ((
-        source: AsyncIterable<unknown>,
-        execute: (event: unknown) => Promise<ExecutionResult>,
-        sink: DirectSink,
-      ) => DirectStream | null)
-    | null;
+  plan(document: DocumentNode, operationName: string | null | undefined): DirectPlan | null;
+}
+
+export interface DirectPlan {
+  serve(source: AsyncIterable<unknown>, sink: DirectSink): DirectStream | null;
 }
 
 /**
  * An operation's stream once it serves itself. `start` sends what it has and everything after
- * through the sink; `done` runs once, when the stream is over by itself, with the result of the
- * event that ended it (an error) if there is one to send before `complete`. `return()` (the
- * client completed, the socket closed) ends it without either.
+ * through the sink, and calls the sink's `done` once, when the stream is over by itself.
+ * `return()` (the client completed, the socket closed) ends it without.
  */
 export interface DirectStream extends AsyncIterableIterator<ExecutionResult> {
-  start(done: (last?: ExecutionResult) => void): void;
+  start(): void;
   return(): Promise<IteratorResult<ExecutionResult>>;
 }
 
@@ -155,45 +156,69 @@ interface OperationRoot {
   subscribeWith?(args: ExecutionArgs): Promise<unknown>;
 }
 
+/** graphql-ws' record of a connection's operations (its type is read-only to hooks). */
+type Operations = Record<string, unknown>;
+
+const sendMessage = (socket: WebSocket, message: Parameters<typeof stringifyMessage>[0]) => {
+  if (socket.readyState === socket.OPEN) socket.send(stringifyMessage(message));
+};
+
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof value === 'object' &&
   value !== null &&
   typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 
-/** What a fast path's `plan` answers for a document it serves. */
-type Plan = NonNullable<ReturnType<DirectSubscriptions['plan']>>;
-
-/** One operation served directly: where it writes, and (once subscribed) the stream it serves. */
-class DirectOperation implements DirectSink {
+/**
+ * One operation served directly: where it writes, the root its execution starts from (envelop's
+ * execute and subscribe, and its own subscribe), and once subscribed the stream it serves. One
+ * object holds it all, methods on the prototype: an idle operation keeps no closure.
+ */
+class DirectOperation implements DirectSink, OperationRoot {
   stream: DirectStream | null = null;
+  // Envelop's, for this operation: set by `prepare` before anything runs.
+  execute!: OperationRoot['execute'];
+  subscribe!: OperationRoot['subscribe'];
+  private args: ExecutionArgs | null = null;
 
   constructor(
     readonly socket: WebSocket,
     readonly id: string,
     private readonly raw: Duplex | undefined,
+    private readonly plan: DirectPlan,
+    private readonly operations: Operations,
   ) {}
 
   send(head: string, body: Buffer): boolean {
     return directSend(this.socket, this.raw, head, body);
   }
-}
 
-/**
- * graphql-js's subscribe for a direct operation: the resolver's source stream (or its refusal,
- * a result with errors), served by the plan's stream instead of one execution per event.
- */
-function directSubscribe(plan: Plan, operation: DirectOperation) {
-  return async (args: ExecutionArgs): Promise<unknown> => {
+  /**
+   * graphql-js's subscribe for this operation: the resolver's source stream (or its refusal, a
+   * result with errors), served by the plan's stream instead of one execution per event.
+   */
+  async subscribeWith(args: ExecutionArgs): Promise<unknown> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    const execute = async (event: unknown) => (await executeEvent({ ...args, rootValue: event })) as ExecutionResult;
-    const direct = plan(source, execute, operation);
+    this.args = args;
+    const direct = this.plan.serve(source, this);
     if (!direct) {
       await source[Symbol.asyncIterator]().return?.();
       throw new Error('a fast path declined the source stream of an operation it planned');
     }
-    return (operation.stream = direct);
-  };
+    return (this.stream = direct);
+  }
+
+  async executeEvent(event: unknown): Promise<ExecutionResult> {
+    return (await executeEvent({ ...this.args!, rootValue: event })) as ExecutionResult;
+  }
+
+  done(last?: ExecutionResult): void {
+    const { operations, id, socket } = this;
+    if (this.stream === null || operations[id] !== this.stream) return;
+    delete operations[id];
+    if (last) sendMessage(socket, { id, type: MessageType.Next, payload: nextPayload(masked(last)) });
+    sendMessage(socket, { id, type: MessageType.Complete });
+  }
 }
 
 /** A result as graphql-ws' `next` message carries it (errors serialized, absent when none). */
@@ -241,8 +266,6 @@ interface Extra {
 }
 
 type ConnectionContext = Context<Record<string, unknown> | undefined, Extra>;
-/** graphql-ws' record of a connection's operations (its type is read-only to hooks). */
-type Operations = Record<string, unknown>;
 
 /** Operations one connection may have running at once (each holds a stream; SDKs need one). */
 export const MAX_OPERATIONS_PER_SOCKET = 100;
@@ -314,7 +337,7 @@ export const graphqlWebSocketPlugin = fp(
     const prepare = async (
       ctx: ConnectionContext,
       payload: SubscribePayload,
-      direct: { operation: DirectOperation; plan: Plan } | null,
+      direct: DirectOperation | null,
     ): Promise<readonly GraphQLError[] | ExecutionArgs> => {
       // The operation being set up is counted: graphql-ws (and serveDirect) took its id already.
       if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET)
@@ -347,8 +370,12 @@ export const graphqlWebSocketPlugin = fp(
       }
       const errors = validate(schema, document);
       if (errors.length > 0) return errors;
-      const root: OperationRoot = { execute, subscribe };
-      if (direct) root.subscribeWith = directSubscribe(direct.plan, direct.operation);
+      let root: OperationRoot = { execute, subscribe };
+      if (direct) {
+        direct.execute = execute;
+        direct.subscribe = subscribe;
+        root = direct;
+      }
       return {
         schema,
         document,
@@ -400,9 +427,7 @@ export const graphqlWebSocketPlugin = fp(
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     };
 
-    const send = (socket: WebSocket, message: Parameters<typeof stringifyMessage>[0]) => {
-      if (socket.readyState === socket.OPEN) socket.send(stringifyMessage(message));
-    };
+    const send = sendMessage;
 
     /**
      * Takes a `subscribe` message that a fast path serves; false leaves the message to
@@ -427,7 +452,7 @@ export const graphqlWebSocketPlugin = fp(
       } catch {
         return false;
       }
-      let plan: Plan | null = null;
+      let plan: DirectPlan | null = null;
       for (const fastPath of options.fastPaths)
         if ((plan = fastPath.plan(document, message.payload.operationName))) break;
       if (plan === null) return false;
@@ -435,15 +460,20 @@ export const graphqlWebSocketPlugin = fp(
       return true;
     };
 
-    const serveDirect = async (socket: WebSocket, ctx: ConnectionContext, message: SubscribeMessage, plan: Plan) => {
+    const serveDirect = async (
+      socket: WebSocket,
+      ctx: ConnectionContext,
+      message: SubscribeMessage,
+      plan: DirectPlan,
+    ) => {
       const { id, payload } = message;
       const operations = ctx.subscriptions as Operations;
       // As graphql-ws does: the id is taken while the operation is set up; a `complete` meanwhile frees it.
       operations[id] = null;
       const present = () => (ctx.subscriptions as Operations)[id] === null;
       try {
-        const operation = new DirectOperation(socket, id, sockets.get(socket));
-        const prepared = await prepare(ctx, payload, { operation, plan });
+        const operation = new DirectOperation(socket, id, sockets.get(socket), plan, operations);
+        const prepared = await prepare(ctx, payload, operation);
         if (Array.isArray(prepared)) {
           const errors = prepared as readonly GraphQLError[];
           if (present()) send(socket, { id, type: MessageType.Error, payload: errors.map((e) => e.toJSON()) });
@@ -467,13 +497,7 @@ export const graphqlWebSocketPlugin = fp(
         // The envelop iterator around the stream only maps results, and a direct stream's
         // results are its own (its last one is masked below): it is not kept.
         operations[id] = stream;
-        stream.start((last) => {
-          const now = ctx.subscriptions as Operations;
-          if (now[id] !== stream) return;
-          delete now[id];
-          if (last) send(socket, { id, type: MessageType.Next, payload: nextPayload(masked(last)) });
-          send(socket, { id, type: MessageType.Complete });
-        });
+        stream.start();
       } finally {
         if (present()) delete (ctx.subscriptions as Operations)[id];
       }
@@ -483,6 +507,8 @@ export const graphqlWebSocketPlugin = fp(
     class Connection implements GraphQLWsSocket {
       readonly protocol: string;
       private receive: ((data: string) => Promise<void>) | null = null;
+      /** graphql-ws' end of the connection, once it is opened. */
+      closed: ((code?: number, reason?: string) => Promise<void>) | null = null;
 
       constructor(readonly socket: WebSocket) {
         this.protocol = socket.protocol;
@@ -529,20 +555,31 @@ export const graphqlWebSocketPlugin = fp(
     }, keepAliveMs);
     pinger.unref();
 
+    // The socket listeners are shared by every socket (`this` is the socket), so that an idle
+    // connection holds no closure of its own; `on`, not `once`: once() would add a wrapper per socket.
+    const connectionOf = new WeakMap<WebSocket, Connection>();
+    // A bad frame, an oversized message, a reset: the client's doing, and ws closes the socket
+    // itself (1002, 1009, …).
+    function socketError(err: Error) {
+      app.log.debug({ code: (err as NodeJS.ErrnoException).code }, 'graphql-ws: socket error');
+    }
+    function socketMessage(this: WebSocket, data: unknown) {
+      connectionOf.get(this)?.message(String(data));
+    }
+    function socketClose(this: WebSocket, code: number, reason: Buffer) {
+      connections.delete(this);
+      const closed = connectionOf.get(this)?.closed;
+      connectionOf.delete(this);
+      closed?.(code, String(reason)).catch((err: unknown) => app.log.error({ err }, 'graphql-ws: close failed'));
+    }
     wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-      // A bad frame, an oversized message, a reset: the client's doing, and ws closes the socket
-      // itself (1002, 1009, …). `on`, not `once`: once() would add a wrapper per socket.
-      socket.on('error', (err) =>
-        app.log.debug({ code: (err as NodeJS.ErrnoException).code }, 'graphql-ws: socket error'),
-      );
+      socket.on('error', socketError);
       socket.on('pong', answered);
       const connection = new Connection(socket);
-      const closed = server.opened(connection, { socket, request });
-      socket.on('message', (data) => connection.message(String(data)));
-      socket.on('close', (code, reason) => {
-        connections.delete(socket);
-        closed(code, String(reason)).catch((err: unknown) => app.log.error({ err }, 'graphql-ws: close failed'));
-      });
+      connectionOf.set(socket, connection);
+      connection.closed = server.opened(connection, { socket, request });
+      socket.on('message', socketMessage);
+      socket.on('close', socketClose);
     });
 
     let stopped: Promise<void> | undefined;

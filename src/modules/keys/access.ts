@@ -50,9 +50,14 @@ export function budgetOf(verdict: SdkVerdict | null, credential: SdkCredential, 
 /** The budget of a request whose key checked out. */
 export const keyBudget = (presented: string) => `key:${presented.slice(0, 12)}`;
 
+/** Who a key watch tells when the key stops being valid: the stream it belongs to. */
+export interface KeyWatcher {
+  keyEnded(): void;
+}
+
 /**
  * One stream's watch over its key (SdkAccess.watch). A class, so that each of 10,000 idle streams
- * holds one small object rather than a closure per method; `stop` is bound, for `onClose(watch.stop)`.
+ * holds one small object rather than a closure per method.
  */
 export class KeyWatch {
   private timer: NodeJS.Timeout | null = null;
@@ -63,7 +68,7 @@ export class KeyWatch {
     private readonly cache: SdkKeyCache,
     private readonly value: string,
     private readonly key: CachedSdkKey,
-    private readonly end: () => void,
+    private readonly owner: KeyWatcher,
   ) {
     this.expiresAt = key.expiresAt;
     this.schedule();
@@ -91,14 +96,15 @@ export class KeyWatch {
     return true;
   }
 
-  readonly stop = (): void => {
+  /** Stops watching (the stream ended). */
+  dispose(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-  };
+  }
 
   private expire(): void {
-    this.stop();
-    this.end();
+    this.dispose();
+    this.owner.keyEnded();
   }
 
   private schedule(): void {
@@ -144,13 +150,13 @@ export class SdkAccess {
   }
 
   /**
-   * Watches the key a stream was opened with and calls `end` once it stops being valid: a
+   * Watches the key a stream was opened with and tells `owner` once it stops being valid: a
    * revocation's grace ends (a timer at expiresAt, and `stillValid()` on every event, which is a
    * comparison, not a lookup) or the key is revoked or deleted (`recheck()`, which streams call
    * when the environment's keys are reloaded).
    */
-  watch(value: string, key: CachedSdkKey, end: () => void): KeyWatch {
-    return new KeyWatch(this.cache, value, key, end);
+  watch(value: string, key: CachedSdkKey, owner: KeyWatcher): KeyWatch {
+    return new KeyWatch(this.cache, value, key, owner);
   }
 
   private resolveAll(credential: SdkCredential): ResolvedCredential | Promise<ResolvedCredential> {

@@ -12,12 +12,13 @@ import {
 import { builder } from '../../graphql/builder.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { rateLimited } from '../../graphql/limits.js';
-import type { Hub, HubUpdate } from '../../realtime/hub.js';
+import type { EnvironmentEvent, EnvironmentFollower, Hub, HubUpdate, OpenStream } from '../../realtime/hub.js';
 import { EventQueue, StreamEnded } from '../../realtime/queue.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import { MAX_BUFFERED_BYTES } from '../../realtime/streams.js';
-import type { DirectSink, DirectStream, DirectSubscriptions } from '../../realtime/ws.js';
-import { budgetOf, INVALID_SDK_KEY, type SdkAccess } from '../keys/access.js';
+import type { DirectPlan, DirectSink, DirectStream, DirectSubscriptions } from '../../realtime/ws.js';
+import { budgetOf, INVALID_SDK_KEY, type KeyWatch, type KeyWatcher, type SdkAccess } from '../keys/access.js';
+import type { CachedSdkKey } from '../keys/cache.js';
 import { contextProblem } from './context.js';
 import { sameResult, sameResults } from './present.js';
 
@@ -180,6 +181,87 @@ function patchedValues(
 /** The source stream of one `flagValues` subscription: value lists, then maybe its end. */
 type FlagValuesQueue = EventQueue<EvaluationResult[] | StreamEnded>;
 
+/**
+ * What keeps one `flagValues` subscription's queue fed: it follows the environment, watches the
+ * key, and is ended by shutdown, as one object with its methods on the prototype (an idle
+ * subscriber holds no closure). It lets go of all three when the queue closes.
+ */
+class FlagValuesFollower implements EnvironmentFollower, OpenStream, KeyWatcher {
+  private readonly watch: KeyWatch;
+  private readonly environmentId: string;
+
+  constructor(
+    private readonly hub: Hub,
+    access: SdkAccess,
+    presented: string,
+    key: CachedSdkKey,
+    private readonly queue: FlagValuesQueue,
+    private readonly context: unknown,
+    private readonly filter: ((definition: FlagDefinition) => boolean) | undefined,
+    /** The values this subscriber was last sent. */
+    private last: EvaluationResult[],
+  ) {
+    this.environmentId = key.environmentId;
+    this.watch = access.watch(presented, key, this);
+    hub.follow(this.environmentId, this);
+    hub.hold(this);
+    queue.onClose(this);
+  }
+
+  /**
+   * Subscribers with the same visibility and context share one evaluation per full update (the
+   * update's memo is per environment): a result array is then shared, never mutated. Only full
+   * updates ask, so the key is not kept.
+   */
+  private get group(): string {
+    return `flagValues:${this.filter ? 'client' : 'server'}:${JSON.stringify(this.context)}`;
+  }
+
+  environmentEvent(event: EnvironmentEvent): void {
+    if (event.type === 'keys') {
+      this.watch.recheck();
+      return;
+    }
+    const current = event.update.current;
+    if (!current) {
+      this.queue.end();
+      return;
+    }
+    if (!this.watch.stillValid()) return;
+    const { update } = event;
+    const { last, context, filter } = this;
+    // Incremental updates evaluate only what they may have moved; others evaluate everything.
+    const patched = update.affected !== null ? patchedValues(update, last, context, filter) : null;
+    if (patched === last) return;
+    let next = patched;
+    if (next === null) {
+      const group = this.group;
+      next = (update.memo.get(group) as EvaluationResult[] | undefined) ?? null;
+      if (next === null)
+        update.memo.set(group, (next = sharedValues(update.memo, evaluateAll(current.compiled, context, filter))));
+    }
+    if (next !== last && (patched !== null || !sameResults(last, next))) {
+      this.last = next;
+      this.queue.push(next);
+    }
+  }
+
+  keyEnded(): void {
+    this.queue.push(new StreamEnded(new UnauthenticatedError(INVALID_SDK_KEY)));
+    this.queue.end();
+  }
+
+  shutdown(): void {
+    this.queue.end();
+  }
+
+  dispose(): void {
+    this.watch.dispose();
+    this.hub.unfollow(this.environmentId, this);
+    this.hub.release(this);
+  }
+}
+
 builder.subscriptionField('flagValues', (t) =>
   t.field({
     type: [FlagValueType],
@@ -216,37 +298,9 @@ builder.subscriptionField('flagValues', (t) =>
       const filter = key.kind === 'server' ? undefined : clientSideOnly;
 
       const queue: FlagValuesQueue = new EventQueue<EvaluationResult[] | StreamEnded>();
-      // Subscribers with the same visibility and context share one evaluation per event (the
-      // update's memo is per environment): a result array is then shared, never mutated.
-      const group = `flagValues:${filter ? 'client' : 'server'}:${JSON.stringify(context)}`;
-      let last = initialValues(snapshot, evaluateAll(snapshot.compiled, context, filter));
+      const last = initialValues(snapshot, evaluateAll(snapshot.compiled, context, filter));
       queue.push(last);
-      const ended = () => {
-        queue.push(new StreamEnded(new UnauthenticatedError(INVALID_SDK_KEY)));
-        queue.end();
-      };
-      const watch = sdkAccess.watch(ctx.sdkCredential.presented!, key, ended);
-      queue.onClose(watch.stop);
-      queue.onClose(
-        hub.onEnvironment(key.environmentId, (event) => {
-          if (event.type === 'keys') return watch.recheck();
-          const current = event.update.current;
-          if (!current) return queue.end();
-          if (!watch.stillValid()) return;
-          const { update } = event;
-          // Incremental updates evaluate only what they may have moved; others evaluate everything.
-          const patched = update.affected !== null ? patchedValues(update, last, context, filter) : null;
-          if (patched === last) return;
-          let next = patched ?? (update.memo.get(group) as EvaluationResult[] | undefined);
-          if (!next)
-            update.memo.set(group, (next = sharedValues(update.memo, evaluateAll(current.compiled, context, filter))));
-          if (next !== last && (patched !== null || !sameResults(last, next))) {
-            last = next;
-            queue.push(next);
-          }
-        }),
-      );
-      queue.onClose(hub.track(() => queue.end()));
+      new FlagValuesFollower(hub, sdkAccess, ctx.sdkCredential.presented!, key, queue, context, filter, last);
       return queue;
     },
     resolve: (values) => {
@@ -269,7 +323,7 @@ type FlagValueField = 'key' | 'value' | 'variation' | 'reason' | 'errorCode' | '
 const FLAG_VALUE_FIELDS = new Set<string>(['key', 'value', 'variation', 'reason', 'errorCode', '__typename']);
 
 /** Builds `{data: {<alias>: [...]}}` from evaluated values; one per distinct selection. */
-class FlagValuesProjector {
+class FlagValuesProjector implements DirectPlan {
   /** Results by value list: subscribers that share an evaluation share the projected result. */
   private readonly done = new WeakMap<readonly EvaluationResult[], ExecutionResult>();
   private readonly encoded = new WeakMap<readonly EvaluationResult[], Buffer>();
@@ -288,6 +342,12 @@ class FlagValuesProjector {
     if (known === undefined)
       this.encoded.set(values, (known = Buffer.from(`${JSON.stringify(this.project(values))}}`, 'utf8')));
     return known;
+  }
+
+  /** The plan of every operation with this selection: its stream served directly. */
+  serve(source: AsyncIterable<unknown>, sink: DirectSink): DirectStream | null {
+    if (!(source instanceof EventQueue)) return null;
+    return new ProjectedFlagValues(source as FlagValuesQueue, this, sink);
   }
 
   project(values: readonly EvaluationResult[]): ExecutionResult {
@@ -364,37 +424,38 @@ export function flagValuesProjector(
  */
 class ProjectedFlagValues implements DirectStream {
   private readonly prefix: string;
-  private done: ((last?: ExecutionResult) => void) | null = null;
+  /** Started and not yet finished or returned: `finish` tells the sink once. */
+  private live = false;
 
   constructor(
     private readonly source: FlagValuesQueue,
     private readonly projector: FlagValuesProjector,
-    private readonly execute: (event: unknown) => Promise<ExecutionResult>,
     private readonly sink: DirectSink,
   ) {
     this.prefix = `{"id":${JSON.stringify(sink.id)},"type":"next","payload":`;
   }
 
-  private readonly sendDirect = (item: unknown): boolean => {
+  /** The queue's direct reader: a value list goes out at once; anything else is queued. */
+  divert(item: unknown): boolean {
     if (!Array.isArray(item)) return false;
     const { socket } = this.sink;
     if (!this.sink.send(this.prefix, this.projector.payload(item))) return true;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES)
       socket.close(CloseCode.InternalServerError, 'the client is not reading');
     return true;
-  };
+  }
 
-  start(done: (last?: ExecutionResult) => void): void {
-    this.done = done;
-    this.pump();
+  start(): void {
+    this.live = true;
+    this.wake();
   }
 
   /** Sends what is queued, then lets later value lists bypass the queue until something else comes. */
-  private readonly pump = (): void => {
-    this.source.divert = null;
+  wake(): void {
+    this.source.direct = null;
     for (let head = this.source.take(); head !== undefined; head = this.source.take()) {
-      if (this.sendDirect(head)) continue;
-      this.execute(head).then(
+      if (this.divert(head)) continue;
+      this.sink.executeEvent(head).then(
         (result) => this.finish(result),
         // Masked on the way out, as any error the general path would send.
         (error: unknown) =>
@@ -406,15 +467,15 @@ class ProjectedFlagValues implements DirectStream {
       this.finish();
       return;
     }
-    this.source.divert = this.sendDirect;
-    this.source.whenReadable(this.pump);
-  };
+    this.source.direct = this;
+    this.source.whenReadable(this);
+  }
 
   private finish(last?: ExecutionResult): void {
-    const done = this.done;
-    this.done = null;
+    const live = this.live;
+    this.live = false;
     void this.source.return();
-    done?.(last);
+    if (live) this.sink.done(last);
   }
 
   /** Pulled as an iterator (nothing in this server does once a stream has started): projected values. */
@@ -423,12 +484,12 @@ class ProjectedFlagValues implements DirectStream {
     if (head === undefined) return this.return();
     this.source.take();
     if (Array.isArray(head)) return { done: false, value: this.projector.project(head) };
-    return { done: false, value: await this.execute(head) };
+    return { done: false, value: await this.sink.executeEvent(head) };
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
-    this.source.divert = null;
-    this.done = null;
+    this.source.direct = null;
+    this.live = false;
     await this.source.return();
     return { done: true, value: undefined };
   }
@@ -445,12 +506,7 @@ class ProjectedFlagValues implements DirectStream {
 /** The graphql-ws fast path for `flagValues` (wired into realtime/ws.ts by app.ts). */
 export const flagValuesFastPath: DirectSubscriptions = {
   plan(document, operationName) {
-    const projector = flagValuesProjector(document, operationName);
-    if (!projector) return null;
-    return (source, execute, sink) => {
-      if (!(source instanceof EventQueue)) return null;
-      return new ProjectedFlagValues(source as FlagValuesQueue, projector, execute, sink);
-    };
+    return flagValuesProjector(document, operationName);
   },
 };
 

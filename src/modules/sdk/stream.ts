@@ -7,10 +7,12 @@ import {
   type EvaluationResult,
   evaluate,
   evaluateAll,
+  type FlagDefinition,
 } from '../../evaluation/index.js';
-import type { HubUpdate } from '../../realtime/hub.js';
+import type { EnvironmentEvent, EnvironmentFollower, HubUpdate } from '../../realtime/hub.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import { type EventStream, Frame, sseEvent } from '../../realtime/sse.js';
+import type { KeyWatch, KeyWatcher } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import { presentedSdkKey, registerSdkPreflight, sdkAuth } from './auth.js';
 import type { SdkDeps } from './common.js';
@@ -133,7 +135,7 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
   ) {
     const filter = key.kind === 'server' ? undefined : clientSideOnly;
     // Evaluated mode remembers what this context was last told; configuration mode needs nothing.
-    let values = context ? new Map(evaluateAll(snapshot.compiled, context, filter).map((r) => [r.key, r])) : null;
+    const values = context ? new Map(evaluateAll(snapshot.compiled, context, filter).map((r) => [r.key, r])) : null;
     const upToDate = Number.isInteger(lastEventId) && lastEventId >= snapshot.version;
     if (!upToDate) {
       stream.write(
@@ -145,56 +147,99 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
           : configPut(snapshot),
       );
     }
+    new StreamFollower(deps, stream, key, presented, context, filter, values);
+  }
+}
 
-    const watch = deps.access.watch(presented, key, () => stream.end(': the API key is no longer valid\n\n'));
-    stream.onClose(watch.stop);
-    stream.onClose(
-      deps.hub.onEnvironment(key.environmentId, (event) => {
-        if (event.type === 'keys') return watch.recheck();
-        const { update } = event;
-        const current = update.current;
-        if (!current) return stream.end(': the environment was deleted\n\n');
-        if (!watch.stillValid()) return;
-        if (!values) return stream.write(configChanges(update));
-        let out = '';
-        const patch = (result: EvaluationResult) => {
-          const before = values!.get(result.key);
-          if (!before || !sameResult(before, result))
-            out += sseEvent(current.version, 'patch', {
-              key: result.key,
-              version: current.version,
-              ...resultValue(result),
-            });
-        };
-        if (update.affected !== null) {
-          // Only the flags the change can have moved are evaluated again, within one bulk's work.
-          const affected = update.affected;
-          asOneBulk(() => {
-            for (const flagKey of affected) {
-              const flag = current.compiled.flags.get(flagKey);
-              if (flag && (!filter || filter(flag.definition))) {
-                const result = evaluate(current.compiled, flagKey, context);
-                patch(result);
-                values!.set(flagKey, result);
-              } else if (values!.delete(flagKey)) {
-                out += sseEvent(current.version, 'delete', { key: flagKey, version: current.version });
-              }
-            }
-          });
-        } else {
-          const next = evaluateAll(current.compiled, context, filter);
-          const seen = new Set<string>();
-          for (const result of next) {
-            seen.add(result.key);
+/**
+ * What keeps one stream fed: it follows the environment and watches the key, as one object with
+ * its methods on the prototype (an idle stream holds no closure), and lets go when the stream ends.
+ */
+class StreamFollower implements EnvironmentFollower, KeyWatcher {
+  private readonly watch: KeyWatch;
+  private readonly environmentId: string;
+
+  constructor(
+    private readonly deps: SdkDeps,
+    private readonly stream: EventStream,
+    key: CachedSdkKey,
+    presented: string,
+    private readonly context: EvaluationContext | null,
+    private readonly filter: ((definition: FlagDefinition) => boolean) | undefined,
+    /** Evaluated mode: what this context was last told, by flag key; null in configuration mode. */
+    private values: Map<string, EvaluationResult> | null,
+  ) {
+    this.environmentId = key.environmentId;
+    this.watch = deps.access.watch(presented, key, this);
+    deps.hub.follow(this.environmentId, this);
+    stream.onClose(this);
+  }
+
+  keyEnded(): void {
+    this.stream.end(': the API key is no longer valid\n\n');
+  }
+
+  dispose(): void {
+    this.watch.dispose();
+    this.deps.hub.unfollow(this.environmentId, this);
+  }
+
+  environmentEvent(event: EnvironmentEvent): void {
+    if (event.type === 'keys') {
+      this.watch.recheck();
+      return;
+    }
+    const { update } = event;
+    const current = update.current;
+    const stream = this.stream;
+    if (!current) {
+      stream.end(': the environment was deleted\n\n');
+      return;
+    }
+    if (!this.watch.stillValid()) return;
+    const values = this.values;
+    if (!values) {
+      stream.write(configChanges(update));
+      return;
+    }
+    const { context, filter } = this;
+    let out = '';
+    const patch = (result: EvaluationResult) => {
+      const before = values.get(result.key);
+      if (!before || !sameResult(before, result))
+        out += sseEvent(current.version, 'patch', {
+          key: result.key,
+          version: current.version,
+          ...resultValue(result),
+        });
+    };
+    if (update.affected !== null) {
+      // Only the flags the change can have moved are evaluated again, within one bulk's work.
+      const affected = update.affected;
+      asOneBulk(() => {
+        for (const flagKey of affected) {
+          const flag = current.compiled.flags.get(flagKey);
+          if (flag && (!filter || filter(flag.definition))) {
+            const result = evaluate(current.compiled, flagKey, context);
             patch(result);
+            values.set(flagKey, result);
+          } else if (values.delete(flagKey)) {
+            out += sseEvent(current.version, 'delete', { key: flagKey, version: current.version });
           }
-          for (const key of values.keys()) {
-            if (!seen.has(key)) out += sseEvent(current.version, 'delete', { key, version: current.version });
-          }
-          values = new Map(next.map((r) => [r.key, r]));
         }
-        if (out) stream.write(out);
-      }),
-    );
+      });
+    } else {
+      const next = evaluateAll(current.compiled, context, filter);
+      const seen = new Set<string>();
+      for (const result of next) {
+        seen.add(result.key);
+        patch(result);
+      }
+      for (const key of values.keys()) {
+        if (!seen.has(key)) out += sseEvent(current.version, 'delete', { key, version: current.version });
+      }
+      this.values = new Map(next.map((r) => [r.key, r]));
+    }
+    if (out) stream.write(out);
   }
 }
