@@ -278,6 +278,39 @@ describe('flagValues over graphql-ws (SDK keys)', () => {
     await sub.dispose();
   });
 
+  it('every SDK live view lets go of the hub when it ends: flagValues, SSE configuration and evaluated', async () => {
+    const { value: sdkKey } = await givenSdkKey(server.url, org, project.env['dev']!);
+    await snapshotsCaughtUp(server, [project.env['dev']!]);
+    const envId = project.env['dev']!;
+    const envs = await graphql(
+      server.url,
+      'query($id: ID!) { project(id: $id) { environments { key clientSideId } } }',
+      { id: project.id },
+      org.auth,
+    );
+    const cs = envs.data.project.environments.find((e: { key: string }) => e.key === 'dev').clientSideId;
+    await eventually(async () => (await openStreams()) === 0);
+    const before = server.app.hub.followers(envId);
+    const subs = [
+      subscribeWs(server.url, { 'x-api-key': sdkKey }, FLAG_VALUES, { c: { key: 'alice' } }),
+      subscribeWs(server.url, { 'x-api-key': sdkKey }, FLAG_VALUES, { c: { key: 'bob' } }),
+    ];
+    for (const sub of subs) await sub.next();
+    const streams = [
+      await openSse(`${server.url}/v1/stream/${cs}`, { headers: { 'x-api-key': sdkKey } }),
+      await openSse(`${server.url}/v1/stream/${cs}?key=alice`, { headers: { 'x-api-key': sdkKey } }),
+    ];
+    for (const stream of streams) expect((await stream.next()).event).toBe('put');
+    expect(server.app.hub.followers(envId)).toBe(before + 4);
+    expect(await openStreams()).toBe(4);
+    // One completes its operation, one closes its socket; the SSE clients go away.
+    await subs[0]!.dispose();
+    for (const stream of streams) stream.close();
+    await subs[1]!.dispose();
+    await eventually(async () => (await openStreams()) === 0);
+    expect(server.app.hub.followers(envId)).toBe(before);
+  });
+
   it('shows a client-side ID only client-side flags', async () => {
     const hidden = await givenFlag(server, org, project);
     const shown = await givenFlag(server, org, project, { clientSideAvailable: true });

@@ -186,6 +186,11 @@ export class Hub {
     return this.open.size;
   }
 
+  /** How many live views follow an environment. */
+  followers(environmentId: string): number {
+    return this.byEnvironment.get(environmentId)?.size ?? 0;
+  }
+
   /** `follower` hears the environment's events until `unfollow`. */
   follow(environmentId: string, follower: EnvironmentFollower): void {
     let set = this.byEnvironment.get(environmentId);
