@@ -149,7 +149,7 @@ describe('malformed ids and oversized lists', () => {
 });
 
 describe('bodies that are not JSON, and URLs fastify refuses', () => {
-  it('text/plain and form bodies answer 415 with the envelope on every kind of route', async () => {
+  it('text/plain and form bodies answer 415 with the envelope (GraphQL: BAD_REQUEST) on every kind of route', async () => {
     const { byKey } = await environmentsOf(server.url, org);
     const key = await givenSdkKey(server.url, org, byKey.dev!.id);
     const routes: [string, Record<string, string>][] = [
@@ -169,9 +169,61 @@ describe('bodies that are not JSON, and URLs fastify refuses', () => {
           headers: { ...headers, 'content-type': type },
         });
         expect(r.status, `${path} ${type}: ${JSON.stringify(r.body)}`).toBe(415);
-        expect(r.body.request_id, path).toBe(r.headers.get('x-request-id'));
+        expect(r.headers.get('x-request-id'), path).toBeTruthy();
+        if (path === '/graphql') expect(r.body.errors[0].extensions).toEqual({ code: 'BAD_REQUEST' });
+        else expect(r.body.request_id, path).toBe(r.headers.get('x-request-id'));
       }
     }
+  });
+
+  it('a body with a __proto__ member is refused naming it, on every kind of route, the SDK lane included', async () => {
+    const { byKey } = await environmentsOf(server.url, org);
+    const key = await givenSdkKey(server.url, org, byKey.dev!.id);
+    const forbidden =
+      'request body may not hold a "__proto__" member, nor a "constructor" object with a "prototype" member';
+    const bodies = [
+      '{"__proto__": {"admin": true}}',
+      '{"context": {"key": "u", "constructor": {"prototype": {"x": 1}}}}',
+      '{"context": {"key": "u", "\\u005f_proto__": {}}}',
+    ];
+    const at = (path: string, headers: Record<string, string>, rawBody: string) =>
+      request(server.url, 'POST', path, { rawBody, headers: { ...headers, 'content-type': 'application/json' } });
+    for (const rawBody of bodies) {
+      for (const [path, headers] of [
+        ['/v1/auth/login', {}],
+        ['/v1/evaluate', { 'x-api-key': key.value }],
+        ['/v1/evaluate/bulk', { 'x-api-key': key.value }],
+        ['/v1/track', { 'x-api-key': key.value }],
+      ] as const) {
+        const r = await at(path, headers, rawBody);
+        expectEnvelope(r, 400);
+        expect(r.body.error, `${path} ${rawBody}`).toBe(forbidden);
+      }
+      const ofrep = await at('/ofrep/v1/evaluate/flags/some-flag', { authorization: `Bearer ${key.value}` }, rawBody);
+      expect(ofrep.status).toBe(400);
+      expect(ofrep.body).toEqual({ key: 'some-flag', errorCode: 'PARSE_ERROR', errorDetails: forbidden });
+      const graph = await at('/graphql', org.auth, rawBody);
+      expect(graph.status).toBe(400);
+      expect(graph.body).toEqual({ errors: [{ message: forbidden, extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    // A member merely named "constructor" is data like any other.
+    const plain = await at(
+      '/v1/evaluate',
+      { 'x-api-key': key.value },
+      '{"flag_key": "nope", "context": {"key": "u", "constructor": "x"}}',
+    );
+    expect(plain.status).not.toBe(400);
+  });
+
+  it('a POST /graphql body that is not JSON answers 400 BAD_REQUEST as GraphQL errors', async () => {
+    const r = await request(server.url, 'POST', '/graphql', {
+      rawBody: '{"query": ',
+      headers: { ...org.auth, 'content-type': 'application/json' },
+    });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({
+      errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }],
+    });
   });
 
   it('an SDK body sent with a Content-Encoding answers 415 with the envelope, not a JSON error', async () => {

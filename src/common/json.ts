@@ -118,3 +118,17 @@ export function jsonValueProblem(value: unknown, name: string, within: JsonLimit
   if (found === null) return null;
   return `${name}${found.at ?? ''} ${found.message}`;
 }
+
+/** A request body that does not parse as JSON. */
+export const NOT_JSON = 'request body is not valid JSON';
+
+/** A request body secure-json-parse refuses: a member that could reach a prototype. */
+export const FORBIDDEN_MEMBER =
+  'request body may not hold a "__proto__" member, nor a "constructor" object with a "prototype" member';
+
+/** Why a request body was refused by secure-json-parse (or JSON.parse): which of the two above. */
+export function bodyParseProblem(thrown: unknown): string {
+  return thrown instanceof SyntaxError && thrown.message === 'Object contains forbidden prototype property'
+    ? FORBIDDEN_MEMBER
+    : NOT_JSON;
+}

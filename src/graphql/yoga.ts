@@ -1,11 +1,11 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLSchema, getOperationAST } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { asDomainError } from '../db/errors.js';
 import { type DomainError, ServiceUnavailableError } from '../errors.js';
-import { errorAnswer } from '../http/envelope.js';
+import { errorAnswer, statusOf } from '../http/envelope.js';
 import { headerValue } from '../http/headers.js';
 import { yogaLogger } from '../http/logging.js';
 import { type ContextFactory, type GraphQLContext, joinContext } from './context.js';
@@ -156,6 +156,15 @@ export const graphqlPlugin = fp(
       method: ['GET', 'POST', 'OPTIONS'],
       // Operations are checked argument by argument, answering GraphQL errors (graphql/inputs.ts).
       config: { checksOwnInput: true },
+      // A body refused before the handler (not JSON, too large, not application/json) or a hook's
+      // refusal (shutdown) is answered as GraphQL errors with a typed code too, not the REST envelope.
+      errorHandler(error: FastifyError, req, reply) {
+        const e = asDomainError(error);
+        if (e) return reply.status(e.status).headers(errorAnswer(req.id, e).headers).send(domainErrorBody(e));
+        const { status, message } = statusOf(error);
+        if (status >= 500) throw error;
+        return reply.status(status).send({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+      },
       handler: async (req, reply) => {
         const problem = graphqlRequestProblem(req.method, req.url, req.body);
         if (problem !== null)

@@ -2,10 +2,11 @@ import { randomFillSync, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import compress from '@fastify/compress';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import secureJson from 'secure-json-parse';
 import { Type } from 'typebox';
-import { jsonValueProblem, REQUEST_JSON_LIMITS } from '../common/json.js';
+import { bodyParseProblem, jsonValueProblem, NOT_JSON, REQUEST_JSON_LIMITS } from '../common/json.js';
 import { asDomainError } from '../db/errors.js';
 import { ServiceUnavailableError, shuttingDown } from '../errors.js';
 
@@ -194,14 +195,31 @@ function describeValidation(error: FastifyError): string {
   return first ? validationMessage(first, error.validationContext) : error.message;
 }
 
-function statusOf(error: FastifyError): { status: number; message: string } {
+/** Fastify's error for a JSON body it could not take, with what is wrong with it. */
+export type BodyParseError = FastifyError & { problem?: string };
+
+const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
+
+function parseJsonBody(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) {
+  if (body.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY());
+  try {
+    done(null, secureJson.parse(body, undefined, JSON_PARSE));
+  } catch (thrown) {
+    const error: BodyParseError = new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
+    error.problem = bodyParseProblem(thrown);
+    done(error);
+  }
+}
+
+/** The status and message of an error fastify or a hook raised: 500 for anything unexpected. */
+export function statusOf(error: FastifyError): { status: number; message: string } {
   if (error.validation) return { status: 400, message: describeValidation(error) };
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, message: 'Content-Type must be application/json' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, message: 'request body is not valid JSON' };
+      return { status: 400, message: (error as BodyParseError).problem ?? NOT_JSON };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: 'request body is too large' };
   }
@@ -215,6 +233,9 @@ function installEnvelope(app: FastifyInstance): void {
   // JSON is the only body the API reads: anything else is a 415 on every route (fastify would
   // otherwise parse text/plain and answer its bodies with a 400).
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser, except that its refusal says why (a prototype-reaching member).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
   // Callback-style hooks: they run on every request, SDK hot path included, and an async hook
   // costs a promise and a microtask turn each.

@@ -3,6 +3,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import secureJson from 'secure-json-parse';
+import { bodyParseProblem } from '../../common/json.js';
 import { asDomainError } from '../../db/errors.js';
 import { RateLimitedError, ServiceUnavailableError, ValidationError } from '../../errors.js';
 import { errorAnswer, requestIdFrom, transientRequestId, validationMessage } from '../../http/envelope.js';
@@ -59,7 +60,10 @@ export interface LaneRoute {
   /** Or the whole reply (routes whose answers are not all 200s of one shape). */
   reply?(body: unknown, snapshot: Snapshot, request: LaneRequest): LaneReply;
   /** The route's own answer to a body that is not JSON or fails its schema; else the REST envelope. */
-  refusal?(error: { code: string } | { validation: ValidationIssue[] }, request: LaneRequest): LaneReply | undefined;
+  refusal?(
+    error: { code: string; problem: string } | { validation: ValidationIssue[] },
+    request: LaneRequest,
+  ): LaneReply | undefined;
   /** The route's own answer when the key's environment is gone; else 503 in the REST envelope. */
   unavailable?(request: LaneRequest): LaneReply;
   /** False leaves the request to fastify (say, one that must wait for a newer snapshot). */
@@ -314,10 +318,11 @@ export class SdkLane {
     let body: unknown;
     try {
       body = parseJson(raw);
-    } catch {
-      const own = route.refusal?.({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }, request);
+    } catch (thrown) {
+      const problem = bodyParseProblem(thrown);
+      const own = route.refusal?.({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', problem }, request);
       if (own) return this.send(res, id, undefined, own);
-      return this.refuse(res, id, undefined, new ValidationError('request body is not valid JSON'));
+      return this.refuse(res, id, undefined, new ValidationError(problem));
     }
     if (!route.validate(body)) {
       const errors = route.validate.errors ?? [];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NOT_JSON } from '../../common/json.js';
 import {
   clientSideOnly,
   type EvaluationContext,
@@ -43,9 +44,9 @@ interface ValidationIssue {
 }
 
 /** Request problems (bad JSON, unknown field, wrong type) as an OFREP failure. */
-function requestFailure(error: { code?: string; validation?: ValidationIssue[] }): Failure | null {
+function requestFailure(error: { code?: string; problem?: string; validation?: ValidationIssue[] }): Failure | null {
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return { errorCode: 'PARSE_ERROR', errorDetails: 'request body is not valid JSON' };
+    return { errorCode: 'PARSE_ERROR', errorDetails: error.problem ?? NOT_JSON };
   }
   const first = error.validation?.[0];
   if (!first) return null;
