@@ -84,10 +84,14 @@ describe('graphql-sse client (distinct connections)', () => {
       .iterate<Values>({ query: FLAG_VALUES, variables: { c: { targetingKey: 'zoe' } } })
       [Symbol.asyncIterator]();
     const first = await nextOf(iterator);
-    expect(first.value?.data?.flagValues.find((v) => v.key === flag.key)).toMatchObject({ reason: 'DISABLED' });
+    expect(first.value?.data?.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({
+      reason: 'DISABLED',
+    });
     await givenState(server, org, flag.id, project.env['production']!, { on: true });
     const second = await nextOf(iterator);
-    expect(second.value?.data?.flagValues.find((v) => v.key === flag.key)).toMatchObject({ value: true });
+    expect(second.value?.data?.flagValues.find((v: { key: string }) => v.key === flag.key)).toMatchObject({
+      value: true,
+    });
     await iterator.return?.();
     client.dispose();
     await streamsBackTo(before);
