@@ -219,6 +219,30 @@ describe('answers', () => {
   });
 });
 
+describe('methods', () => {
+  it('a method a path does not serve is a 405 naming those it does, in the envelope; an unknown path a 404', async () => {
+    for (const [method, path, allow] of [
+      ['PUT', '/graphql', 'GET, HEAD, POST, OPTIONS'],
+      ['DELETE', '/v1/evaluate', 'POST'],
+      ['PATCH', '/v1/projects', 'GET, HEAD, POST'],
+      ['POST', '/v1/projects/default/flags/some-flag', 'GET, HEAD, PUT, DELETE'],
+      ['GET', '/ofrep/v1/evaluate/flags/some-flag', 'POST, OPTIONS'],
+      ['PROPFIND', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const res = await request(server.url, method, `${path}?x=1`, { headers: { ...org.auth, 'x-request-id': 'm-1' } });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(new Set(res.headers.get('allow')!.split(', ')), `${method} ${path}`).toEqual(new Set(allow.split(', ')));
+      expect(res.body).toEqual({
+        error: expect.stringContaining(`${method} is not allowed on ${path}`),
+        request_id: 'm-1',
+      });
+    }
+    const unknown = await request(server.url, 'PUT', '/v1/no-such-route', { headers: org.auth });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('allow')).toBeNull();
+  });
+});
+
 describe('one rate-limit budget for both doors', () => {
   let limited: TestServer;
   let owner: GivenOrg;

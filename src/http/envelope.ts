@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import compress from '@fastify/compress';
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import secureJson from 'secure-json-parse';
 import { Type } from 'typebox';
 import { bodyParseProblem, jsonValueProblem, NOT_JSON, REQUEST_JSON_LIMITS } from '../common/json.js';
@@ -281,13 +282,46 @@ function installEnvelope(app: FastifyInstance): void {
   const answers: FrameworkErrorAnswer[] = [];
   Object.defineProperty(app, frameworkErrorAnswers, { value: answers });
   app.decorate('addFrameworkErrorAnswer', (answer: FrameworkErrorAnswer) => void answers.push(answer));
+  const methods = routeMethods(app);
   app.setNotFoundHandler((req, reply) => {
     for (const fallback of pageFallbacks) {
       const answered = fallback(req, reply);
       if (answered !== undefined) return answered;
     }
-    return sendError(reply, 404, `route ${req.method} ${req.url.split('?')[0]} not found`);
+    const path = req.url.split('?')[0] ?? '';
+    // A path that exists under other methods: 405 naming them (RFC 9110, 15.5.6), not 404.
+    const allowed = methods.of(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, `${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+    }
+    return sendError(reply, 404, `route ${req.method} ${path} not found`);
   });
+}
+
+/**
+ * Which methods the routes registered from now on answer on a path. A router of its own, filled
+ * as fastify registers each route (with the same matching rules), asked only for paths no route
+ * took, so it costs nothing on a matched request.
+ */
+function routeMethods(app: FastifyInstance): { of(path: string): string[] } {
+  const router = FindMyWay({ maxParamLength: 100 });
+  const known = new Set<string>();
+  const verbs: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const entry = `${method} ${route.url}`;
+      if (known.has(entry)) continue; // one path under several constraints
+      known.add(entry);
+      router.on(method as HTTPMethod, route.url, () => undefined);
+      if (!verbs.includes(method)) verbs.push(method);
+    }
+  });
+  return {
+    of(path) {
+      return verbs.filter((method) => router.find(method as HTTPMethod, path) !== null);
+    },
+  };
 }
 
 /**
