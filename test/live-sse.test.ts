@@ -126,6 +126,14 @@ describe('SSE bridge, configuration mode (server key)', () => {
     });
     expect(upToDate.events).toHaveLength(1);
     upToDate.close();
+
+    // An id these streams never write is no id: `0x..` or `..e0` spelling the current version still get a put.
+    const now = await devVersion();
+    for (const id of [`0x${now.toString(16)}`, `${now}e0`, `${now}.0`]) {
+      const odd = await stream('', { 'last-event-id': id });
+      expect(await odd.next(), id).toMatchObject({ event: 'put', id: String(now) });
+      odd.close();
+    }
   });
 
   it('closes the stream when the key is revoked (grace 0)', async () => {

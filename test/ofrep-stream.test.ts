@@ -83,6 +83,42 @@ describe('OFREP event streams', () => {
     await OpenFeature.clearProviders();
   });
 
+  it('reach the provider when the change lands between its bulk evaluation and its stream connecting', async () => {
+    // The provider's EventSource connects only once the change is made and this node has it.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    class GatedEventSource extends EventSource {
+      constructor(url: string | URL, init?: ConstructorParameters<typeof EventSource>[1]) {
+        super(url, { ...init, fetch: async (input, options) => gate.then(() => fetch(input, options)) });
+      }
+    }
+    (globalThis as { EventSource?: unknown }).EventSource = GatedEventSource;
+    try {
+      const provider = new OFREPWebProvider({
+        baseUrl: server.url,
+        headers: [['Authorization', `Bearer ${world.dev.clientSideId}`]],
+        pollInterval: 0,
+        changeDetection: 'sse',
+        cacheMode: 'disabled',
+        disableVisibilityRefresh: true,
+      });
+      await OpenFeature.setContext({ targetingKey: 'user-2' });
+      await OpenFeature.setProviderAndWait(provider);
+      const client = OpenFeature.getClient();
+      const was = client.getBooleanValue('discount-banner', true);
+      await givenState(server, world.org, banner.id, world.dev.id, { on: !was });
+      await snapshotsCaughtUp(server, [world.dev.id]);
+      open();
+      await eventually(() => expect(client.getBooleanValue('discount-banner', was)).toBe(!was));
+      await OpenFeature.clearProviders();
+    } finally {
+      open();
+      (globalThis as { EventSource?: unknown }).EventSource = EventSource;
+    }
+  });
+
   it('answers bulk evaluations with an event stream whose URL carries no key, and refuses forged or stale tokens', async () => {
     for (const key of [world.dev.server, world.dev.mobile, world.dev.clientSideId]) {
       const res = await bulk(key);
@@ -116,7 +152,10 @@ describe('OFREP event streams', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const { version } = await storedState(server, banner.id, world.dev.id);
-    const text = readEvents(res, (t) => t.includes('refetchEvaluation'));
+    const before = server.app.snapshots.get(world.dev.id)!.version;
+    // A first connection is told to re-fetch at once (what it holds may predate this connection);
+    // then every change is one more event.
+    const text = readEvents(res, (t) => t.split('refetchEvaluation').length > 2);
     await eventually(() => expect(server.app.eventStreams.size).toBeGreaterThanOrEqual(1));
     const mutation = await graphql(
       server.url,
@@ -127,8 +166,10 @@ describe('OFREP event streams', () => {
     expect(mutation.errors).toBeUndefined();
     const events = await text;
     const snapshot = server.app.snapshots.get(world.dev.id)!;
-    const match = /id: (\d+)\nevent: message\ndata: (.*)\n\n/.exec(events);
-    expect(match).not.toBeNull();
+    const [first, match] = [...events.matchAll(/id: (\d+)\nevent: message\ndata: (.*)\n\n/g)];
+    expect(Number(first![1])).toBe(before);
+    expect(JSON.parse(first![2]!)).toMatchObject({ type: 'refetchEvaluation' });
+    expect(match).toBeDefined();
     expect(Number(match![1])).toBe(snapshot.version);
     const data = JSON.parse(match![2]!);
     expect(data).toEqual({ type: 'refetchEvaluation', etag: snapshot.etag, lastModified: expect.any(Number) });
@@ -153,6 +194,38 @@ describe('OFREP event streams', () => {
     const current = await fetch(url, { headers: { 'last-event-id': String(snapshot.version) } });
     expect(current.status).toBe(200);
     await current.body!.cancel();
+  });
+
+  it('tells a provider whose stream opens after a change it did not see to re-fetch, whatever id it sends', async () => {
+    const answer = await bulk(world.dev.server);
+    const url = `${server.url}${answer.body.eventStreams[0].endpoint.requestUri}`;
+    // The change lands between the bulk answer and the connection.
+    await givenState(server, world.org, banner.id, world.dev.id, { on: true });
+    await snapshotsCaughtUp(server, [world.dev.id]);
+    const snapshot = server.app.snapshots.get(world.dev.id)!;
+    const version = snapshot.version;
+    // No id, or one these streams never write (hex, exponent, junk): one refetch at once.
+    for (const id of [undefined, `0x${version.toString(16)}`, `${version}e0`, 'x'.repeat(2000)]) {
+      const res = await fetch(url, { headers: id === undefined ? {} : { 'last-event-id': id } });
+      const events = await readEvents(res, (t) => t.includes('refetchEvaluation'));
+      expect(events, String(id)).toContain(`id: ${version}\nevent: message\n`);
+      expect(events).toContain(JSON.stringify({ type: 'refetchEvaluation', etag: snapshot.etag }));
+    }
+    // The re-fetch names the version the provider already holds through If-None-Match: 304.
+    const refetch = await request(
+      server.url,
+      'POST',
+      `/ofrep/v1/evaluate/flags?flagConfigEtag=${encodeURIComponent(snapshot.etag)}`,
+      {
+        body: { context: { targetingKey: 'user-1' } },
+        headers: {
+          authorization: `Bearer ${world.dev.server}`,
+          'if-none-match': (await bulk(world.dev.server)).headers.get('etag')!,
+        },
+      },
+    );
+    expect(refetch.status).toBe(304);
+    await givenState(server, world.org, banner.id, world.dev.id, { on: false });
   });
 
   it('ends the stream when its key is revoked, and refuses a new one for it', async () => {

@@ -37,6 +37,15 @@ export class Frame {
 export const sseEvent = (id: number, event: string, data: unknown) =>
   `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
+/**
+ * The `Last-Event-ID` a reconnecting client sent, when it is an id these streams write (an
+ * environment version: decimal digits); null for none or anything else (`0x10`, `1e5`, ` 3`),
+ * which the streams treat as a client that knows nothing yet.
+ */
+export function lastEventIdOf(header: string | string[] | undefined): number | null {
+  return typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : null;
+}
+
 const PING = new Frame(': ping\n\n');
 
 export interface EventStream {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, shuttingDown, UnauthenticatedError } from '../../errors.js';
 import { headerValue } from '../../http/headers.js';
 import type { HubUpdate } from '../../realtime/hub.js';
-import { Frame } from '../../realtime/sse.js';
+import { Frame, lastEventIdOf } from '../../realtime/sse.js';
 import { INVALID_SDK_KEY, originAllowed } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkDeps } from './common.js';
@@ -13,12 +13,14 @@ import type { SdkDeps } from './common.js';
  * (`eventStreams: [{type: "sse", endpoint: {requestUri}, inactivityDelaySec}]`), and every change
  * of the environment is one `message` event there, `{"type": "refetchEvaluation", "etag",
  * "lastModified"}`, with the environment version as its `id` (stable: a reconnect with
- * Last-Event-ID older than the current version gets one refetch at once; missed changes need
- * no more, since the provider re-fetches everything).
+ * Last-Event-ID older than the current version, or none, gets one refetch at once; missed
+ * changes need no more, since the provider re-fetches everything).
  *
  * EventSource cannot send headers, so the URL carries the credential, and it is never an SDK key:
- * a short-lived token, HMAC-signed by this service, naming the key's id, its environment and the
- * version the bulk answer was made from. Opening the stream asks the SDK-key door's cache for
+ * a short-lived token, HMAC-signed by this service, naming the key's id, its environment and when
+ * it expires. It names no version: the URL stays the same from one bulk answer to the next, so the
+ * provider keeps its connection (it reconnects whenever the URL changes), and a first connection
+ * is told to re-fetch instead. Opening the stream asks the SDK-key door's cache for
  * that key by id (revoked, expired or moved keys are refused, and end open streams), and checks
  * a browser's origin against a client-side ID's allow-list as every SDK door does.
  */
@@ -151,9 +153,11 @@ export function registerOfrepStreamRoute(app: FastifyInstance, deps: SdkDeps & {
         reply.header('vary', 'Origin');
       }
       const stream = app.eventStreams.open(reply);
-      const lastEventId = Number(req.headers['last-event-id'] ?? Number.NaN);
-      // A provider that missed a change while it was away is told to re-fetch now.
-      if (Number.isInteger(lastEventId) && lastEventId < snapshot.version) {
+      const lastEventId = lastEventIdOf(req.headers['last-event-id']);
+      // A provider that missed a change while it was away is told to re-fetch now. So is one
+      // connecting for the first time (no Last-Event-ID): a change may have landed between its
+      // bulk evaluation and this connection, and a re-fetch it did not need costs it one 304.
+      if (lastEventId === null || lastEventId < snapshot.version) {
         stream.write(
           `id: ${snapshot.version}\nevent: message\ndata: ${JSON.stringify({ type: 'refetchEvaluation', etag: snapshot.etag })}\n\n`,
         );

@@ -11,7 +11,7 @@ import {
 } from '../../evaluation/index.js';
 import type { EnvironmentEvent, EnvironmentFollower, HubUpdate } from '../../realtime/hub.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
-import { type EventStream, Frame, sseEvent } from '../../realtime/sse.js';
+import { type EventStream, Frame, lastEventIdOf, sseEvent } from '../../realtime/sse.js';
 import type { KeyWatch, KeyWatcher } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import { presentedSdkKey, registerSdkPreflight, sdkAuth } from './auth.js';
@@ -120,7 +120,7 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
       if (!snapshot) throw new NotFoundError('environment');
       if (deps.hub.isClosing) throw shuttingDown();
       const presented = presentedSdkKey(req) ?? (req.params as { envKey: string }).envKey;
-      const lastEventId = Number(req.headers['last-event-id'] ?? Number.NaN);
+      const lastEventId = lastEventIdOf(req.headers['last-event-id']);
       follow(app.eventStreams.open(reply), key, presented, snapshot, context, lastEventId);
     },
   });
@@ -131,12 +131,14 @@ export function registerStreamRoute(app: FastifyInstance, deps: SdkDeps) {
     presented: string,
     snapshot: Snapshot,
     context: EvaluationContext | null,
-    lastEventId: number,
+    lastEventId: number | null,
   ) {
     const filter = key.kind === 'server' ? undefined : clientSideOnly;
     // Evaluated mode remembers what this context was last told; configuration mode needs nothing.
     const values = context ? new Map(evaluateAll(snapshot.compiled, context, filter).map((r) => [r.key, r])) : null;
-    const upToDate = Number.isInteger(lastEventId) && lastEventId >= snapshot.version;
+    // An id ahead of this node's version was sent by a node that is ahead of this one: the
+    // change on its way here brings what is missing.
+    const upToDate = lastEventId !== null && lastEventId >= snapshot.version;
     if (!upToDate) {
       stream.write(
         values
