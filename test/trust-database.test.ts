@@ -39,7 +39,7 @@ const evaluate = () =>
     body: { flag_key: 'any', context: { key: 'u1' } },
     headers: { 'x-api-key': serverKey },
   });
-const bounded = { signal: AbortSignal.timeout(15_000) };
+const bounded = () => ({ signal: AbortSignal.timeout(15_000) });
 
 describe('PostgreSQL refusing connections', () => {
   it('answers 503 with Retry-After on GraphQL and the auth routes, and keeps evaluating from memory', async () => {
@@ -75,12 +75,12 @@ describe('PostgreSQL black-holed', () => {
   it('/readyz still answers, 503, and GraphQL answers SERVICE_UNAVAILABLE rather than hanging', async () => {
     await proxy.mode('blackhole');
     try {
-      const ready = await fetch(`${server.url}/readyz`, bounded);
+      const ready = await fetch(`${server.url}/readyz`, bounded());
       expect(ready.status).toBe(503);
       const evaluation = await evaluate();
       expect(evaluation.status).toBe(200);
       const res = await fetch(`${server.url}/graphql`, {
-        ...bounded,
+        ...bounded(),
         method: 'POST',
         headers: { ...org.auth, 'content-type': 'application/json' },
         body: JSON.stringify({ query: '{ projects { total } }' }),
