@@ -41,6 +41,17 @@ const bulk = (
     headers: { authorization: `Bearer ${key}`, ...extra },
   });
 
+/** The real OFREP web provider for the dev environment's client-side ID, polling off: only the stream tells it of changes. */
+const webProvider = () =>
+  new OFREPWebProvider({
+    baseUrl: server.url,
+    headers: [['Authorization', `Bearer ${world.dev.clientSideId}`]],
+    pollInterval: 0,
+    changeDetection: 'sse',
+    cacheMode: 'disabled',
+    disableVisibilityRefresh: true,
+  });
+
 /** Reads an SSE response's frames until `until` matches what arrived (bounded by the waiter). */
 async function readEvents(res: Response, until: (text: string) => boolean): Promise<string> {
   const reader = res.body!.getReader();
@@ -57,14 +68,7 @@ async function readEvents(res: Response, until: (text: string) => boolean): Prom
 
 describe('OFREP event streams', () => {
   it('reach the real OFREP web provider with polling off: a change arrives through the stream', async () => {
-    const provider = new OFREPWebProvider({
-      baseUrl: server.url,
-      headers: [['Authorization', `Bearer ${world.dev.clientSideId}`]],
-      pollInterval: 0,
-      changeDetection: 'sse',
-      cacheMode: 'disabled',
-      disableVisibilityRefresh: true,
-    });
+    const provider = webProvider();
     await OpenFeature.setContext({ targetingKey: 'user-1' });
     await OpenFeature.setProviderAndWait(provider);
     const client = OpenFeature.getClient();
@@ -96,14 +100,7 @@ describe('OFREP event streams', () => {
     }
     (globalThis as { EventSource?: unknown }).EventSource = GatedEventSource;
     try {
-      const provider = new OFREPWebProvider({
-        baseUrl: server.url,
-        headers: [['Authorization', `Bearer ${world.dev.clientSideId}`]],
-        pollInterval: 0,
-        changeDetection: 'sse',
-        cacheMode: 'disabled',
-        disableVisibilityRefresh: true,
-      });
+      const provider = webProvider();
       await OpenFeature.setContext({ targetingKey: 'user-2' });
       await OpenFeature.setProviderAndWait(provider);
       const client = OpenFeature.getClient();

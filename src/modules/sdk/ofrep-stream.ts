@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, shuttingDown, UnauthenticatedError } from '../../errors.js';
 import { headerValue } from '../../http/headers.js';
 import type { HubUpdate } from '../../realtime/hub.js';
-import { Frame, lastEventIdOf } from '../../realtime/sse.js';
+import { Frame, lastEventIdOf, sseEvent } from '../../realtime/sse.js';
 import { INVALID_SDK_KEY, originAllowed } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkDeps } from './common.js';
@@ -120,11 +120,11 @@ function refetchFrame(update: HubUpdate): Frame {
   if (frame === undefined) {
     const current = update.current!;
     frame = new Frame(
-      `id: ${current.version}\nevent: message\ndata: ${JSON.stringify({
+      sseEvent(current.version, 'message', {
         type: 'refetchEvaluation',
         etag: current.etag,
         lastModified: Math.floor(update.at.getTime() / 1000),
-      })}\n\n`,
+      }),
     );
     refetchFrames.set(update, frame);
   }
@@ -158,9 +158,7 @@ export function registerOfrepStreamRoute(app: FastifyInstance, deps: SdkDeps & {
       // connecting for the first time (no Last-Event-ID): a change may have landed between its
       // bulk evaluation and this connection, and a re-fetch it did not need costs it one 304.
       if (lastEventId === null || lastEventId < snapshot.version) {
-        stream.write(
-          `id: ${snapshot.version}\nevent: message\ndata: ${JSON.stringify({ type: 'refetchEvaluation', etag: snapshot.etag })}\n\n`,
-        );
+        stream.write(sseEvent(snapshot.version, 'message', { type: 'refetchEvaluation', etag: snapshot.etag }));
       }
       // The key is asked again on every event and when its revocation's grace ends.
       let expiry: NodeJS.Timeout | undefined;
