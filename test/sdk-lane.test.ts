@@ -125,6 +125,20 @@ describe('the SDK fast lane', () => {
     });
     expect(single.answer.headers['cache-control']).toBe('no-store');
     expect(single.answer.headers['x-ratelimit-limit']).toBe('100000');
+    // Served from a string kept per compiled result: its fields in the order the schema documents.
+    const again = await fetch(`${server.url}/v1/evaluate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': world.dev.server },
+      body: JSON.stringify({ flag_key: 'new-checkout', context: { key: 'user-9', country: 'US' } }),
+    });
+    expect(Object.keys(JSON.parse(await again.text()))).toEqual([
+      'flag_key',
+      'value',
+      'variation',
+      'reason',
+      'rule_id',
+      'version',
+    ]);
 
     const missing = await both('/v1/evaluate', { flag_key: 'no-such-flag', context: { key: 'u' } });
     expect(missing.took).toBe(1);
@@ -458,6 +472,33 @@ describe('OFREP on the fast lane', () => {
     expect((client.answer.body as { flags: unknown[] }).flags).toEqual([]);
     const mobile = await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: {} }, world.dev.mobile);
     expect(mobile.answer.status).toBe(200);
+  });
+
+  it('reads every spelling of the bearer credential and a percent-encoded key as fastify does', async () => {
+    await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: {} }, world.dev.server);
+    for (const authorization of [
+      `bearer ${world.dev.server}`,
+      `BEARER ${world.dev.server}`,
+      `Bearer   ${world.dev.server}`,
+      `Bearer\t${world.dev.server}`,
+    ]) {
+      const res = await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: {} }, world.dev.server, {
+        authorization,
+      });
+      expect(res.took, authorization).toBe(1);
+      expect(res.answer.status, authorization).toBe(200);
+    }
+    // Not a bearer credential: fastify's answer (401), not the lane's.
+    for (const authorization of [`Bearer ${world.dev.server} x`, `Bearer`, `Basic ${world.dev.server}`]) {
+      const res = await bothOfrep('/ofrep/v1/evaluate/flags/max-items', { context: {} }, world.dev.server, {
+        authorization,
+      });
+      expect(res.took, authorization).toBe(0);
+      expect(res.answer.status, authorization).toBe(401);
+    }
+    const escaped = await bothOfrep('/ofrep/v1/evaluate/flags/max%2Ditems', { context: {} }, world.dev.server);
+    expect(escaped.took).toBe(1);
+    expect(escaped.answer.body).toMatchObject({ key: 'max-items', value: 25 });
   });
 
   it('leaves to fastify what it does not take, with the same answers', async () => {

@@ -47,8 +47,23 @@ export function budgetOf(verdict: SdkVerdict | null, credential: SdkCredential, 
   return keyBudget(credential.presented || credential.pathValue || '');
 }
 
-/** The budget of a request whose key checked out. */
-export const keyBudget = (presented: string) => `key:${presented.slice(0, 12)}`;
+/**
+ * The budget of a request whose key checked out. Kept per presented value (bounded, as the key
+ * cache's hash memo): a string built anew for every request is hashed anew by the limiter's map,
+ * about 1% of a small evaluation's time on the SDK fast lane.
+ */
+export function keyBudget(presented: string): string {
+  let budget = budgets.get(presented);
+  if (budget === undefined) {
+    budget = `key:${presented.slice(0, 12)}`;
+    if (budgets.size >= BUDGETS_MAX) budgets.clear();
+    budgets.set(presented, budget);
+  }
+  return budget;
+}
+
+const budgets = new Map<string, string>();
+const BUDGETS_MAX = 10_000;
 
 /** Who a key watch tells when the key stops being valid: the stream it belongs to. */
 export interface KeyWatcher {

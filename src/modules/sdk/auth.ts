@@ -4,6 +4,7 @@ import type { RateLimit } from '../../http/rate-limit.js';
 import { budgetOf, type SdkAccess, type SdkCredential } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkKeyKind } from '../keys/entity.js';
+import { bearerToken } from './common.js';
 
 /**
  * SDK authentication for the fastify SDK routes: `X-API-Key` (or, for OFREP,
@@ -29,7 +30,7 @@ export interface SdkAuthOptions {
 export function presentedSdkKey(req: FastifyRequest, bearer = false): string | undefined {
   const apiKey = headerValue(req.headers['x-api-key']);
   if (apiKey || !bearer) return apiKey;
-  return /^Bearer\s+(\S+)$/i.exec(headerValue(req.headers.authorization) ?? '')?.[1];
+  return bearerToken(headerValue(req.headers.authorization));
 }
 
 /** A browser origin allowed by the door gets the CORS headers SDKs read. */

@@ -16,6 +16,22 @@ export interface SdkDeps {
   clock: Clock;
 }
 
+const BEARER = /^Bearer\s+(\S+)$/i;
+const WHITESPACE = /\s/;
+
+/**
+ * The SDK key of `Authorization: Bearer <key>` (OFREP), the same on fastify and on the fast lane:
+ * the usual spelling is read without a capturing match, any other through the one rule.
+ */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  if (authorization.startsWith('Bearer ')) {
+    const token = authorization.slice(7);
+    if (token.length > 0 && !WHITESPACE.test(token)) return token;
+  }
+  return BEARER.exec(authorization)?.[1];
+}
+
 /**
  * A preParsing hook for SDK routes, whose bodies are small and never inflated: a body sent with a
  * Content-Encoding is refused with 415 (RFC 9110, 15.5.16) instead of being read as JSON and

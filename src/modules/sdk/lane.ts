@@ -13,7 +13,7 @@ import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import { keyBudget, type SdkAccess } from '../keys/access.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkKeyKind } from '../keys/entity.js';
-import { ENVIRONMENT_UNAVAILABLE } from './common.js';
+import { bearerToken, ENVIRONMENT_UNAVAILABLE } from './common.js';
 import { compressedReply } from './gzip.js';
 
 /**
@@ -129,34 +129,43 @@ interface LaneHeaders {
  * request to fastify.
  */
 function laneHeaders(raw: string[]): LaneHeaders | null {
-  const found: LaneHeaders = {};
+  // Slots by number, read into one object literal at the end: the same shape for every request.
+  const slots: (string | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
   for (let i = 0; i < raw.length; i += 2) {
-    const value = raw[i + 1]!;
-    let field: keyof LaneHeaders;
+    let slot: number;
     switch (raw[i]!.toLowerCase()) {
       case 'content-type':
-        field = 'contentType';
+        slot = 0;
         break;
       case 'content-length':
-        field = 'contentLength';
+        slot = 1;
         break;
       case 'x-api-key':
-        field = 'apiKey';
-        break;
-      case 'x-request-id':
-        field = 'requestId';
-        break;
-      case 'x-forwarded-proto':
-        field = 'forwardedProto';
+        slot = 2;
         break;
       case 'authorization':
-        field = 'authorization';
+        slot = 3;
+        break;
+      case 'x-request-id':
+        slot = 4;
+        break;
+      case 'x-forwarded-proto':
+        slot = 5;
         break;
       case 'if-none-match':
-        field = 'ifNoneMatch';
+        slot = 6;
         break;
       case 'accept-encoding':
-        field = 'acceptEncoding';
+        slot = 7;
         break;
       case 'content-encoding':
       case 'transfer-encoding':
@@ -166,18 +175,43 @@ function laneHeaders(raw: string[]): LaneHeaders | null {
       default:
         continue;
     }
-    if (found[field] !== undefined) return null;
-    found[field] = value;
+    if (slots[slot] !== undefined) return null;
+    slots[slot] = raw[i + 1];
   }
-  return found;
+  return {
+    contentType: slots[0],
+    contentLength: slots[1],
+    apiKey: slots[2],
+    authorization: slots[3],
+    requestId: slots[4],
+    forwardedProto: slots[5],
+    ifNoneMatch: slots[6],
+    acceptEncoding: slots[7],
+  };
+}
+
+/**
+ * A Content-Length's value as a number, or -1. The HTTP parser has already refused a malformed
+ * one; digits are read here because Number() of a fresh header string is a runtime call.
+ */
+function contentLengthOf(text: string | undefined): number {
+  if (text === undefined || text.length === 0 || text.length > 15) return -1;
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    length = length * 10 + digit;
+  }
+  return length;
 }
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-?8\s*)?$/i;
 const JSON_UTF8 = 'application/json; charset=utf-8';
-const BEARER = /^Bearer\s+(\S+)$/i;
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** A reply's `headers` when it adds none (send() skips them without a walk). */
+export const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const GZIPPED: Record<string, string> = Object.freeze({ 'content-encoding': 'gzip' }) as Record<string, string>;
 const JSON_PARSE = { protoAction: 'error', constructorAction: 'error' } as const;
+const ignore = () => undefined;
 
 /**
  * secure-json-parse's answer for a body, without its two regular-expression scans of the text
@@ -268,6 +302,8 @@ export class SdkLane {
       const raw = path.slice(route.url.length);
       // One segment, within fastify's parameter length; anything odd is fastify's to answer.
       if (raw.length === 0 || raw.length > 100 || raw.includes('/')) return undefined;
+      // Most keys hold no escapes: decoding them would only copy the string.
+      if (!raw.includes('%')) return { route, param: raw };
       try {
         return { route, param: decodeURIComponent(raw) };
       } catch {
@@ -287,10 +323,10 @@ export class SdkLane {
     if (h === null) return false;
     const type = h.contentType;
     if (type !== 'application/json' && (type === undefined || !JSON_TYPE.test(type))) return false;
-    const length = Number(h.contentLength);
+    const length = contentLengthOf(h.contentLength);
     if (!(length > 0 && length <= deps.bodyLimit)) return false;
     if (deps.requireHttps && protocolOf(req.socket, h.forwardedProto, this.trusted) !== 'https') return false;
-    const presented = h.apiKey || (route.bearer ? BEARER.exec(h.authorization ?? '')?.[1] : undefined);
+    const presented = h.apiKey || (route.bearer ? bearerToken(h.authorization) : undefined);
     if (presented === undefined || presented.length === 0) return false;
     const key = deps.access.cachedKey(presented, route.kinds);
     if (key === undefined) return false;
@@ -301,7 +337,7 @@ export class SdkLane {
     this.handled++;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('error', () => undefined); // a client gone mid-body: nothing to answer
+    req.on('error', ignore); // a client gone mid-body: nothing to answer
     const id = requestIdFrom(h.requestId, transientRequestId);
     const request: LaneRequest = {
       key,

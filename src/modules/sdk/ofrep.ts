@@ -15,7 +15,7 @@ import { registerSdkPreflight, sdkAuth } from './auth.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { openFeatureContext } from './context.js';
 import { type CompressedBodies, compressedReply, varyOnEncoding } from './gzip.js';
-import type { LaneReply, LaneRoute } from './lane.js';
+import { type LaneReply, type LaneRoute, NO_HEADERS } from './lane.js';
 import type { OfrepStreams } from './ofrep-stream.js';
 import { type OfrepFailure, ofrepJson, ofrepResult, ofrepStatus } from './present.js';
 import { OfrepBody } from './schemas.js';
@@ -225,10 +225,9 @@ export function ofrepLaneRoutes(deps: OfrepDeps): LaneRoute[] {
   const reply = (answer: OfrepAnswer): LaneReply => ({
     status: answer.status,
     payload: answer.encoded?.payload ?? answer.raw ?? (answer.body === undefined ? '' : JSON.stringify(answer.body)),
-    headers: {
-      ...answer.headers,
-      ...(answer.encoded?.encoding ? { 'content-encoding': answer.encoded.encoding } : {}),
-    },
+    headers: answer.encoded?.encoding
+      ? { ...answer.headers, 'content-encoding': answer.encoded.encoding }
+      : (answer.headers ?? NO_HEADERS),
     vary: answer.encoded !== undefined,
   });
   const failure = (param: string | undefined) => (error: { code: string } | { validation: ValidationIssue[] }) => {

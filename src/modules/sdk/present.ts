@@ -20,21 +20,36 @@ export interface RestEvaluation {
 }
 
 export function restEvaluation(result: EvaluationResult, withKey: boolean): RestEvaluation {
-  const out: RestEvaluation = withKey
-    ? {
-        flag_key: result.key,
-        value: result.value,
-        variation: result.variation,
-        reason: result.reason,
-        version: result.version,
-      }
-    : { value: result.value, variation: result.variation, reason: result.reason, version: result.version };
+  // Fields in the order of the response schemas below, so JSON.stringify writes what they document.
+  const out = (withKey ? { flag_key: result.key } : {}) as RestEvaluation;
+  out.value = result.value;
+  out.variation = result.variation;
   if (result.variationName !== undefined) out.variation_name = result.variationName;
+  out.reason = result.reason;
   if (result.ruleId !== undefined) out.rule_id = result.ruleId;
   if (result.prerequisiteKey !== undefined) out.prerequisite_key = result.prerequisiteKey;
   if (result.errorCode !== undefined) out.error_code = result.errorCode;
   if (result.errorMessage !== undefined) out.error_message = result.errorMessage;
+  out.version = result.version;
   return out;
+}
+
+const restSingles = new WeakMap<EvaluationResult, string>();
+
+/**
+ * `POST /v1/evaluate`'s answer as JSON, serialized once per result: compiled results are shared
+ * and frozen (see below), so a flag evaluated for many contexts is a lookup, not an object and a
+ * serializer call per request. A FLAG_NOT_FOUND result is built per request (its key is the
+ * caller's) and is serialized each time rather than kept.
+ */
+export function restEvaluationJson(result: EvaluationResult): string {
+  if (result.errorCode === 'FLAG_NOT_FOUND') return JSON.stringify(restEvaluation(result, true));
+  let json = restSingles.get(result);
+  if (json === undefined) {
+    json = JSON.stringify(restEvaluation(result, true));
+    restSingles.set(result, json);
+  }
+  return json;
 }
 
 /**

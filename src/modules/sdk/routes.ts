@@ -11,7 +11,7 @@ import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, va
 import { type LaneRoute, RawJson } from './lane.js';
 import { ofrepLaneRoutes, registerOfrepRoutes } from './ofrep.js';
 import type { OfrepStreams } from './ofrep-stream.js';
-import { evaluationResponse, flagsResponse, restEvaluation, restFlags, restFlagsJson } from './present.js';
+import { evaluationResponse, flagsResponse, restEvaluationJson, restFlags, restFlagsJson } from './present.js';
 import { BulkBody, ClientQuery, EvaluateBody, TrackBody } from './schemas.js';
 import { type TrackEventInput, trackedRows } from './track.js';
 
@@ -161,7 +161,7 @@ function hotRoutes(metrics: SdkMetrics) {
         const body = input as { flag_key: string; context?: unknown };
         const result = evaluate(snapshot.compiled, body.flag_key, bodyContext(body.context));
         metrics.evaluations.recordOne(snapshot.environmentId, result);
-        return restEvaluation(result, true);
+        return new RawJson(restEvaluationJson(result));
       },
     },
     {
