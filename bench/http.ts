@@ -1,6 +1,8 @@
 // HTTP throughput and latency of the SDK routes, as ratios to a bare node:http baseline measured
 // in the same run. Both servers are pinned to core 0 and the load generator (autocannon, its own
 // process) to core 1, so they never compete for a CPU. A scratch database holds the seed.
+// Two ratios per route: throughput in alternating rounds (baseline, route, baseline, …), and
+// server CPU per request in shared-core rounds (both servers loaded at once; see sharedCore).
 // The server runs compiled, as the Docker image runs it (BENCH_SERVER=tsx: as `npm start` does).
 // Run alone: npx tsx bench/http.ts
 
@@ -9,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { withScratchDatabase } from '../scripts/scratch-db.js';
 import { freePort } from '../test/helpers/process.js';
 import { buildServer, SERVER_ARGS } from './pinned.js';
+import { cpuMs } from './scale.js';
 
 export interface HttpRow {
   name: string;
@@ -17,6 +20,10 @@ export interface HttpRow {
   p99: number;
   ratio?: number;
   baseline?: string;
+  /** The baseline's server CPU per request ÷ the route's, in shared-core rounds. */
+  cpuRatio?: number;
+  /** The route's server CPU per request (µs), median of the shared-core rounds. */
+  cpuUs?: number;
 }
 
 const WARMUP_S = 2;
@@ -246,6 +253,42 @@ async function measureAgainst(baseline: Target, target: Target, baselineRounds: 
 }
 
 /**
+ * Shared-core rounds: the baseline and the route loaded at the same time, each by its own
+ * autocannon (both on the load core), for ROUND_S; per round, each server's CPU (utime+stime
+ * from /proc) over the requests it answered. Whatever slows this VM within a round slows both
+ * servers alike, which alternating rounds cannot promise: here one 2 s round's rate differs from
+ * the next by up to ±25%. Reading CPU per request, not rates, leaves out how the scheduler split
+ * the core. Which load starts first alternates from round to round.
+ */
+async function sharedCore(
+  baseline: Target,
+  basePid: number,
+  target: Target,
+  targetPid: number,
+): Promise<{ cpuRatio: number; cpuUs: number }> {
+  await Promise.all([autocannon(baseline, 1), autocannon(target, 1)]);
+  const rounds: { ratio: number; us: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const [b0, t0] = [await cpuMs(basePid), await cpuMs(targetPid)];
+    const loads = i % 2 === 0 ? [autocannon(baseline, ROUND_S), autocannon(target, ROUND_S)] : [];
+    if (i % 2 === 1) loads.push(autocannon(target, ROUND_S), autocannon(baseline, ROUND_S));
+    const done = await Promise.all(loads);
+    const [base, route] = i % 2 === 0 ? [done[0]!, done[1]!] : [done[1]!, done[0]!];
+    const [b1, t1] = [await cpuMs(basePid), await cpuMs(targetPid)];
+    checked(baseline, base);
+    checked(target, route);
+    const baseUs = ((b1 - b0) * 1000) / answered(base);
+    const routeUs = ((t1 - t0) * 1000) / answered(route);
+    rounds.push({ ratio: baseUs / routeUs, us: routeUs });
+    if (process.env.BENCH_DEBUG)
+      console.log(`shared core ${target.name}: ${baseUs.toFixed(1)} vs ${routeUs.toFixed(1)} µs`);
+  }
+  return { cpuRatio: median(rounds.map((r) => r.ratio)), cpuUs: median(rounds.map((r) => r.us)) };
+}
+
+const answered = (r: CannonResult) => r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
+
+/**
  * The measured server is a Vexil node that has served only the SDK requests of the bench: the
  * seed (sign-up, 100 GraphQL mutations) goes through another node on the same database, which
  * stops before the measured node starts and loads the seeded environment from PostgreSQL. A node
@@ -292,6 +335,8 @@ export async function benchHttp(): Promise<HttpRow[]> {
       {},
       'baseline listening',
     );
+    // taskset execs the server, so each child's pid is the server's own.
+    const [vexilPid, baselinePid] = [vexil.child.pid!, baseline.child.pid!];
     try {
       const base = `http://127.0.0.1:${vexilPort}`;
       const { serverKey } = seededElsewhere ?? (await seed(base));
@@ -359,7 +404,8 @@ export async function benchHttp(): Promise<HttpRow[]> {
       const measured: HttpRow[] = [];
       // BENCH_ONLY="evaluate (" measures just the matching routes (for profiling).
       for (const target of targets.filter((t) => t.name.includes(process.env.BENCH_ONLY ?? ''))) {
-        measured.push(await measureAgainst(baseline, target, baselineRounds));
+        const row = await measureAgainst(baseline, target, baselineRounds);
+        measured.push({ ...row, ...(await sharedCore(baseline, baselinePid, target, vexilPid)) });
       }
       const of = (pick: (r: CannonResult) => number) => median(baselineRounds.map(pick));
       rows = [

@@ -10,6 +10,7 @@ interface Line {
   p50: string;
   p99: string;
   ratio: string;
+  cpu: string;
 }
 
 const number = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -24,6 +25,7 @@ for (const r of await benchEngine())
     p50: '',
     p99: '',
     ratio: ratio(r.ratio, r.baseline),
+    cpu: '',
   });
 for (const r of await benchHttp()) {
   lines.push({
@@ -32,15 +34,23 @@ for (const r of await benchHttp()) {
     p50: `${r.p50} ms`,
     p99: `${r.p99} ms`,
     ratio: ratio(r.ratio, r.baseline),
+    cpu: r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(2)}× (${r.cpuUs!.toFixed(1)} µs/req)`,
   });
 }
 
-const header: Line = { name: 'benchmark', rate: 'throughput', p50: 'p50', p99: 'p99', ratio: 'ratio' };
-const columns = ['name', 'rate', 'p50', 'p99', 'ratio'] as const;
+const header: Line = {
+  name: 'benchmark',
+  rate: 'throughput',
+  p50: 'p50',
+  p99: 'p99',
+  ratio: 'ratio',
+  cpu: 'CPU/request ratio, shared core',
+};
+const columns = ['name', 'rate', 'p50', 'p99', 'ratio', 'cpu'] as const;
 const widths = columns.map((c) => Math.max(...[header, ...lines].map((l) => l[c].length)));
 const format = (l: Line) =>
   columns
-    .map((c, i) => (c === 'name' || c === 'ratio' ? l[c].padEnd(widths[i]!) : l[c].padStart(widths[i]!)))
+    .map((c, i) => (c === 'name' || c === 'ratio' || c === 'cpu' ? l[c].padEnd(widths[i]!) : l[c].padStart(widths[i]!)))
     .join('  ')
     .trimEnd();
 console.log(format(header));
