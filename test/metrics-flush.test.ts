@@ -113,6 +113,32 @@ describe('flushing evaluation counts', () => {
   });
 });
 
+describe('counting bulk answers', () => {
+  it('counts a results array served again and again once per serving, across many distinct arrays', async () => {
+    const metrics = server.app.sdkMetrics;
+    const before = metrics.evaluations.served;
+    // One memoized bulk answer (ten flags), served five times, with single evaluations between.
+    const bulk = Array.from({ length: 10 }, (_, i) => served(`bulk-${i}`, i % 2));
+    for (let i = 0; i < 5; i++) {
+      metrics.evaluations.record(world.dev.id, bulk);
+      metrics.evaluations.recordOne(world.dev.id, served('bulk-0'));
+    }
+    // More distinct arrays than are held by identity (each a fresh answer of eight flags).
+    for (let i = 0; i < 1100; i++) {
+      metrics.evaluations.record(
+        world.dev.id,
+        Array.from({ length: 8 }, (_, j) => served(`fresh-${j}`)),
+      );
+    }
+    metrics.evaluations.record(world.dev.id, bulk);
+    expect(metrics.evaluations.served - before).toBe(6 * 10 + 5 + 1100 * 8);
+    await metrics.flush();
+    expect(await countOf('bulk-0')).toBe(6 + 5);
+    expect(await countOf('bulk-9')).toBe(6);
+    expect(await countOf('fresh-7')).toBe(1100);
+  });
+});
+
 describe('when the database is unreachable', () => {
   it('keeps every row and count for the next flush, and says so in codes only', async () => {
     const closed: Orm = await createOrm(server.databaseUrl, entities);

@@ -20,6 +20,10 @@ interface Row {
 }
 
 const BATCH = 1000;
+/** A results array this long is counted by identity (see `repeats`); shorter ones at once. */
+const REPEAT_MIN_RESULTS = 8;
+/** Distinct arrays held before they are expanded into the counters. */
+const REPEATS_MAX = 1024;
 /** Bounds on what is kept while the database is unreachable; beyond them the oldest counts are dropped. */
 const MAX_PENDING_MINUTES = 60;
 const MAX_RETRY_ROWS = 200_000;
@@ -49,13 +53,34 @@ export class EvaluationCounter {
   dropped = 0;
   /** Results already handed to a flush since start (see `served`). */
   private drained = 0;
+  /**
+   * Bulk answers of this minute counted by identity: an SDK polling with one context is served the
+   * same memoized results array again and again (OFREP bulk), so a repeat costs one map lookup,
+   * not one count per flag. Expanded into the counters before anything reads or seals them.
+   */
+  private repeats = new Map<readonly EvaluationResult[], { env: Map<string, number[]>; times: number }>();
 
   constructor(private readonly clock: Clock) {}
 
   /** Counts the results served in one response (unknown flags are not: their keys are caller input). */
   record(environmentId: string, results: readonly EvaluationResult[]): void {
     const env = this.environment(environmentId);
-    for (const result of results) this.add(env, result);
+    if (results.length < REPEAT_MIN_RESULTS) {
+      for (const result of results) this.add(env, result);
+      return;
+    }
+    const seen = this.repeats.get(results);
+    if (seen !== undefined && seen.env === env) {
+      seen.times++;
+      return;
+    }
+    if (seen !== undefined || this.repeats.size >= REPEATS_MAX) this.expandRepeats();
+    this.repeats.set(results, { env, times: 1 });
+  }
+
+  private expandRepeats(): void {
+    for (const [results, { env, times }] of this.repeats) for (const result of results) this.add(env, result, times);
+    this.repeats.clear();
   }
 
   recordOne(environmentId: string, result: EvaluationResult): void {
@@ -73,7 +98,7 @@ export class EvaluationCounter {
     return env;
   }
 
-  private add(env: Map<string, number[]>, result: EvaluationResult): void {
+  private add(env: Map<string, number[]>, result: EvaluationResult, times = 1): void {
     if (result.errorCode === 'FLAG_NOT_FOUND') return;
     let counts = env.get(result.key);
     if (counts === undefined) {
@@ -81,7 +106,7 @@ export class EvaluationCounter {
       env.set(result.key, counts);
     }
     const slot = result.variation === null ? 0 : result.variation + 1;
-    counts[slot] = (counts[slot] ?? 0) + 1;
+    counts[slot] = (counts[slot] ?? 0) + times;
   }
 
   /**
@@ -89,6 +114,7 @@ export class EvaluationCounter {
    * in memory. Summed when asked, so the request path does no more than it did.
    */
   get served(): number {
+    this.expandRepeats();
     let total = this.drained;
     for (const { counts } of [...this.sealed, { counts: this.current }]) {
       for (const flags of counts.values()) for (const slots of flags.values()) for (const n of slots) total += n ?? 0;
@@ -97,6 +123,7 @@ export class EvaluationCounter {
   }
 
   private rotate(minute: number): void {
+    this.expandRepeats();
     if (this.current.size > 0) this.sealed.push({ minute: this.minute, counts: this.current });
     if (this.sealed.length > MAX_PENDING_MINUTES) this.sealed.splice(0, this.sealed.length - MAX_PENDING_MINUTES);
     this.current = new Map();
@@ -104,6 +131,7 @@ export class EvaluationCounter {
   }
 
   private drain(): { minute: number; counts: MinuteCounts }[] {
+    this.expandRepeats();
     const all = this.sealed;
     if (this.current.size > 0) all.push({ minute: this.minute, counts: this.current });
     this.sealed = [];
