@@ -142,6 +142,25 @@ describe('OFREP event streams', () => {
     }
   });
 
+  it('gives each key its own stream token for the same context, as the answers alternate between keys', async () => {
+    const keyIdOf = (body: { eventStreams: { endpoint: { requestUri: string } }[] }) => {
+      const token = new URL(body.eventStreams[0]!.endpoint.requestUri, server.url).searchParams.get('token')!;
+      return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).k as string;
+    };
+    const seen = new Map<string, Set<string>>();
+    for (let round = 0; round < 3; round++) {
+      for (const key of [world.dev.server, world.dev.mobile]) {
+        const res = await bulk(key, { context: { targetingKey: 'same-context' } });
+        expect(res.status).toBe(200);
+        seen.set(key, (seen.get(key) ?? new Set()).add(keyIdOf(res.body)));
+      }
+    }
+    const [byServerKey, byMobileKey] = [seen.get(world.dev.server)!, seen.get(world.dev.mobile)!];
+    expect(byServerKey.size).toBe(1);
+    expect(byMobileKey.size).toBe(1);
+    expect([...byServerKey][0]).not.toBe([...byMobileKey][0]);
+  });
+
   it('sends refetchEvaluation with etag and lastModified and the version as id, and replays after Last-Event-ID', async () => {
     const answer = await bulk(world.dev.server);
     const url = `${server.url}${answer.body.eventStreams[0].endpoint.requestUri}`;
