@@ -1,17 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NOT_JSON } from '../../common/json.js';
-import {
-  clientSideOnly,
-  type EvaluationContext,
-  type EvaluationResult,
-  evaluateAll,
-  evaluateFlag,
-} from '../../evaluation/index.js';
+import { type EvaluationContext, evaluateFlag } from '../../evaluation/index.js';
 import type { Snapshot, SnapshotStore } from '../../realtime/snapshots.js';
 import type { CachedSdkKey } from '../keys/cache.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
+import { bulkEvaluation, contextHash } from './bulk.js';
 import { ENVIRONMENT_UNAVAILABLE, etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { openFeatureContext } from './context.js';
 import { type CompressedBodies, compressedReply, varyOnEncoding } from './gzip.js';
@@ -161,55 +155,6 @@ function evaluateOne(deps: OfrepDeps, key: CachedSdkKey, flagKey: string, body: 
 }
 
 /**
- * What a bulk evaluation of one context came to on one snapshot (its hash for the ETag, the
- * results): an SDK polls with the same context again and again, and a repeat costs a lookup
- * instead of a hash and an evaluation of every flag. Only contexts of at most BULK_MEMO_CHARS
- * characters; at most BULK_MEMO_ENTRIES across every environment of this node (about 15 MB at
- * worst), all let go when full, and a replaced snapshot's with it.
- *
- * Kept per snapshot and visibility, keyed by the context's JSON alone, and each entry keeps the
- * strings of the last answer made from it (ETag, cache key): building and hashing the long keys
- * anew was about 2.5% of a repeated bulk request.
- */
-interface BulkEvaluation {
-  contextHash: string;
-  results: EvaluationResult[];
-  /** The last answer's ETag and body cache key, for the stream descriptor and window they name. */
-  made?: { window: number; requestUri: string; etag: string; cacheKey: string };
-}
-
-let bulkMemo = new WeakMap<Snapshot, { all: Map<string, BulkEvaluation>; client: Map<string, BulkEvaluation> }>();
-let bulkMemoEntries = 0;
-const BULK_MEMO_CHARS = 1_024;
-const BULK_MEMO_ENTRIES = 10_000;
-
-function bulkEvaluation(snapshot: Snapshot, context: EvaluationContext, clientSide: boolean): BulkEvaluation {
-  const json = JSON.stringify(context);
-  let memos = bulkMemo.get(snapshot);
-  if (memos === undefined) {
-    memos = { all: new Map(), client: new Map() };
-    bulkMemo.set(snapshot, memos);
-  }
-  const memo = clientSide ? memos.client : memos.all;
-  const known = memo.get(json);
-  if (known) return known;
-  const evaluated: BulkEvaluation = {
-    contextHash: createHash('sha256').update(json).digest('base64url').slice(0, 22),
-    results: evaluateAll(snapshot.compiled, context, clientSide ? clientSideOnly : undefined),
-  };
-  if (json.length <= BULK_MEMO_CHARS) {
-    if (bulkMemoEntries >= BULK_MEMO_ENTRIES) {
-      bulkMemo = new WeakMap();
-      bulkMemoEntries = 0;
-    } else {
-      memo.set(json, evaluated);
-      bulkMemoEntries++;
-    }
-  }
-  return evaluated;
-}
-
-/**
  * The bulk answer. Its body depends on the environment version, on what the key may see and on
  * the context only, which its ETag names: so the serialized (and gzipped) body is kept per ETag,
  * and a static-context provider's re-fetches after each change cost one evaluation per node.
@@ -231,7 +176,7 @@ function evaluateBulk(
   let made = evaluated.made;
   if (made === undefined || made.window !== window || made.requestUri !== stream.endpoint.requestUri) {
     // Version, visibility, context, and the window of the stream token the body carries.
-    const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${evaluated.contextHash}.${window}"`;
+    const etag = `${snapshot.etag.slice(0, -1)}.${clientSide ? 'c' : 'a'}.${contextHash(evaluated)}.${window}"`;
     // The stream's token differs per key (and time window), so the cached body is keyed by it too.
     const requestUri = stream.endpoint.requestUri;
     made = { window, requestUri, etag, cacheKey: `ofrep:${etag}:${requestUri}` };

@@ -5,6 +5,7 @@ import { sendError } from '../../http/envelope.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
+import { bulkEvaluation } from './bulk.js';
 import { etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { bodyContext, queryContext } from './context.js';
 import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, varyOnEncoding } from './gzip.js';
@@ -172,11 +173,17 @@ function hotRoutes(metrics: SdkMetrics) {
       answer(input: unknown, snapshot: Snapshot) {
         const body = input as { flag_keys?: string[]; context?: unknown };
         const context = bodyContext(body.context);
-        const results = body.flag_keys
-          ? asOneBulk(() => [...new Set(body.flag_keys)].map((key) => evaluate(snapshot.compiled, key, context)))
-          : evaluateAll(snapshot.compiled, context);
-        metrics.evaluations.record(snapshot.environmentId, results);
-        return new RawJson(restFlagsJson(results, snapshot.version));
+        if (body.flag_keys) {
+          const keys = [...new Set(body.flag_keys)];
+          const results = asOneBulk(() => keys.map((key) => evaluate(snapshot.compiled, key, context)));
+          metrics.evaluations.record(snapshot.environmentId, results);
+          return new RawJson(restFlagsJson(results, snapshot.version));
+        }
+        // Every flag: the same memo as OFREP bulk (an SDK polls with one context), answer kept with it.
+        const evaluated = bulkEvaluation(snapshot, context, false);
+        metrics.evaluations.record(snapshot.environmentId, evaluated.results);
+        evaluated.restJson ??= restFlagsJson(evaluated.results, snapshot.version);
+        return new RawJson(evaluated.restJson);
       },
     },
   ] satisfies LaneRoute[];
