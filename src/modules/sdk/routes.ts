@@ -5,7 +5,7 @@ import { sendError } from '../../http/envelope.js';
 import type { Snapshot } from '../../realtime/snapshots.js';
 import type { SdkMetrics } from '../metrics/recorder.js';
 import { registerSdkPreflight, sdkAuth } from './auth.js';
-import { bulkEvaluation } from './bulk.js';
+import { bulkEvaluation, restAnswer } from './bulk.js';
 import { etagMatches, fromSnapshot, type SdkDeps, unencodedBodiesOnly } from './common.js';
 import { bodyContext, queryContext } from './context.js';
 import { acceptsGzip, type CompressedBodies, compressedReply, GZIP_THRESHOLD, varyOnEncoding } from './gzip.js';
@@ -182,8 +182,7 @@ function hotRoutes(metrics: SdkMetrics) {
         // Every flag: the same memo as OFREP bulk (an SDK polls with one context), answer kept with it.
         const evaluated = bulkEvaluation(snapshot, context, false);
         metrics.evaluations.record(snapshot.environmentId, evaluated.results);
-        evaluated.restJson ??= restFlagsJson(evaluated.results, snapshot.version);
-        return new RawJson(evaluated.restJson);
+        return new RawJson(restAnswer(evaluated, () => restFlagsJson(evaluated.results, snapshot.version)));
       },
     },
   ] satisfies LaneRoute[];
